@@ -1,0 +1,48 @@
+// Learns a byte-level BPE vocabulary from text, with the same GPT-2
+// pre-tokenization used for encoding.
+//
+// Algorithm: count the pre-tokenized pieces of the corpus; start from the
+// 256 byte tokens; repeatedly merge the most frequent adjacent pair over all
+// pieces (weighted by piece count). Ties break towards the smaller
+// (left id, right id) pair, so training is deterministic. Pairs seen fewer
+// than `minPairCount` times are never merged.
+#pragma once
+
+#include "tokenizer/Tokenizer.h"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace gpt::tokenizer {
+
+struct TrainOptions {
+  /// Total vocabulary size: 256 bytes + merges + special tokens.
+  std::size_t vocabSize = 0;
+  std::vector<std::string> specialTokens = {kEndOfText, kImStart, kImEnd};
+  std::uint64_t minPairCount = 2;
+  /// Called now and then with (stage, done, total).
+  std::function<void(const char *, std::size_t, std::size_t)> progress;
+};
+
+class BpeTrainer {
+public:
+  /// Pre-tokenizes `text` and adds its pieces to the counts; uses up to
+  /// `threads` threads.
+  void addText(std::string_view text, unsigned threads = 1);
+
+  std::size_t uniquePieces() const { return counts_.size(); }
+
+  /// Learns the merges. Throws std::invalid_argument if vocabSize is too
+  /// small for the bytes and special tokens. The result may be smaller than
+  /// asked when the corpus runs out of pairs.
+  Tokenizer train(const TrainOptions &options) const;
+
+private:
+  std::unordered_map<std::string, std::uint64_t> counts_;
+};
+
+} // namespace gpt::tokenizer

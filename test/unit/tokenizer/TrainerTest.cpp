@@ -1,0 +1,103 @@
+#include "tokenizer/Trainer.h"
+#include "TestData.h"
+#include "tokenizer/FileIO.h"
+
+#include <filesystem>
+#include <gtest/gtest.h>
+
+namespace gpt::tokenizer {
+namespace {
+using Merges = std::vector<std::pair<std::string, std::string>>;
+
+Tokenizer trainOn(std::string_view text, std::size_t vocabSize,
+                  unsigned threads = 1) {
+  BpeTrainer trainer;
+  trainer.addText(text, threads);
+  TrainOptions opts;
+  opts.vocabSize = vocabSize;
+  return trainer.train(opts);
+}
+
+// Pieces: "aaa" x1, " aaa" x2, " ab" x1.
+//   pairs: (a,a)=6 (' ',a)=3 (a,b)=1          -> merge a+a
+//   words: [aa,a] [' ',aa,a]x2 [' ',a,b]
+//   pairs: (aa,a)=3 (' ',aa)=2 ...            -> merge aa+a
+//   words: [aaa] [' ',aaa]x2 [' ',a,b]
+//   pairs: (' ',aaa)=2, others 1              -> merge ' '+aaa
+// then every pair occurs once (< min count 2): training stops.
+TEST(Trainer, HandCheckedMerges) {
+  Tokenizer t = trainOn("aaa aaa aaa ab", 256 + 3 + 10);
+  EXPECT_EQ(t.merges(), (Merges{{"a", "a"}, {"aa", "a"}, {" ", "aaa"}}));
+  EXPECT_EQ(t.mergeableSize(), 259u);
+  EXPECT_EQ(t.vocabSize(), 262u);
+  EXPECT_EQ(t.model().bytes(256), "aa");
+  EXPECT_EQ(t.model().bytes(257), "aaa");
+  EXPECT_EQ(t.model().bytes(258), " aaa");
+  EXPECT_EQ(t.requireSpecial(kEndOfText), 259u);
+  EXPECT_EQ(t.requireSpecial(kImEnd), 261u);
+  EXPECT_EQ(t.encode("aaa aaa"), (std::vector<TokenId>{257, 258}));
+  // " aaaa": a+a merges leftmost twice -> [' ', aa, aa]; " aa" is no token.
+  TokenId space = t.model().byteId(' ');
+  EXPECT_EQ(t.encode(" aaaa"), (std::vector<TokenId>{space, 256, 256}));
+}
+
+// Equal counts break towards the smaller (left id, right id) pair.
+TEST(Trainer, TiesBreakByPairIds) {
+  Tokenizer t = trainOn("ab ab cd cd", 256 + 3 + 10);
+  EXPECT_EQ(t.merges(), (Merges{{"a", "b"}, {"c", "d"}, {" ", "cd"}}));
+}
+
+TEST(Trainer, VocabSizeIsRespected) {
+  std::string text = io::readFile(std::string(testing::sharedDataDir()) +
+                                  "/tinyshakespeare.txt")
+                         .substr(0, 200000);
+  Tokenizer t = trainOn(text, 600);
+  EXPECT_EQ(t.vocabSize(), 600u);
+  EXPECT_EQ(t.decode(t.encode(text)), text);
+  EXPECT_LT(t.encode(text).size(), text.size() / 2);
+  EXPECT_THROW(trainOn(text, 100), std::invalid_argument);
+}
+
+TEST(Trainer, DeterministicAcrossRunsAndThreads) {
+  std::string text = io::readFile(std::string(testing::sharedDataDir()) +
+                                  "/tinyshakespeare.txt")
+                         .substr(0, 300000);
+  Tokenizer a = trainOn(text, 1000, 1);
+  Tokenizer b = trainOn(text, 1000, 1);
+  Tokenizer c = trainOn(text, 1000, 2);
+  EXPECT_EQ(a.merges(), b.merges());
+  EXPECT_EQ(a.merges(), c.merges());
+  EXPECT_EQ(a.fingerprint(), c.fingerprint());
+}
+
+TEST(Trainer, SaveAndLoadRoundTrip) {
+  std::string text = io::readFile(std::string(testing::sharedDataDir()) +
+                                  "/tinyshakespeare.txt")
+                         .substr(0, 100000);
+  Tokenizer t = trainOn(text, 500);
+  auto dir =
+      std::filesystem::temp_directory_path() /
+      ("gpt_tok_test_" +
+       std::to_string(::testing::UnitTest::GetInstance()->random_seed()));
+  std::filesystem::remove_all(dir);
+  t.save(dir);
+  Tokenizer u = Tokenizer::load(dir);
+  EXPECT_EQ(u.fingerprint(), t.fingerprint());
+  EXPECT_EQ(u.vocabSize(), 500u);
+  EXPECT_EQ(u.encode(text), t.encode(text));
+  EXPECT_EQ(u.requireSpecial(kImStart), t.requireSpecial(kImStart));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Tokenizer, LoadErrorsNameThePath) {
+  try {
+    Tokenizer::load("/nonexistent/tok");
+    FAIL();
+  } catch (const std::runtime_error &e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/tok"),
+              std::string::npos);
+  }
+}
+
+} // namespace
+} // namespace gpt::tokenizer
