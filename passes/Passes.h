@@ -1,0 +1,24 @@
+//===- Passes.h - passes over the gpt dialect -------------------*- C++ -*-===//
+#ifndef GPT_PASSES_PASSES_H
+#define GPT_PASSES_PASSES_H
+
+#include "dialects/gpt/GPTDialect.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassManager.h"
+
+namespace mlir::gpt {
+#define GEN_PASS_DECL
+#include "passes/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "passes/Passes.h.inc"
+
+/// The default compilation pipeline used by gptc and registered in gpt-opt as
+/// `gpt-default-pipeline`: canonicalize, fuse attention, fuse softmax, fuse
+/// elementwise, canonicalize, cse.
+void buildDefaultPipeline(OpPassManager &pm);
+void registerDefaultPipeline();
+} // namespace mlir::gpt
+
+#endif

@@ -1,0 +1,48 @@
+//===- Passes.td - passes over the gpt dialect ------------*- tablegen -*-===//
+#ifndef GPT_PASSES_TD
+#define GPT_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def GPTFuseAttention : Pass<"gpt-fuse-attention", "mlir::ModuleOp"> {
+  let summary = "Fuse decomposed multi-head attention into gpt.attention";
+  let description = [{
+    Matches, for query/key/value `[B, T, D]` split into heads by
+    `gpt.reshape` + `gpt.transpose`:
+    `matmul(q, k^T) -> scale(1/sqrt(Dh)) -> causal_mask -> softmax(last axis)
+     -> matmul(., v) -> transpose -> reshape`
+    (scale and mask in either order; the scale may be `gpt.scale` or a
+    `gpt.mul` by a constant splat) and replaces it with one `gpt.attention`.
+    Near misses are left alone: no causal mask, softmax on another axis, K not
+    transposed, a scale that is not a constant 1/sqrt(Dh), or an intermediate
+    used elsewhere (it would have to be materialized anyway). What is left of a
+    near miss is still fused by `--gpt-fuse-softmax`.
+  }];
+  let dependentDialects = ["mlir::gpt::GPTDialect"];
+}
+
+def GPTFuseSoftmax : Pass<"gpt-fuse-softmax", "mlir::ModuleOp"> {
+  let summary = "Fuse scale and causal mask chains into the softmax they feed";
+  let description = [{
+    `softmax(causal_mask(scale(x)))` over the last axis (either op optional,
+    either order when the scale is positive) becomes one
+    `gpt.scaled_masked_softmax`, so the scores are read once.
+  }];
+  let dependentDialects = ["mlir::gpt::GPTDialect"];
+}
+
+def GPTFuseElementwise : Pass<"gpt-fuse-elementwise", "mlir::ModuleOp"> {
+  let summary = "Group elementwise chains (and the layernorm they feed) into gpt.fusion";
+  let description = [{
+    Greedy producer-consumer clustering of `gpt.add`, `gpt.mul`, `gpt.scale`
+    and `gpt.gelu`, closed by at most one consuming `gpt.layernorm` (so a
+    residual add feeding a layernorm, or a bias add feeding gelu, becomes one
+    kernel). Every intermediate used outside the group becomes a result. A
+    group is only formed when it does not need to move an op past one of its
+    users, and when it holds at least two ops. Afterwards a bias add left alone
+    after a bias-less `gpt.linear` is folded into that linear's `bias`.
+  }];
+  let dependentDialects = ["mlir::gpt::GPTDialect"];
+}
+
+#endif // GPT_PASSES_TD

@@ -1,0 +1,139 @@
+//===- gptc.cpp - the gpt compiler driver ---------------------------------===//
+//
+// gptc --config model.json --emit=mlir|artifact --target=cpu|vulkan
+//      [--print-ir-after-all] [-o FILE]
+//
+// Builds the model's module with the frontend, runs the default pipeline and
+// writes the result. Exit status: 0 on success, 1 on a user error (bad
+// config, unsupported option), 2 when a pass fails.
+//
+//===----------------------------------------------------------------------===//
+#include "dialects/gpt/GPTDialect.h"
+#include "frontend/GPTBuilder.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+namespace cl = llvm::cl;
+
+namespace {
+enum class Emit { MLIR, Artifact };
+enum class Target { CPU, Vulkan };
+
+cl::OptionCategory category("gptc options");
+
+cl::opt<std::string> configPath(
+    "config", cl::desc("Model config JSON (vocab_size, context_length, "
+                       "n_layer, n_head, d_model, d_ff, layernorm_eps, "
+                       "tie_embeddings)"),
+    cl::value_desc("file"), cl::cat(category));
+cl::opt<std::string> preset(
+    "preset", cl::desc("Use a built-in config instead of --config: gpt2-124m"),
+    cl::value_desc("name"), cl::cat(category));
+cl::opt<Emit> emit(
+    "emit", cl::desc("What to write"), cl::init(Emit::MLIR),
+    cl::values(clEnumValN(Emit::MLIR, "mlir",
+                          "the gpt module after the default pipeline"),
+               clEnumValN(Emit::Artifact, "artifact",
+                          "a compiled artifact for the runtime (not yet "
+                          "available)")),
+    cl::cat(category));
+cl::opt<Target> target(
+    "target", cl::desc("Backend the artifact is compiled for"),
+    cl::init(Target::CPU),
+    cl::values(clEnumValN(Target::CPU, "cpu", "CPU kernels"),
+               clEnumValN(Target::Vulkan, "vulkan", "Vulkan compute shaders")),
+    cl::cat(category));
+cl::opt<bool> printIRAfterAll(
+    "print-ir-after-all",
+    cl::desc("Print the module after every pass (to stderr)"), cl::init(false),
+    cl::cat(category));
+cl::opt<bool> noFusion(
+    "no-fusion", cl::desc("Skip the pipeline: print the frontend's module"),
+    cl::init(false), cl::cat(category));
+cl::opt<std::string> outputPath("o", cl::desc("Output file ('-' = stdout)"),
+                                cl::value_desc("file"), cl::init("-"),
+                                cl::cat(category));
+
+int userError(const llvm::Twine &message) {
+  llvm::errs() << "gptc: error: " << message << "\n";
+  return 1;
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  mlir::registerPassManagerCLOptions();
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "gptc: compile a GPT model config into the gpt dialect and, later, a "
+      "runtime artifact\n\n"
+      "  gptc --config model.json --emit=mlir --target=cpu -o model.mlir\n");
+
+  if (configPath.empty() == preset.empty())
+    return userError("give exactly one of --config FILE or --preset NAME");
+  if (emit == Emit::Artifact)
+    return userError("--emit=artifact is not implemented yet: lowering to "
+                     "kernels and artifact serialization arrive with the "
+                     "training work (issue #4); use --emit=mlir");
+
+  gpt::ModelConfig config;
+  std::string error;
+  if (!preset.empty()) {
+    if (!gpt::tryPresetModelConfig(preset, config, error))
+      return userError(error);
+  } else if (!gpt::tryLoadModelConfig(configPath, config, error)) {
+    return userError(error);
+  }
+
+  mlir::MLIRContext context;
+  context.loadDialect<mlir::gpt::GPTDialect, mlir::func::FuncDialect,
+                      mlir::arith::ArithDialect>();
+  mlir::OwningOpRef<mlir::ModuleOp> module = gpt::buildGPTModule(context, config);
+  if (failed(mlir::verify(*module)))
+    return userError("the frontend produced an invalid module (a bug)");
+  (*module)->setAttr("gpt.target",
+                     mlir::StringAttr::get(&context, target == Target::CPU
+                                                         ? "cpu"
+                                                         : "vulkan"));
+
+  if (!noFusion) {
+    mlir::PassManager pm(&context);
+    if (failed(mlir::applyPassManagerCLOptions(pm)))
+      return userError("bad pass manager options");
+    if (printIRAfterAll) {
+      context.disableMultithreading();
+      pm.enableIRPrinting(
+          /*shouldPrintBeforePass=*/[](mlir::Pass *, mlir::Operation *) {
+            return false;
+          },
+          /*shouldPrintAfterPass=*/[](mlir::Pass *, mlir::Operation *) {
+            return true;
+          },
+          /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false);
+    }
+    mlir::gpt::buildDefaultPipeline(pm);
+    if (failed(pm.run(*module))) {
+      llvm::errs() << "gptc: error: the compilation pipeline failed\n";
+      return 2;
+    }
+  }
+
+  auto output = mlir::openOutputFile(outputPath, &error);
+  if (!output)
+    return userError(error);
+  module->print(output->os());
+  output->os() << "\n";
+  output->keep();
+  return 0;
+}
