@@ -1,0 +1,16 @@
+// The `gpt` CLI's subcommands. Each lives in its own file and registers
+// itself on the top-level app; main.cpp lists them. To add one (train,
+// serve, ...), write FooCommand.cpp with addFooCommand and add it to
+// kCommands in main.cpp and to CMakeLists.txt.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace gpt::cli {
+
+/// `gpt tokenizer train|encode|decode`
+void addTokenizerCommand(CLI::App &app);
+/// `gpt data prepare`
+void addDataCommand(CLI::App &app);
+
+} // namespace gpt::cli
