@@ -7,9 +7,10 @@
 //===----------------------------------------------------------------------===//
 #include "cpu/activation.h"
 
+#include "cpu/scratch.h"
 #include "cpu/vec_math.h"
 
-#include <vector>
+#include <cstring>
 
 #include "cpu/isa_dispatch.h"
 
@@ -71,9 +72,12 @@ void biasGeluBackward(float *dx, float *dbias, const float *dout,
                       const float *x, const float *bias, int64_t rows,
                       int64_t C, bool accumulate, ThreadPool &pool) {
   const int64_t blocks = numChunks(rows, kRowsPerBlock);
-  std::vector<float> partial(dbias ? static_cast<size_t>(blocks) * C : 0, 0.0f);
+  static thread_local Scratch scratch;
+  const size_t partialSize = dbias ? static_cast<size_t>(blocks) * C : 0;
+  float *partial = scratch.get(partialSize);
+  std::memset(partial, 0, partialSize * sizeof(float));
   pool.parallelFor(rows, kRowsPerBlock, [&](int64_t begin, int64_t end) {
-    float *pb = dbias ? partial.data() + (begin / kRowsPerBlock) * C : nullptr;
+    float *pb = dbias ? partial + (begin / kRowsPerBlock) * C : nullptr;
     for (int64_t r = begin; r < end; ++r) {
       const float *xr = x + r * C;
       const float *dy = dout + r * C;

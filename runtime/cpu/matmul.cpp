@@ -13,6 +13,7 @@
 
 #include "cpu/gemm_kernel.h"
 #include "cpu/isa.h"
+#include "cpu/scratch.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -33,27 +34,6 @@ const GemmKernel &activeGemmKernel() {
   }
   return scalar::gemmKernel();
 }
-
-/// A growable 64-byte aligned scratch buffer, one per thread and use.
-class Scratch {
-public:
-  ~Scratch() { std::free(data_); }
-  float *get(size_t n) {
-    if (n > size_) {
-      std::free(data_);
-      size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-      data_ = static_cast<float *>(std::aligned_alloc(64, bytes));
-      if (!data_)
-        throw std::bad_alloc();
-      size_ = n;
-    }
-    return data_;
-  }
-
-private:
-  float *data_ = nullptr;
-  size_t size_ = 0;
-};
 
 thread_local Scratch packABuffer;
 thread_local Scratch packBBuffer;
