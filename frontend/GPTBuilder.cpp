@@ -143,6 +143,8 @@ func::FuncOp createFunction(OpBuilder &b, ModuleOp module, StringRef name,
   for (size_t i = 0; i < specs.size(); ++i) {
     unsigned arg = inputs.size() + i;
     fn.setArgAttr(arg, "gpt.param", b.getStringAttr(specs[i].name));
+    if (specs[i].kind == ParamKind::Matrix)
+      fn.setArgAttr(arg, "gpt.weight_decay", b.getUnitAttr());
     params[specs[i].name] = entry->getArgument(arg);
   }
   b.setInsertionPointToStart(entry);

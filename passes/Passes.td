@@ -45,4 +45,44 @@ def GPTFuseElementwise : Pass<"gpt-fuse-elementwise", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::gpt::GPTDialect"];
 }
 
+def GPTAutodiff : Pass<"gpt-autodiff", "mlir::ModuleOp"> {
+  let summary = "Reverse-mode differentiation of the loss function";
+  let description = [{
+    Clones `@loss` into `@loss_grad`, which returns the loss followed by the
+    gradient of every parameter argument (`gpt.param`), in argument order.
+    `gpt.attention` is first replaced by `gpt.attention_with_lse` so the
+    backward can recompute probabilities from the saved log-sum-exp. Each op
+    supplies its own rule through `DifferentiableOpInterface`; gradients of a
+    value used several times are summed. Only values that depend on a
+    parameter get gradients. Run it before `--gpt-fuse-elementwise`, so the
+    backward's elementwise chains are fused together with the forward's.
+  }];
+  let options = [
+    Option<"source", "source", "std::string", /*default=*/"\"loss\"",
+           "Function to differentiate">,
+    Option<"target", "target", "std::string", /*default=*/"\"loss_grad\"",
+           "Name of the generated function">,
+  ];
+  let dependentDialects = ["mlir::gpt::GPTDialect", "mlir::arith::ArithDialect"];
+}
+
+def GPTOptimizer : Pass<"gpt-optimizer", "mlir::ModuleOp"> {
+  let summary = "Build the training step: gradient accumulation and AdamW";
+  let description = [{
+    From `@loss_grad` builds
+    * `@train_grad(inputs..., grad_scale, params..., grad.<p>...)` returning
+      the loss and `grad.<p> + grad_scale * dloss/dp` in place (one call per
+      micro-batch: gradient accumulation);
+    * `@apply_optimizer(step, hparams, params..., grad.<p>..., adam_m.<p>...,
+      adam_v.<p>...)` returning the global gradient norm, the learning rate,
+      and, in place, the updated parameters and moments and zeroed
+      accumulators. `hparams = [lr, min_lr, warmup, total_steps, beta1,
+      beta2, eps, weight_decay, grad_clip]`, so the schedule, clipping and
+      decay run inside the compiled step; weight decay applies only to
+      parameters tagged `gpt.weight_decay` (matrices).
+    `@loss_grad` is removed. In-place outputs carry `gpt.alias_input`.
+  }];
+  let dependentDialects = ["mlir::gpt::GPTDialect"];
+}
+
 #endif // GPT_PASSES_TD

@@ -6,6 +6,7 @@ using namespace mlir;
 using namespace mlir::gpt;
 
 #include "dialects/gpt/GPTDialect.cpp.inc"
+#include "dialects/gpt/GPTInterfaces.cpp.inc"
 
 void GPTDialect::initialize() {
   addOperations<

@@ -8,6 +8,7 @@ include "mlir/IR/BuiltinAttributes.td"
 include "mlir/IR/CommonAttrConstraints.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
+include "GPTInterfaces.td"
 
 // Floating-point tensors carry activations and parameters; token ids are i32.
 def GPT_FloatTensor : RankedTensorOf<[AnyFloat]>;
@@ -18,7 +19,8 @@ def GPT_ScalarFloat : 0DTensorOf<[AnyFloat]>;
 // Embeddings
 //===----------------------------------------------------------------------===//
 
-def GPT_EmbeddingOp : GPT_Op<"embedding", [Pure]> {
+def GPT_EmbeddingOp : GPT_Op<"embedding", [
+    DeclareOpInterfaceMethods<GPT_DifferentiableOpInterface>, Pure]> {
   let summary = "token embedding lookup";
   let description = [{
     `result[..., :] = table[ids[...], :]`. `table` is `[V, D]`; `ids` is any
@@ -37,7 +39,8 @@ def GPT_EmbeddingOp : GPT_Op<"embedding", [Pure]> {
   let hasVerifier = 1;
 }
 
-def GPT_PositionEmbeddingOp : GPT_Op<"position_embedding", [Pure]> {
+def GPT_PositionEmbeddingOp : GPT_Op<"position_embedding", [
+    DeclareOpInterfaceMethods<GPT_DifferentiableOpInterface>, Pure]> {
   let summary = "learned position embedding for positions 0..T-1";
   let description = [{
     For `ids : [B, T]`, `result[b, t, :] = table[t, :]`. `table` is `[C, D]`
@@ -57,7 +60,8 @@ def GPT_PositionEmbeddingOp : GPT_Op<"position_embedding", [Pure]> {
 // Normalization and linear algebra
 //===----------------------------------------------------------------------===//
 
-def GPT_LayerNormOp : GPT_Op<"layernorm", [Pure]> {
+def GPT_LayerNormOp : GPT_Op<"layernorm", [
+    DeclareOpInterfaceMethods<GPT_DifferentiableOpInterface>, Pure]> {
   let summary = "layer normalization over the last axis";
   let description = [{
     `result = (x - mean(x)) / sqrt(var(x) + epsilon) * gamma + beta`, with mean
@@ -74,7 +78,8 @@ def GPT_LayerNormOp : GPT_Op<"layernorm", [Pure]> {
   let hasVerifier = 1;
 }
 
-def GPT_MatmulOp : GPT_Op<"matmul", [Pure]> {
+def GPT_MatmulOp : GPT_Op<"matmul", [
+    DeclareOpInterfaceMethods<GPT_DifferentiableOpInterface>, Pure]> {
   let summary = "batched matrix product with optional transposes";
   let description = [{
     `result[..., m, n] = sum_k op(lhs)[..., m, k] * op(rhs)[..., k, n]` where
@@ -91,7 +96,8 @@ def GPT_MatmulOp : GPT_Op<"matmul", [Pure]> {
   let hasVerifier = 1;
 }
 
-def GPT_LinearOp : GPT_Op<"linear", [Pure]> {
+def GPT_LinearOp : GPT_Op<"linear", [
+    DeclareOpInterfaceMethods<GPT_DifferentiableOpInterface>, Pure]> {
   let summary = "affine map of the last axis: x * W (+ bias)";
   let description = [{
     `x : [..., K]`; `weight : [K, N]`, or `[N, K]` with `transpose_weight`
@@ -113,7 +119,8 @@ def GPT_LinearOp : GPT_Op<"linear", [Pure]> {
 //===----------------------------------------------------------------------===//
 
 class GPT_BinaryElementwiseOp<string mnemonic, string math>
-    : GPT_Op<mnemonic, [Pure, AllTypesMatch<["lhs", "result"]>]> {
+    : GPT_Op<mnemonic, [Pure, AllTypesMatch<["lhs", "result"]>,
+        DeclareOpInterfaceMethods<GPT_DifferentiableOpInterface>]> {
   let summary = "elementwise " # mnemonic # " with trailing broadcast";
   let description = [{
     `result = lhs }] # math # [{ rhs` elementwise. `rhs` has the shape of
@@ -131,7 +138,8 @@ class GPT_BinaryElementwiseOp<string mnemonic, string math>
 def GPT_AddOp : GPT_BinaryElementwiseOp<"add", "+">;
 def GPT_MulOp : GPT_BinaryElementwiseOp<"mul", "*">;
 
-def GPT_ScaleOp : GPT_Op<"scale", [Pure, SameOperandsAndResultType]> {
+def GPT_ScaleOp : GPT_Op<"scale", [
+    DeclareOpInterfaceMethods<GPT_DifferentiableOpInterface>, Pure, SameOperandsAndResultType]> {
   let summary = "multiply by a constant factor";
   let description = [{ `result = factor * input`. }];
   let arguments = (ins GPT_FloatTensor:$input, F32Attr:$factor);
@@ -141,7 +149,8 @@ def GPT_ScaleOp : GPT_Op<"scale", [Pure, SameOperandsAndResultType]> {
   let hasCanonicalizer = 1;
 }
 
-def GPT_GeluOp : GPT_Op<"gelu", [Pure, SameOperandsAndResultType]> {
+def GPT_GeluOp : GPT_Op<"gelu", [
+    DeclareOpInterfaceMethods<GPT_DifferentiableOpInterface>, Pure, SameOperandsAndResultType]> {
   let summary = "GELU, GPT-2's tanh approximation";
   let description = [{
     `0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))`.
@@ -155,7 +164,8 @@ def GPT_GeluOp : GPT_Op<"gelu", [Pure, SameOperandsAndResultType]> {
 // Attention building blocks
 //===----------------------------------------------------------------------===//
 
-def GPT_CausalMaskOp : GPT_Op<"causal_mask", [Pure, SameOperandsAndResultType]> {
+def GPT_CausalMaskOp : GPT_Op<"causal_mask", [
+    DeclareOpInterfaceMethods<GPT_DifferentiableOpInterface>, Pure, SameOperandsAndResultType]> {
   let summary = "set scores of future positions to -inf";
   let description = [{
     On scores `[..., T, S]` (queries by keys), `result[..., i, j] = -inf`
@@ -169,7 +179,8 @@ def GPT_CausalMaskOp : GPT_Op<"causal_mask", [Pure, SameOperandsAndResultType]> 
   let hasVerifier = 1;
 }
 
-def GPT_SoftmaxOp : GPT_Op<"softmax", [Pure, SameOperandsAndResultType]> {
+def GPT_SoftmaxOp : GPT_Op<"softmax", [
+    DeclareOpInterfaceMethods<GPT_DifferentiableOpInterface>, Pure, SameOperandsAndResultType]> {
   let summary = "softmax along one axis";
   let description = [{
     `result = exp(x - max(x)) / sum(exp(x - max(x)))` along `axis`
@@ -186,7 +197,8 @@ def GPT_SoftmaxOp : GPT_Op<"softmax", [Pure, SameOperandsAndResultType]> {
 }
 
 def GPT_ScaledMaskedSoftmaxOp
-    : GPT_Op<"scaled_masked_softmax", [Pure, SameOperandsAndResultType]> {
+    : GPT_Op<"scaled_masked_softmax", [
+    DeclareOpInterfaceMethods<GPT_DifferentiableOpInterface>, Pure, SameOperandsAndResultType]> {
   let summary = "softmax(causal_mask(scale * x)) over the last axis, fused";
   let description = [{
     Produced by `--gpt-fuse-softmax` from a `gpt.scale` and/or
@@ -200,7 +212,8 @@ def GPT_ScaledMaskedSoftmaxOp
   let hasVerifier = 1;
 }
 
-def GPT_AttentionOp : GPT_Op<"attention", [Pure]> {
+def GPT_AttentionOp : GPT_Op<"attention", [
+    DeclareOpInterfaceMethods<GPT_DifferentiableOpInterface>, Pure]> {
   let summary = "fused multi-head scaled dot-product attention";
   let description = [{
     `query : [B, T, D]`, `key` and `value : [B, S, D]`, `D = num_heads * Dh`.
@@ -225,7 +238,8 @@ def GPT_AttentionOp : GPT_Op<"attention", [Pure]> {
 // Shape manipulation
 //===----------------------------------------------------------------------===//
 
-def GPT_ReshapeOp : GPT_Op<"reshape", [Pure]> {
+def GPT_ReshapeOp : GPT_Op<"reshape", [
+    DeclareOpInterfaceMethods<GPT_DifferentiableOpInterface>, Pure]> {
   let summary = "reshape that keeps dynamic leading dimensions";
   let description = [{
     Operand and result share a leading prefix of dimensions (dynamic ones
@@ -241,7 +255,8 @@ def GPT_ReshapeOp : GPT_Op<"reshape", [Pure]> {
   let hasCanonicalizer = 1;
 }
 
-def GPT_TransposeOp : GPT_Op<"transpose", [Pure]> {
+def GPT_TransposeOp : GPT_Op<"transpose", [
+    DeclareOpInterfaceMethods<GPT_DifferentiableOpInterface>, Pure]> {
   let summary = "permute axes";
   let description = [{
     `result.shape[i] = input.shape[permutation[i]]`.
@@ -255,7 +270,8 @@ def GPT_TransposeOp : GPT_Op<"transpose", [Pure]> {
   let hasCanonicalizer = 1;
 }
 
-def GPT_SplitOp : GPT_Op<"split", [Pure]> {
+def GPT_SplitOp : GPT_Op<"split", [
+    DeclareOpInterfaceMethods<GPT_DifferentiableOpInterface>, Pure]> {
   let summary = "split into equal chunks along an axis";
   let description = [{
     Splits `input` into `n` (the number of results) equal parts along `axis`,
@@ -272,7 +288,8 @@ def GPT_SplitOp : GPT_Op<"split", [Pure]> {
 // Loss
 //===----------------------------------------------------------------------===//
 
-def GPT_CrossEntropyOp : GPT_Op<"cross_entropy", [Pure]> {
+def GPT_CrossEntropyOp : GPT_Op<"cross_entropy", [
+    DeclareOpInterfaceMethods<GPT_DifferentiableOpInterface>, Pure]> {
   let summary = "mean softmax cross-entropy over tokens";
   let description = [{
     `logits : [..., V]`, `targets : [...]` (i32), optional `weights : [...]`.
@@ -329,5 +346,7 @@ def GPT_YieldOp : GPT_Op<"yield", [Pure, Terminator, HasParent<"FusionOp">]> {
   let arguments = (ins Variadic<GPT_FloatTensor>:$values);
   let assemblyFormat = "$values attr-dict `:` type($values)";
 }
+
+include "GPTGradOps.td"
 
 #endif // GPT_OPS_TD

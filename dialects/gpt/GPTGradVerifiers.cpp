@@ -1,0 +1,69 @@
+//===- GPTGradVerifiers.cpp - verifiers of backward/optimizer ops ---------===//
+#include "dialects/gpt/GPTOps.h"
+#include "dialects/gpt/ShapeUtils.h"
+
+using namespace mlir;
+using namespace mlir::gpt;
+
+static RankedTensorType ranked(Value v) {
+  return cast<RankedTensorType>(v.getType());
+}
+
+LogicalResult AttentionWithLseOp::verify() {
+  auto q = ranked(getQuery());
+  if (q.getRank() != 3 || ShapedType::isDynamic(q.getDimSize(2)))
+    return emitOpError() << "query must be [batch, seq, dim] with a static dim";
+  int64_t heads = static_cast<int64_t>(getNumHeads());
+  if (heads <= 0 || q.getDimSize(2) % heads != 0)
+    return emitOpError() << "num_heads = " << heads
+                         << " must be positive and divide " << q.getDimSize(2);
+  if (getResult().getType() != q)
+    return emitOpError() << "result must have the query's type";
+  SmallVector<int64_t> lse = {q.getDimSize(0), heads, q.getDimSize(1)};
+  if (!shapesCompatible(ranked(getLse()).getShape(), lse))
+    return emitOpError() << "lse has shape "
+                         << formatShape(ranked(getLse()).getShape())
+                         << ", expected " << formatShape(lse);
+  return success();
+}
+
+LogicalResult SumLeadingOp::verify() {
+  auto in = ranked(getInput()), out = ranked(getResult());
+  if (out.getRank() > in.getRank() ||
+      !shapesCompatible(in.getShape().take_back(out.getRank()), out.getShape()))
+    return emitOpError() << "result shape " << formatShape(out.getShape())
+                         << " must be a suffix of the input shape "
+                         << formatShape(in.getShape());
+  return success();
+}
+
+LogicalResult ConcatOp::verify() {
+  if (getInputs().empty())
+    return emitOpError() << "needs at least one input";
+  auto first = ranked(getInputs()[0]);
+  int64_t axis = static_cast<int64_t>(getAxis());
+  if (axis < 0 || axis >= first.getRank())
+    return emitOpError() << "axis " << axis << " is out of range";
+  int64_t total = 0;
+  for (Value v : getInputs()) {
+    auto t = ranked(v);
+    if (t.getRank() != first.getRank() ||
+        ShapedType::isDynamic(t.getDimSize(axis)))
+      return emitOpError() << "inputs must share the rank and have a static "
+                              "size along the axis";
+    total += t.getDimSize(axis);
+  }
+  SmallVector<int64_t> expected(first.getShape());
+  expected[axis] = total;
+  if (!shapesCompatible(ranked(getResult()).getShape(), expected))
+    return emitOpError() << "result has shape "
+                         << formatShape(ranked(getResult()).getShape())
+                         << ", expected " << formatShape(expected);
+  return success();
+}
+
+LogicalResult FillOp::verify() {
+  if (!ranked(getResult()).hasStaticShape())
+    return emitOpError() << "result must have a static shape";
+  return success();
+}
