@@ -1,0 +1,328 @@
+//===- CpuExecutor.cpp - Binding, arenas and the kernel loop --------------===//
+#include "executor/CpuExecutor.h"
+#include "executor/KernelsInternal.h"
+
+#include "cpu/thread_pool.h"
+
+#include <cstring>
+#include <new>
+#include <sstream>
+
+namespace gpt {
+namespace {
+
+std::string shapeStr(const std::vector<int64_t> &s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i)
+      out += ", ";
+    out += s[i] == kDimBatch      ? "B"
+           : s[i] == kDimSequence ? "T"
+                                  : std::to_string(s[i]);
+  }
+  return out + "]";
+}
+
+/// A 64-byte aligned, uninitialized byte buffer.
+class AlignedBuffer {
+public:
+  AlignedBuffer() = default;
+  ~AlignedBuffer() { release(); }
+  AlignedBuffer(const AlignedBuffer &) = delete;
+  AlignedBuffer &operator=(const AlignedBuffer &) = delete;
+
+  /// Reallocates to exactly `bytes` (contents are not kept).
+  void allocate(size_t bytes, const std::string &what) {
+    release();
+    if (bytes == 0)
+      return;
+    data_ = static_cast<char *>(
+        ::operator new(bytes, std::align_val_t(64), std::nothrow));
+    if (!data_)
+      throw ExecutorError("cannot allocate " + std::to_string(bytes) +
+                          " bytes for the " + what);
+    size_ = bytes;
+  }
+  char *data() const { return data_; }
+  size_t size() const { return size_; }
+
+private:
+  void release() {
+    if (data_)
+      ::operator delete(data_, std::align_val_t(64));
+    data_ = nullptr;
+    size_ = 0;
+  }
+  char *data_ = nullptr;
+  size_t size_ = 0;
+};
+
+} // namespace
+
+struct CpuExecutor::FunctionState {
+  const Function *fn = nullptr;
+  std::vector<int64_t> root; ///< value id -> id of its non-alias root
+  bool usesB = false, usesT = false;
+  bool staticReady = false;
+  AlignedBuffer staticArena, tokenArena;
+  int tokenAllocations = 0;
+  int64_t B = -1, T = -1; ///< binding whose shapes were checked last
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<exec::Tensor> tensors;
+};
+
+struct CpuExecutor::Scratch {
+  exec::Scratch scratch;
+};
+
+CpuExecutor::CpuExecutor(const Artifact &artifact, int threads)
+    : artifact_(artifact), scratch_(std::make_unique<Scratch>()) {
+  validateArtifact(artifact_, "artifact");
+  if (artifact_.target != "cpu")
+    throw ExecutorError("artifact target is '" + artifact_.target +
+                        "', the CPU executor runs target 'cpu'");
+  if (threads < 0)
+    throw ExecutorError("thread count must be >= 0, got " +
+                        std::to_string(threads));
+  if (threads > 0) {
+    ownPool_ = std::make_unique<cpu::ThreadPool>(threads);
+    pool_ = ownPool_.get();
+  } else {
+    pool_ = &cpu::ThreadPool::global();
+  }
+  for (const Function &f : artifact_.functions) {
+    auto st = std::make_unique<FunctionState>();
+    st->fn = &f;
+    st->root.resize(f.values.size());
+    for (size_t v = 0; v < f.values.size(); ++v) {
+      int64_t r = static_cast<int64_t>(v);
+      while (f.values[r].storage.kind == StorageKind::Alias)
+        r = f.values[r].storage.of; // acyclic: validated
+      st->root[v] = r;
+      for (int64_t d : f.values[v].shape) {
+        st->usesB = st->usesB || d == kDimBatch;
+        st->usesT = st->usesT || d == kDimSequence;
+      }
+    }
+    states_.push_back(std::move(st));
+  }
+}
+
+CpuExecutor::~CpuExecutor() = default;
+
+ArenaInfo CpuExecutor::arenaInfo(const std::string &function) const {
+  for (const auto &st : states_)
+    if (st->fn->name == function)
+      return {st->staticArena.size(), st->tokenArena.size(),
+              st->tokenAllocations, st->B, st->T};
+  throw ExecutorError("no function '" + function + "' in the artifact");
+}
+
+std::map<std::string, HostTensor>
+CpuExecutor::run(const std::string &function,
+                 const std::map<std::string, TensorView> &inputs) {
+  FunctionState *st = nullptr;
+  for (const auto &s : states_)
+    if (s->fn->name == function)
+      st = s.get();
+  if (!st) {
+    std::string names;
+    for (const Function &f : artifact_.functions)
+      names += (names.empty() ? "" : ", ") + f.name;
+    throw ExecutorError("no function '" + function +
+                        "' in the artifact (it has: " + names + ")");
+  }
+  const Function &f = *st->fn;
+  const std::string where = "function '" + f.name + "'";
+  auto fail = [&](const std::string &what) {
+    throw ExecutorError(where + ": " + what);
+  };
+
+  // --- Bind the inputs by name; derive B and T. ---------------------------
+  for (const auto &kv : inputs)
+    if (f.findInput(kv.first) < 0)
+      fail("unexpected input '" + kv.first + "'");
+  std::vector<const TensorView *> views(f.inputs.size());
+  for (size_t i = 0; i < f.inputs.size(); ++i) {
+    auto it = inputs.find(f.inputs[i].name);
+    if (it == inputs.end())
+      fail("missing input '" + f.inputs[i].name + "'");
+    views[i] = &it->second;
+  }
+  std::vector<size_t> order;
+  int64_t tokens = f.findInput("tokens");
+  if (tokens >= 0)
+    order.push_back(static_cast<size_t>(tokens));
+  for (size_t i = 0; i < f.inputs.size(); ++i)
+    if (int64_t(i) != tokens)
+      order.push_back(i);
+  int64_t B = -1, T = -1;
+  std::string bFrom, tFrom;
+  for (size_t i : order) {
+    const FunctionInput &in = f.inputs[i];
+    const Value &value = f.values[in.value];
+    const TensorView &view = *views[i];
+    std::string name = "input '" + in.name + "'";
+    if (view.dtype != value.dtype)
+      fail(name + ": dtype " + dtypeName(view.dtype) + ", expected " +
+           dtypeName(value.dtype));
+    if (view.shape.size() != value.shape.size())
+      fail(name + ": shape " + shapeStr(view.shape) + " has rank " +
+           std::to_string(view.shape.size()) + ", expected " +
+           shapeStr(value.shape));
+    for (size_t d = 0; d < view.shape.size(); ++d) {
+      int64_t want = value.shape[d], got = view.shape[d];
+      std::string dim = name + ": dim " + std::to_string(d) + " of shape " +
+                        shapeStr(view.shape);
+      if (got < 0)
+        fail(dim + " is negative");
+      if (want == kDimBatch || want == kDimSequence) {
+        bool batch = want == kDimBatch;
+        int64_t &sym = batch ? B : T;
+        std::string &from = batch ? bFrom : tFrom;
+        if (got < 1)
+          fail(dim + ": " + (batch ? "B" : "T") + " must be >= 1");
+        if (sym < 0) {
+          sym = got;
+          from = in.name;
+        } else if (sym != got) {
+          fail(dim + " is " + std::to_string(got) + " but " +
+               (batch ? "B" : "T") + " = " + std::to_string(sym) +
+               " (from input '" + from + "')");
+        }
+      } else if (got != want) {
+        fail(dim + " is " + std::to_string(got) + ", expected " +
+             std::to_string(want) + " (declared " + shapeStr(value.shape) +
+             ")");
+      }
+    }
+    if (!view.data) {
+      int64_t n = 1;
+      for (int64_t d : view.shape)
+        n *= d;
+      if (n > 0)
+        fail(name + ": data pointer is null");
+    }
+  }
+  if (st->usesB && B < 0)
+    fail("no input binds the batch size B (-1 dims)");
+  if (st->usesT && T < 0)
+    fail("no input binds the sequence length T (-2 dims)");
+  if (B < 0)
+    B = 1;
+  if (T < 0)
+    T = 1;
+
+  // --- Shapes and arenas for this binding. ---------------------------------
+  if (!st->staticReady) {
+    st->staticArena.allocate(static_cast<size_t>(f.staticBytes),
+                             where + " static arena");
+    st->staticReady = true;
+  }
+  if (st->B != B || st->T != T) {
+    st->B = st->T = -1;
+    if (B > (int64_t(1) << 40) / T)
+      fail("B * T = " + std::to_string(B) + " * " + std::to_string(T) +
+           " is too large");
+    int64_t bt = B * T;
+    if (f.tokenBytes && bt > (int64_t(1) << 46) / f.tokenBytes)
+      fail("token arena of " + std::to_string(f.tokenBytes) + " * " +
+           std::to_string(bt) + " bytes is too large");
+    size_t tokenBytes = static_cast<size_t>(f.tokenBytes * bt);
+    if (tokenBytes > st->tokenArena.size()) {
+      st->tokenArena.allocate(tokenBytes, where + " token arena");
+      ++st->tokenAllocations;
+    }
+    st->shapes.resize(f.values.size());
+    for (size_t v = 0; v < f.values.size(); ++v) {
+      try {
+        st->shapes[v] = bindShape(f.values[v].shape, B, T);
+      } catch (const ArtifactError &e) {
+        fail("values[" + std::to_string(v) + "]: " + e.what());
+      }
+    }
+    for (size_t k = 0; k < f.kernels.size(); ++k) {
+      std::string err = checkKernelShapes(f, f.kernels[k], st->shapes);
+      if (!err.empty())
+        fail("kernels[" + std::to_string(k) + "] (" + f.kernels[k].kernel +
+             ") at B = " + std::to_string(B) + ", T = " + std::to_string(T) +
+             ": " + err);
+    }
+    st->tensors.resize(f.values.size());
+    for (size_t v = 0; v < f.values.size(); ++v) {
+      exec::Tensor &t = st->tensors[v];
+      t.dtype = f.values[v].dtype;
+      t.shape = st->shapes[v];
+      t.numel = numElements(t.shape);
+    }
+    st->B = B;
+    st->T = T;
+  }
+  // Pointers (the caller's buffers change from call to call).
+  for (size_t v = 0; v < f.values.size(); ++v) {
+    const Storage &s = f.values[st->root[v]].storage;
+    void *p = nullptr;
+    switch (s.kind) {
+    case StorageKind::Input:
+      p = views[s.index]->data;
+      break;
+    case StorageKind::StaticArena:
+      p = st->staticArena.data() + s.offset;
+      break;
+    case StorageKind::TokenArena:
+      p = st->tokenArena.data() + s.offset * B * T;
+      break;
+    case StorageKind::Alias:
+      break; // unreachable: roots are not aliases
+    }
+    st->tensors[v].data = p;
+  }
+
+  // --- Run. ------------------------------------------------------------------
+  exec::Scratch &scratch = scratch_->scratch;
+  for (size_t k = 0; k < f.kernels.size(); ++k) {
+    const Kernel &kernel = f.kernels[k];
+    exec::KernelContext ctx{kernel, {}, {}, *pool_, scratch};
+    for (int64_t id : kernel.inputs)
+      ctx.in.push_back(id < 0 ? nullptr : &st->tensors[id]);
+    for (int64_t id : kernel.outputs)
+      ctx.out.push_back(id < 0 ? nullptr : &st->tensors[id]);
+    try {
+      exec::runKernel(ctx);
+    } catch (const std::exception &e) {
+      std::string at = where + ": kernels[" + std::to_string(k) + "] (" +
+                       kernel.kernel +
+                       (kernel.loc.empty() ? "" : " at " + kernel.loc) + ")";
+      throw ExecutorError(at + ": " + e.what());
+    }
+  }
+
+  // --- Outputs. --------------------------------------------------------------
+  std::map<std::string, HostTensor> result;
+  for (const FunctionOutput &o : f.outputs) {
+    const exec::Tensor &t = st->tensors[o.value];
+    size_t bytes = static_cast<size_t>(t.numel) * 4;
+    if (o.aliasInput >= 0) {
+      void *dst = views[o.aliasInput]->data;
+      if (dst != t.data && bytes)
+        std::memmove(dst, t.data, bytes);
+      continue;
+    }
+    HostTensor h;
+    h.dtype = t.dtype;
+    h.shape = t.shape;
+    if (t.dtype == DType::F32) {
+      h.f32.resize(t.numel);
+      if (bytes)
+        std::memcpy(h.f32.data(), t.data, bytes);
+    } else {
+      h.i32.resize(t.numel);
+      if (bytes)
+        std::memcpy(h.i32.data(), t.data, bytes);
+    }
+    result.emplace(o.name, std::move(h));
+  }
+  return result;
+}
+
+} // namespace gpt
