@@ -102,12 +102,20 @@ void buildTrainGrad(ModuleOp module, func::FuncOp lossGrad,
   SmallVector<int> aliases = {-1};
   for (unsigned k = 0; k < params.size(); ++k) {
     Value grad = map.lookup(ret.getOperand(1 + k));
-    Value scaled = b.create<MulOp>(fn.getLoc(), grad, gradScale);
+    // Accumulate right where the gradient is complete, so its buffer is
+    // freed at once instead of every gradient living until the end.
+    OpBuilder here(fn.getContext());
+    if (Operation *def = grad.getDefiningOp())
+      here.setInsertionPointAfter(def);
+    else
+      here.setInsertionPointToStart(&fn.getBody().front());
+    Value scaled = here.create<MulOp>(fn.getLoc(), grad, gradScale);
     Value acc = fn.getArgument(accArgs[k]);
-    results.push_back(b.create<AddOp>(fn.getLoc(), acc, scaled));
+    results.push_back(here.create<AddOp>(fn.getLoc(), acc, scaled));
     names.push_back("grad." + params[k].name);
     aliases.push_back(accArgs[k]);
   }
+  b.setInsertionPointToEnd(&fn.getBody().front());
   finish(fn, b, results, names, aliases);
 }
 

@@ -85,4 +85,42 @@ def GPTOptimizer : Pass<"gpt-optimizer", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::gpt::GPTDialect"];
 }
 
+def GPTLowerToKernels : Pass<"gpt-lower-to-kernels", "mlir::ModuleOp"> {
+  let summary = "Select the runtime kernel of every op for a target";
+  let description = [{
+    Tags each op with `gpt.kernel = "<name>"`, the kernel of
+    docs/artifact.md that executes it: fusion regions and single elementwise
+    ops become `elementwise` (a row program generated from the region),
+    reshapes become `alias` (no kernel: a view of the same bytes), splat
+    constants and `gpt.zeros_like` become `fill`. An op without a kernel on
+    the target is an error. `target=vulkan` is not available yet.
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
+           "cpu or vulkan">,
+  ];
+}
+
+def GPTPlanMemory : Pass<"gpt-plan-memory", "mlir::ModuleOp"> {
+  let summary = "Place every intermediate in an arena by liveness";
+  let description = [{
+    Per function, two arenas: `static` for values whose size does not depend
+    on batch or sequence, `token` for values of `c * B * T` elements, planned
+    in bytes per token so that one plan is valid for every B and T (the first
+    dynamic dim of a type is B, the others T). Linear scan in op order with
+    first-fit placement; a value's space is reused once its last user ran.
+    An elementwise kernel may write its result over a same-shaped operand
+    that dies there; in-place outputs (`gpt.alias_input`) of elementwise and
+    AdamW ops are computed straight into the caller's buffer. Each op gets
+    `gpt.plan = ["static:<offset>" | "token:<offset per token>" |
+    "alias:<operand>" | "input:<argument>" | "none"]` and each function
+    `gpt.static_bytes` and `gpt.token_bytes`. With `report`, prints the peak
+    of each function to stderr.
+  }];
+  let options = [
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Print each function's arena sizes">,
+  ];
+}
+
 #endif // GPT_PASSES_TD

@@ -1,4 +1,4 @@
-//===- Pipeline.cpp - the default gpt compilation pipeline ----------------===//
+//===- Pipeline.cpp - the gpt compilation pipelines -----------------------===//
 #include "passes/Passes.h"
 
 #include "mlir/Pass/PassRegistry.h"
@@ -6,19 +6,43 @@
 
 using namespace mlir;
 
-void gpt::buildDefaultPipeline(OpPassManager &pm) {
+void gpt::buildPipeline(OpPassManager &pm, const PipelineOptions &options) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createGPTFuseAttention());
   pm.addPass(createGPTFuseSoftmax());
+  if (options.training) {
+    pm.addPass(createGPTAutodiff());
+    pm.addPass(createGPTOptimizer());
+  }
   pm.addPass(createGPTFuseElementwise());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  if (options.lower) {
+    GPTLowerToKernelsOptions lower;
+    lower.target = options.target;
+    pm.addPass(createGPTLowerToKernels(lower));
+    GPTPlanMemoryOptions plan;
+    plan.report = options.reportMemory;
+    pm.addPass(createGPTPlanMemory(plan));
+  }
+}
+
+void gpt::buildDefaultPipeline(OpPassManager &pm) {
+  PipelineOptions options;
+  options.training = false;
+  options.lower = false;
+  buildPipeline(pm, options);
 }
 
 void gpt::registerDefaultPipeline() {
   PassPipelineRegistration<>(
       "gpt-default-pipeline",
-      "The pipeline gptc runs: canonicalize, fuse attention, fuse softmax, "
-      "fuse elementwise, canonicalize, cse",
+      "Inference fusion pipeline: canonicalize, fuse attention, fuse "
+      "softmax, fuse elementwise, canonicalize, cse",
       [](OpPassManager &pm) { buildDefaultPipeline(pm); });
+  PassPipelineRegistration<>(
+      "gpt-training-pipeline",
+      "What gptc --emit=artifact runs: fusion, autodiff, optimizer, "
+      "elementwise fusion, kernel selection (cpu) and memory planning",
+      [](OpPassManager &pm) { buildPipeline(pm, PipelineOptions{}); });
 }

@@ -11,22 +11,26 @@
 #include "dialects/gpt/GPTDialect.h"
 #include "frontend/GPTBuilder.h"
 #include "passes/Passes.h"
+#include "target/ArtifactEmitter.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
-#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/FileSystem.h"
+
+#include <unistd.h>
 #include "llvm/Support/raw_ostream.h"
 
 namespace cl = llvm::cl;
 
 namespace {
-enum class Emit { MLIR, Artifact };
+constexpr const char *kCompilerVersion = "gptc 0.1 (artifact format 1)";
+
+enum class Emit { MLIR, Kernels, Artifact };
 enum class Target { CPU, Vulkan };
 
 cl::OptionCategory category("gptc options");
@@ -42,10 +46,13 @@ cl::opt<std::string> preset(
 cl::opt<Emit> emit(
     "emit", cl::desc("What to write"), cl::init(Emit::MLIR),
     cl::values(clEnumValN(Emit::MLIR, "mlir",
-                          "the gpt module after the default pipeline"),
+                          "the gpt module after fusion (and, unless "
+                          "--no-training, autodiff and the optimizer)"),
+               clEnumValN(Emit::Kernels, "kernels",
+                          "the module after kernel selection and memory "
+                          "planning (gpt.kernel / gpt.plan attributes)"),
                clEnumValN(Emit::Artifact, "artifact",
-                          "a compiled artifact for the runtime (not yet "
-                          "available)")),
+                          "the compiled artifact the runtime loads")),
     cl::cat(category));
 cl::opt<Target> target(
     "target", cl::desc("Backend the artifact is compiled for"),
@@ -57,6 +64,14 @@ cl::opt<bool> printIRAfterAll(
     "print-ir-after-all",
     cl::desc("Print the module after every pass (to stderr)"), cl::init(false),
     cl::cat(category));
+cl::opt<bool> noTraining(
+    "no-training",
+    cl::desc("Only forward and loss: no train_grad / apply_optimizer"),
+    cl::init(false), cl::cat(category));
+cl::opt<bool> reportMemory(
+    "report-memory",
+    cl::desc("Print the planned arena sizes of each function (stderr)"),
+    cl::init(false), cl::cat(category));
 cl::opt<bool> noFusion(
     "no-fusion", cl::desc("Skip the pipeline: print the frontend's module"),
     cl::init(false), cl::cat(category));
@@ -73,6 +88,8 @@ int userError(const llvm::Twine &message) {
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   mlir::registerPassManagerCLOptions();
+  cl::SetVersionPrinter(
+      [](llvm::raw_ostream &os) { os << kCompilerVersion << "\n"; });
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
       argc, argv,
@@ -82,10 +99,6 @@ int main(int argc, char **argv) {
 
   if (configPath.empty() == preset.empty())
     return userError("give exactly one of --config FILE or --preset NAME");
-  if (emit == Emit::Artifact)
-    return userError("--emit=artifact is not implemented yet: lowering to "
-                     "kernels and artifact serialization arrive with the "
-                     "training work (issue #4); use --emit=mlir");
 
   gpt::ModelConfig config;
   std::string error;
@@ -122,18 +135,53 @@ int main(int argc, char **argv) {
           },
           /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false);
     }
-    mlir::gpt::buildDefaultPipeline(pm);
+    mlir::gpt::PipelineOptions options;
+    options.training = !noTraining;
+    options.lower = emit != Emit::MLIR;
+    options.target = target == Target::CPU ? "cpu" : "vulkan";
+    options.reportMemory = reportMemory;
+    mlir::gpt::buildPipeline(pm, options);
     if (failed(pm.run(*module))) {
       llvm::errs() << "gptc: error: the compilation pipeline failed\n";
       return 2;
     }
   }
 
-  auto output = mlir::openOutputFile(outputPath, &error);
-  if (!output)
-    return userError(error);
-  module->print(output->os());
-  output->os() << "\n";
-  output->keep();
+  std::string bytes;
+  if (emit == Emit::Artifact) {
+    if (noFusion)
+      return userError("--emit=artifact needs the pipeline (drop --no-fusion)");
+    if (failed(mlir::gpt::emitArtifact(*module, kCompilerVersion, bytes))) {
+      llvm::errs() << "gptc: error: artifact emission failed\n";
+      return 2;
+    }
+  }
+  if (emit != Emit::Artifact) {
+    llvm::raw_string_ostream os(bytes);
+    module->print(os);
+    os << "\n";
+  }
+  if (outputPath == "-") {
+    llvm::outs() << bytes;
+    return 0;
+  }
+  // Written to a temporary file and renamed: never a half-written output.
+  std::string temp = outputPath + ".tmp." + std::to_string(::getpid());
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream out(temp, ec);
+    if (ec)
+      return userError("cannot write '" + temp + "': " + ec.message());
+    out << bytes;
+    out.close();
+    if (out.has_error()) {
+      llvm::sys::fs::remove(temp);
+      return userError("cannot write '" + temp + "'");
+    }
+  }
+  if (std::error_code ec = llvm::sys::fs::rename(temp, outputPath)) {
+    llvm::sys::fs::remove(temp);
+    return userError("cannot rename to '" + outputPath + "': " + ec.message());
+  }
   return 0;
 }

@@ -1,0 +1,308 @@
+//===- PlanMemory.cpp - liveness-based arena placement --------------------===//
+//
+// Linear scan over the ops of each function (single block, kernels run in
+// op order). Each value that owns memory gets an interval [def, last use];
+// aliases (reshape views) extend the interval of the value they view.
+// Placement is first-fit in a free list per arena.
+//
+//===----------------------------------------------------------------------===//
+#include "dialects/gpt/GPTOps.h"
+#include "passes/Passes.h"
+#include "passes/SymbolicShape.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <map>
+
+namespace mlir::gpt {
+#define GEN_PASS_DEF_GPTPLANMEMORY
+#include "passes/Passes.h.inc"
+} // namespace mlir::gpt
+
+using namespace mlir;
+using namespace mlir::gpt;
+
+namespace {
+constexpr int64_t kAlign = 64; // bytes, or bytes per token
+
+int64_t alignUp(int64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+/// First-fit allocator over one arena, with coalescing of freed blocks.
+class Arena {
+public:
+  int64_t allocate(int64_t size) {
+    size = alignUp(std::max<int64_t>(size, 1));
+    for (auto it = free.begin(); it != free.end(); ++it) {
+      if (it->second < size)
+        continue;
+      int64_t offset = it->first, left = it->second - size;
+      free.erase(it);
+      if (left)
+        free[offset + size] = left;
+      return offset;
+    }
+    // Grow: extend a free block that touches the end, else append.
+    int64_t offset = top;
+    if (!free.empty()) {
+      auto last = std::prev(free.end());
+      if (last->first + last->second == top) {
+        offset = last->first;
+        free.erase(last);
+      }
+    }
+    top = std::max(top, offset + size);
+    return offset;
+  }
+
+  void release(int64_t offset, int64_t size) {
+    size = alignUp(std::max<int64_t>(size, 1));
+    auto [it, inserted] = free.emplace(offset, size);
+    (void)inserted;
+    auto next = std::next(it);
+    if (next != free.end() && it->first + it->second == next->first) {
+      it->second += next->second;
+      free.erase(next);
+    }
+    if (it != free.begin()) {
+      auto prev = std::prev(it);
+      if (prev->first + prev->second == it->first) {
+        prev->second += it->second;
+        free.erase(it);
+      }
+    }
+  }
+
+  int64_t peak() const { return top; }
+
+private:
+  std::map<int64_t, int64_t> free; // offset -> size
+  int64_t top = 0;
+};
+
+enum class Kind { Static, Token, Alias, Input, None };
+
+struct Slot {
+  Kind kind = Kind::None;
+  int64_t offset = 0; // Static/Token; operand index (Alias); arg (Input)
+  int64_t size = 0;   // bytes, or bytes per token
+  Value root;         // the value owning the memory (for aliases)
+};
+
+bool isElementwiseKernel(Operation *op) {
+  auto kernel = op->getAttrOfType<StringAttr>("gpt.kernel");
+  return kernel && kernel.getValue() == "elementwise";
+}
+
+class FunctionPlanner {
+public:
+  explicit FunctionPlanner(func::FuncOp fn) : fn(fn) {}
+
+  LogicalResult run() {
+    Block &body = fn.getBody().front();
+    auto ret = cast<func::ReturnOp>(body.getTerminator());
+    for (Operation &op : body)
+      order[&op] = order.size();
+    claimInPlaceOutputs(ret);
+
+    for (Operation &op : body.without_terminator()) {
+      int64_t index = order[&op];
+      // An elementwise kernel may overwrite a same-shaped operand dying here.
+      SmallVector<Value> dying;
+      for (Value operand : op.getOperands())
+        if (Value root = rootOf(operand); root && lastUse(root) == index &&
+                                          !llvm::is_contained(dying, root))
+          dying.push_back(root);
+      SmallVector<Value> reused;
+      for (Value result : op.getResults()) {
+        if (failed(place(&op, result, dying, reused)))
+          return failure();
+      }
+      for (Value root : dying)
+        if (!llvm::is_contained(reused, root))
+          release(root);
+      for (Value result : op.getResults())
+        if (Value root = rootOf(result); root == result && result.use_empty())
+          release(result);
+      SmallVector<Attribute> plan;
+      for (Value result : op.getResults())
+        plan.push_back(describe(result));
+      op.setAttr("gpt.plan", ArrayAttr::get(fn.getContext(), plan));
+    }
+    OpBuilder b(fn.getContext());
+    fn->setAttr("gpt.static_bytes", b.getI64IntegerAttr(arenas[0].peak()));
+    fn->setAttr("gpt.token_bytes", b.getI64IntegerAttr(arenas[1].peak()));
+    return success();
+  }
+
+private:
+  /// Results returned with gpt.alias_input that an elementwise or AdamW op
+  /// can write straight into the argument's buffer.
+  void claimInPlaceOutputs(func::ReturnOp ret) {
+    for (unsigned r = 0; r < ret.getNumOperands(); ++r) {
+      auto alias = fn.getResultAttrOfType<IntegerAttr>(r, "gpt.alias_input");
+      if (!alias)
+        continue;
+      Value v = ret.getOperand(r);
+      Operation *def = v.getDefiningOp();
+      BlockArgument arg = fn.getArgument(alias.getInt());
+      if (!def || !v.hasOneUse() || v.getType() != arg.getType() ||
+          !(isElementwiseKernel(def) || isa<AdamWOp>(def)) ||
+          !llvm::is_contained(def->getOperands(), Value(arg)))
+        continue; // the emitter copies (or fills) it at the end
+      bool usedLater = llvm::any_of(arg.getUsers(), [&](Operation *user) {
+        return order[fn.getBody().front().findAncestorOpInBlock(*user)] >
+               order[def];
+      });
+      if (usedLater)
+        continue;
+      inPlace[v] = alias.getInt();
+    }
+  }
+
+  /// Every use is an in-place (gpt.alias_input) function result.
+  bool onlyWrittenBack(Value v) {
+    for (OpOperand &use : v.getUses())
+      if (!isa<func::ReturnOp>(use.getOwner()) ||
+          !fn.getResultAttr(use.getOperandNumber(), "gpt.alias_input"))
+        return false;
+    return !v.use_empty();
+  }
+
+  Value rootOf(Value v) {
+    auto it = slots.find(v);
+    return it == slots.end() ? Value() : it->second.root;
+  }
+
+  int64_t lastUse(Value root) {
+    auto it = lastUseOf.find(root);
+    return it == lastUseOf.end() ? -1 : it->second;
+  }
+
+  void extendLife(Value root, Value through) {
+    int64_t last = order[through.getDefiningOp()];
+    Block &body = fn.getBody().front();
+    for (Operation *user : through.getUsers())
+      last = std::max(last, order[body.findAncestorOpInBlock(*user)]);
+    lastUseOf[root] = std::max(lastUse(root), last);
+  }
+
+  LogicalResult place(Operation *op, Value result, ArrayRef<Value> dying,
+                      SmallVectorImpl<Value> &reused) {
+    auto type = cast<RankedTensorType>(result.getType());
+    Slot slot;
+    if (auto it = inPlace.find(result); it != inPlace.end()) {
+      slot.kind = Kind::Input;
+      slot.offset = it->second;
+      slots[result] = slot; // no root: the caller owns the memory
+      return success();
+    }
+    if (isa<FillOp>(op) && onlyWrittenBack(result)) {
+      slot.kind = Kind::None; // the emitter fills the caller's buffers
+      slots[result] = slot;
+      return success();
+    }
+    if (isa<ReshapeOp>(op)) {
+      Value root = rootOf(op->getOperand(0));
+      slot.kind = Kind::Alias;
+      slot.root = root;
+      slots[result] = slot;
+      if (root)
+        extendLife(root, result);
+      return success();
+    }
+    std::optional<int64_t> perToken = elementsPerToken(type);
+    int elementBytes = (type.getElementTypeBitWidth() + 7) / 8;
+    if (perToken) {
+      slot.kind = Kind::Token;
+      slot.size = *perToken * elementBytes;
+    } else if (type.hasStaticShape()) {
+      slot.kind = Kind::Static;
+      slot.size = staticBytes(type);
+    } else {
+      return op->emitOpError()
+             << "cannot plan a result of type " << type
+             << ": its size is not linear in batch x sequence (fuse "
+                "attention before planning memory)";
+    }
+    slot.root = result;
+    // Reuse a dying same-typed operand's memory for an elementwise kernel.
+    if (isElementwiseKernel(op))
+      for (Value root : dying) {
+        Slot &other = slots[root];
+        if (llvm::is_contained(reused, root) || other.kind != slot.kind ||
+            other.size != slot.size || root.getType() != result.getType() ||
+            !llvm::is_contained(op->getOperands(), root))
+          continue;
+        slot.offset = other.offset;
+        reused.push_back(root);
+        slots[result] = slot;
+        extendLife(result, result);
+        return success();
+      }
+    slot.offset = arenaOf(slot.kind).allocate(slot.size);
+    slots[result] = slot;
+    extendLife(result, result);
+    return success();
+  }
+
+  Arena &arenaOf(Kind kind) { return arenas[kind == Kind::Token ? 1 : 0]; }
+
+  void release(Value root) {
+    Slot &slot = slots[root];
+    if (slot.kind == Kind::Static || slot.kind == Kind::Token)
+      arenaOf(slot.kind).release(slot.offset, slot.size);
+  }
+
+  Attribute describe(Value result) {
+    const Slot &slot = slots[result];
+    std::string text;
+    switch (slot.kind) {
+    case Kind::Static:
+      text = "static:" + std::to_string(slot.offset);
+      break;
+    case Kind::Token:
+      text = "token:" + std::to_string(slot.offset);
+      break;
+    case Kind::Alias:
+      text = "alias:0";
+      break;
+    case Kind::Input:
+      text = "input:" + std::to_string(slot.offset);
+      break;
+    case Kind::None:
+      text = "none";
+      break;
+    }
+    return StringAttr::get(fn.getContext(), text);
+  }
+
+  func::FuncOp fn;
+  llvm::DenseMap<Operation *, int64_t> order;
+  llvm::DenseMap<Value, Slot> slots;
+  llvm::DenseMap<Value, int64_t> lastUseOf;
+  llvm::DenseMap<Value, int64_t> inPlace;
+  Arena arenas[2];
+};
+
+struct GPTPlanMemoryPass
+    : mlir::gpt::impl::GPTPlanMemoryBase<GPTPlanMemoryPass> {
+  using GPTPlanMemoryBase::GPTPlanMemoryBase;
+  void runOnOperation() override {
+    for (auto fn : getOperation().getOps<func::FuncOp>()) {
+      if (failed(FunctionPlanner(fn).run()))
+        return signalPassFailure();
+      if (report) {
+        auto bytes = [&](StringRef name) {
+          return fn->getAttrOfType<IntegerAttr>(name).getInt();
+        };
+        llvm::errs() << "memory plan: @" << fn.getName() << ": static arena "
+                     << bytes("gpt.static_bytes") << " bytes, token arena "
+                     << bytes("gpt.token_bytes") << " bytes per token\n";
+      }
+    }
+  }
+};
+} // namespace

@@ -1,0 +1,388 @@
+//===- ArtifactEmitter.cpp - planned gpt module -> artifact bytes ---------===//
+#include "target/ArtifactEmitter.h"
+#include "dialects/gpt/GPTOps.h"
+#include "passes/FunctionUtils.h"
+#include "passes/SymbolicShape.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/Support/CRC.h"
+#include "llvm/Support/JSON.h"
+
+using namespace mlir;
+using namespace mlir::gpt;
+namespace json = llvm::json;
+
+namespace {
+json::Array shapeOf(Type type) {
+  json::Array shape;
+  for (int64_t d : symbolicShape(cast<RankedTensorType>(type)))
+    shape.push_back(d);
+  return shape;
+}
+
+std::string dtypeOf(Type type) {
+  Type element = cast<RankedTensorType>(type).getElementType();
+  if (element.isF32())
+    return "f32";
+  if (element.isInteger(32))
+    return "i32";
+  return "";
+}
+
+/// One elementwise instruction for a body op; registers by value.
+LogicalResult instruction(Operation *op, llvm::DenseMap<Value, int64_t> &reg,
+                          json::Array &out) {
+  json::Array args;
+  for (Value v : op->getOperands())
+    args.push_back(reg.lookup(v));
+  json::Object inst;
+  if (isa<AddOp>(op))
+    inst["op"] = "add";
+  else if (isa<MulOp>(op))
+    inst["op"] = "mul";
+  else if (auto scale = dyn_cast<ScaleOp>(op)) {
+    inst["op"] = "scale";
+    inst["factor"] = scale.getFactor().convertToDouble();
+  } else if (isa<GeluOp>(op))
+    inst["op"] = "gelu";
+  else if (isa<GeluGradOp>(op))
+    inst["op"] = "gelu_grad";
+  else if (auto ln = dyn_cast<LayerNormOp>(op)) {
+    inst["op"] = "layernorm";
+    inst["epsilon"] = ln.getEpsilon().convertToDouble();
+  } else
+    return op->emitOpError() << "cannot be part of an elementwise program";
+  inst["args"] = std::move(args);
+  int64_t id = reg.size();
+  for (Value r : op->getResults())
+    reg[r] = id;
+  out.push_back(std::move(inst));
+  return success();
+}
+
+class FunctionEmitter {
+public:
+  FunctionEmitter(func::FuncOp fn, StringRef name) : fn(fn), name(name) {}
+
+  LogicalResult run(json::Object &out) {
+    json::Array inputs;
+    for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
+      json::Object storage{{"kind", "input"}, {"index", i}};
+      int64_t id = addValue(fn.getArgument(i), std::move(storage));
+      if (id < 0)
+        return failure();
+      std::string role = argumentRole(fn, i);
+      if (role.empty())
+        return fn.emitOpError() << "argument #" << i << " has no gpt role";
+      inputs.push_back(json::Object{
+          {"name", argumentName(fn, i)}, {"role", role}, {"value", id}});
+    }
+    Block &body = fn.getBody().front();
+    for (Operation &op : body.without_terminator())
+      if (failed(emitOp(&op)))
+        return failure();
+    json::Array outputs;
+    auto ret = cast<func::ReturnOp>(body.getTerminator());
+    for (unsigned r = 0; r < ret.getNumOperands(); ++r) {
+      Value v = ret.getOperand(r);
+      json::Object output{{"name", outputName(r)}};
+      auto alias = fn.getResultAttrOfType<IntegerAttr>(r, "gpt.alias_input");
+      int64_t id = ids.lookup(v);
+      if (alias) {
+        int64_t arg = alias.getInt();
+        if (!isInPlace(v, arg))
+          id = writeBack(v, arg);
+        if (id < 0)
+          return failure();
+        output["alias_input"] = arg;
+      }
+      output["value"] = id;
+      outputs.push_back(std::move(output));
+    }
+    out["name"] = name;
+    out["inputs"] = std::move(inputs);
+    out["outputs"] = std::move(outputs);
+    out["values"] = std::move(values);
+    out["kernels"] = std::move(kernels);
+    auto bytes = [&](StringRef attr) -> int64_t {
+      auto a = fn->getAttrOfType<IntegerAttr>(attr);
+      return a ? a.getInt() : 0;
+    };
+    out["arena"] = json::Object{{"static_bytes", bytes("gpt.static_bytes")},
+                                {"token_bytes", bytes("gpt.token_bytes")}};
+    return success();
+  }
+
+private:
+  std::string outputName(unsigned r) {
+    if (fn.getResultAttrOfType<StringAttr>(r, "gpt.output"))
+      return resultName(fn, r);
+    if (fn.getName() == "forward")
+      return "logits";
+    if (fn.getName() == "loss")
+      return "loss";
+    return resultName(fn, r);
+  }
+
+  int64_t addValue(Value v, json::Object storage) {
+    std::string dtype = dtypeOf(v.getType());
+    if (dtype.empty()) {
+      emitError(v.getLoc()) << "unsupported element type in " << v.getType();
+      return -1;
+    }
+    int64_t id = values.size();
+    values.push_back(json::Object{{"dtype", dtype},
+                                  {"shape", shapeOf(v.getType())},
+                                  {"storage", std::move(storage)}});
+    if (v)
+      ids[v] = id;
+    return id;
+  }
+
+  int64_t addAliasOf(Type type, int64_t of) {
+    int64_t id = values.size();
+    values.push_back(json::Object{{"dtype", dtypeOf(type)},
+                                  {"shape", shapeOf(type)},
+                                  {"storage", json::Object{{"kind", "alias"},
+                                                           {"of", of}}}});
+    return id;
+  }
+
+  bool isInPlace(Value v, int64_t arg) {
+    Operation *def = v.getDefiningOp();
+    auto plan = def ? def->getAttrOfType<ArrayAttr>("gpt.plan") : ArrayAttr();
+    if (!plan)
+      return false;
+    unsigned index = cast<OpResult>(v).getResultNumber();
+    return cast<StringAttr>(plan[index]).getValue() ==
+           ("input:" + Twine(arg)).str();
+  }
+
+  /// An in-place output that was not computed in place: fill (constants) or
+  /// copy it into the argument's buffer after every other kernel.
+  int64_t writeBack(Value v, int64_t arg) {
+    int64_t target = addAliasOf(v.getType(), arg);
+    Operation *def = v.getDefiningOp();
+    std::optional<double> fill;
+    if (auto f = dyn_cast_or_null<FillOp>(def))
+      fill = f.getValue().convertToDouble();
+    if (fill)
+      kernels.push_back(json::Object{{"kernel", "fill"},
+                                     {"inputs", json::Array{}},
+                                     {"outputs", json::Array{target}},
+                                     {"attrs", json::Object{{"value", *fill}}}});
+    else
+      kernels.push_back(json::Object{{"kernel", "copy"},
+                                     {"inputs", json::Array{ids.lookup(v)}},
+                                     {"outputs", json::Array{target}},
+                                     {"attrs", json::Object{}}});
+    return target;
+  }
+
+  LogicalResult emitOp(Operation *op) {
+    auto kernel = op->getAttrOfType<StringAttr>("gpt.kernel");
+    auto plan = op->getAttrOfType<ArrayAttr>("gpt.plan");
+    if (!kernel || !plan || plan.size() != op->getNumResults())
+      return op->emitOpError()
+             << "is not lowered and planned (run --gpt-lower-to-kernels and "
+                "--gpt-plan-memory)";
+    json::Array outs;
+    for (auto [result, entry] : llvm::zip(op->getResults(), plan)) {
+      StringRef text = cast<StringAttr>(entry).getValue();
+      auto [kind, number] = text.split(':');
+      int64_t n = 0;
+      number.getAsInteger(10, n);
+      json::Object storage;
+      if (kind == "static" || kind == "token")
+        storage = json::Object{{"kind", "arena"}, {"arena", kind}, {"offset", n}};
+      else if (kind == "alias")
+        storage = json::Object{{"kind", "alias"},
+                               {"of", ids.lookup(op->getOperand(n))}};
+      else if (kind == "input")
+        storage = json::Object{{"kind", "alias"}, {"of", n}};
+      else if (kind == "none")
+        continue; // not materialized (written back by fill at the end)
+      else
+        return op->emitOpError() << "bad gpt.plan entry '" << text << "'";
+      int64_t id = addValue(result, std::move(storage));
+      if (id < 0)
+        return failure();
+      outs.push_back(id);
+    }
+    if (kernel.getValue() == "alias" || outs.empty())
+      return success();
+
+    json::Array ins;
+    for (Value v : op->getOperands())
+      ins.push_back(ids.lookup(v));
+    json::Object attrs;
+    if (failed(kernelAttrs(op, ins, outs, attrs)))
+      return failure();
+    kernels.push_back(json::Object{{"kernel", kernel.getValue()},
+                                   {"inputs", std::move(ins)},
+                                   {"outputs", std::move(outs)},
+                                   {"attrs", std::move(attrs)}});
+    return success();
+  }
+
+  LogicalResult kernelAttrs(Operation *op, json::Array &ins, json::Array &outs,
+                            json::Object &attrs) {
+    auto flag = [](bool on) { return json::Value(on); };
+    if (auto o = dyn_cast<LayerNormOp>(op))
+      attrs["epsilon"] = o.getEpsilon().convertToDouble();
+    else if (auto o = dyn_cast<LayerNormGradOp>(op))
+      attrs["epsilon"] = o.getEpsilon().convertToDouble();
+    else if (auto o = dyn_cast<LinearOp>(op)) {
+      attrs["transpose_weight"] = flag(o.getTransposeWeight());
+      if (!o.getBias())
+        ins.push_back(-1);
+    } else if (auto o = dyn_cast<LinearWeightGradOp>(op))
+      attrs["transpose_weight"] = flag(o.getTransposeWeight());
+    else if (auto o = dyn_cast<MatmulOp>(op)) {
+      attrs["transpose_lhs"] = flag(o.getTransposeLhs());
+      attrs["transpose_rhs"] = flag(o.getTransposeRhs());
+    } else if (auto o = dyn_cast<SplitOp>(op))
+      attrs["axis"] = static_cast<int64_t>(o.getAxis());
+    else if (auto o = dyn_cast<ConcatOp>(op))
+      attrs["axis"] = static_cast<int64_t>(o.getAxis());
+    else if (auto o = dyn_cast<TransposeOp>(op)) {
+      json::Array perm;
+      for (int64_t p : o.getPermutation())
+        perm.push_back(p);
+      attrs["permutation"] = std::move(perm);
+    } else if (auto o = dyn_cast<SoftmaxOp>(op))
+      attrs["axis"] = o.getNormalizedAxis();
+    else if (auto o = dyn_cast<SoftmaxGradOp>(op)) {
+      int64_t axis = static_cast<int64_t>(o.getAxis());
+      if (axis < 0)
+        axis += o.getType().getRank();
+      attrs["axis"] = axis;
+    } else if (auto o = dyn_cast<ScaledMaskedSoftmaxOp>(op)) {
+      attrs["scale"] = o.getScale().convertToDouble();
+      attrs["causal"] = flag(o.getCausal());
+    } else if (isa<CausalMaskOp>(op))
+      attrs["fill"] = "-inf";
+    else if (isa<CausalMaskGradOp>(op))
+      attrs["fill"] = 0.0;
+    else if (auto o = dyn_cast<AttentionOp>(op)) {
+      attentionAttrs(attrs, o.getNumHeads(), o.getScale(), o.getCausal());
+      outs.push_back(-1); // no lse needed for inference
+    } else if (auto o = dyn_cast<AttentionWithLseOp>(op))
+      attentionAttrs(attrs, o.getNumHeads(), o.getScale(), o.getCausal());
+    else if (auto o = dyn_cast<AttentionGradOp>(op))
+      attentionAttrs(attrs, o.getNumHeads(), o.getScale(), o.getCausal());
+    else if (auto o = dyn_cast<CrossEntropyOp>(op)) {
+      if (!o.getWeights())
+        ins.push_back(-1);
+    } else if (auto o = dyn_cast<CrossEntropyGradOp>(op)) {
+      if (!o.getWeights())
+        ins.push_back(-1);
+    } else if (auto o = dyn_cast<FillOp>(op))
+      attrs["value"] = o.getValue().convertToDouble();
+    else if (isa<ZerosLikeOp>(op)) {
+      attrs["value"] = 0.0;
+      ins.clear();
+    } else if (auto o = dyn_cast<arith::ConstantOp>(op)) {
+      auto dense = cast<DenseElementsAttr>(o.getValue());
+      attrs["value"] = dense.getSplatValue<APFloat>().convertToDouble();
+    } else if (auto o = dyn_cast<AdamWOp>(op))
+      attrs["decay"] = flag(o.getDecay());
+    if (op->getAttrOfType<StringAttr>("gpt.kernel").getValue() ==
+        "elementwise")
+      return elementwiseProgram(op, attrs);
+    return success();
+  }
+
+  static void attentionAttrs(json::Object &attrs, uint64_t heads,
+                             llvm::APFloat scale, bool causal) {
+    attrs["num_heads"] = static_cast<int64_t>(heads);
+    attrs["scale"] = scale.convertToDouble();
+    attrs["causal"] = causal;
+  }
+
+  LogicalResult elementwiseProgram(Operation *op, json::Object &attrs) {
+    llvm::DenseMap<Value, int64_t> reg;
+    json::Array instructions, outputs;
+    if (auto fusion = dyn_cast<FusionOp>(op)) {
+      Block &body = fusion.getBody().front();
+      for (BlockArgument arg : body.getArguments())
+        reg[arg] = reg.size();
+      for (Operation &inner : body.without_terminator())
+        if (failed(instruction(&inner, reg, instructions)))
+          return failure();
+      for (Value v : body.getTerminator()->getOperands())
+        outputs.push_back(reg.lookup(v));
+    } else {
+      for (Value v : op->getOperands())
+        if (!reg.count(v))
+          reg[v] = reg.size();
+      if (failed(instruction(op, reg, instructions)))
+        return failure();
+      outputs.push_back(reg.lookup(op->getResult(0)));
+      // Registers must follow operand order: rebuild args positionally.
+      json::Array args;
+      for (unsigned i = 0; i < op->getNumOperands(); ++i)
+        args.push_back(static_cast<int64_t>(i));
+      (*instructions.back().getAsObject())["args"] = std::move(args);
+      outputs.back() = static_cast<int64_t>(op->getNumOperands());
+    }
+    attrs["program"] = json::Object{{"instructions", std::move(instructions)},
+                                    {"outputs", std::move(outputs)}};
+    return success();
+  }
+
+  func::FuncOp fn;
+  std::string name;
+  json::Array values, kernels;
+  llvm::DenseMap<Value, int64_t> ids;
+};
+
+void appendLE(std::string &out, uint64_t value, int bytes) {
+  for (int i = 0; i < bytes; ++i)
+    out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+}
+} // namespace
+
+LogicalResult gpt::emitArtifact(ModuleOp module, StringRef compilerVersion,
+                                std::string &bytes) {
+  json::Object manifest;
+  manifest["format"] = 1;
+  manifest["compiler"] = compilerVersion;
+  auto target = module->getAttrOfType<StringAttr>("gpt.target");
+  manifest["target"] = target ? target.getValue() : "cpu";
+  auto config = module->getAttrOfType<StringAttr>("gpt.config");
+  if (!config)
+    return module.emitError() << "module has no gpt.config";
+  auto parsed = json::parse(config.getValue());
+  if (!parsed)
+    return module.emitError() << "gpt.config is not JSON: "
+                              << llvm::toString(parsed.takeError());
+  manifest["config"] = std::move(*parsed);
+  json::Array functions;
+  for (auto fn : module.getOps<func::FuncOp>()) {
+    json::Object out;
+    StringRef name = fn.getName() == "loss" ? "eval_loss" : fn.getName();
+    if (failed(FunctionEmitter(fn, name).run(out)))
+      return failure();
+    functions.push_back(std::move(out));
+  }
+  manifest["functions"] = std::move(functions);
+
+  std::string payload;
+  llvm::raw_string_ostream os(payload);
+  os << json::Value(std::move(manifest));
+  os.flush();
+  bytes.clear();
+  bytes.append("GPTART\0\1", 8);
+  appendLE(bytes, 1, 4);
+  appendLE(bytes,
+           llvm::crc32(ArrayRef<uint8_t>(
+               reinterpret_cast<const uint8_t *>(payload.data()),
+               payload.size())),
+           4);
+  appendLE(bytes, payload.size(), 8);
+  bytes += payload;
+  return success();
+}
