@@ -8,8 +8,9 @@
 namespace {
 using Registrar = void (*)(CLI::App &);
 const Registrar kCommands[] = {
-    gpt::cli::addTokenizerCommand,
-    gpt::cli::addDataCommand,
+    gpt::cli::addTokenizerCommand, gpt::cli::addDataCommand,
+    gpt::cli::addTrainCommand,     gpt::cli::addEvalCommand,
+    gpt::cli::addGenerateCommand,
 };
 } // namespace
 

@@ -1,0 +1,61 @@
+#include "train/CpuRunner.h"
+
+#include "artifact/Artifact.h"
+#include "executor/CpuExecutor.h"
+
+namespace gpt::train {
+
+CpuRunner::CpuRunner(const std::filesystem::path &artifact, int threads) {
+  Artifact a = readArtifact(artifact.string());
+  exec_ = std::make_unique<CpuExecutor>(a, threads);
+}
+
+CpuRunner::~CpuRunner() = default;
+
+const Artifact &CpuRunner::artifact() const { return exec_->artifact(); }
+
+bool CpuRunner::hasFunction(const std::string &fn) const {
+  return exec_->artifact().findFunction(fn) != nullptr;
+}
+
+std::vector<std::string> CpuRunner::inputNames(const std::string &fn) const {
+  const Function *f = exec_->artifact().findFunction(fn);
+  if (!f)
+    throw std::runtime_error("the artifact has no function '" + fn + "'");
+  std::vector<std::string> out;
+  for (const FunctionInput &in : f->inputs)
+    out.push_back(in.name);
+  return out;
+}
+
+std::map<std::string, HostResult>
+CpuRunner::run(const std::string &fn,
+               const std::map<std::string, TensorRef> &inputs) {
+  std::map<std::string, TensorView> views;
+  for (const auto &[name, ref] : inputs) {
+    TensorView v;
+    if (ref.dtype == train::DType::F32)
+      v.dtype = gpt::DType::F32;
+    else if (ref.dtype == train::DType::I32)
+      v.dtype = gpt::DType::I32;
+    else
+      throw std::runtime_error("input '" + name + "' of '" + fn +
+                               "': only F32 and I32 tensors can be passed");
+    v.shape = ref.shape;
+    v.data = ref.data;
+    views.emplace(name, std::move(v));
+  }
+  std::map<std::string, HostResult> out;
+  for (auto &[name, t] : exec_->run(fn, views)) {
+    HostResult r;
+    r.shape = t.shape;
+    if (t.dtype == gpt::DType::F32)
+      r.values = std::move(t.f32);
+    else
+      r.values.assign(t.i32.begin(), t.i32.end());
+    out.emplace(name, std::move(r));
+  }
+  return out;
+}
+
+} // namespace gpt::train

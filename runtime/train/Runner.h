@@ -1,0 +1,44 @@
+// The seam between the trainer and whatever runs the compiled functions
+// (the CPU executor today; Vulkan or a data-parallel wrapper later).
+//
+// A FunctionRunner runs one function of an artifact by name. Inputs are
+// views of the caller's buffers; outputs that the artifact marks in place
+// (alias_input) are written into those buffers, the others are returned.
+#pragma once
+
+#include "train/Safetensors.h"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace gpt::train {
+
+struct TensorRef {
+  DType dtype = DType::F32; // F32 or I32
+  std::vector<std::int64_t> shape;
+  void *data = nullptr;
+
+  static TensorRef of(Tensor &t) { return {t.dtype, t.shape, t.data.data()}; }
+};
+
+struct HostResult {
+  std::vector<std::int64_t> shape;
+  std::vector<float> values;
+};
+
+class FunctionRunner {
+public:
+  virtual ~FunctionRunner() = default;
+  virtual bool hasFunction(const std::string &fn) const = 0;
+  /// The names of fn's inputs, in order.
+  virtual std::vector<std::string> inputNames(const std::string &fn) const = 0;
+  /// Runs fn. `inputs` must hold every input name; returns the outputs that
+  /// are not written in place, by name.
+  virtual std::map<std::string, HostResult>
+  run(const std::string &fn,
+      const std::map<std::string, TensorRef> &inputs) = 0;
+};
+
+} // namespace gpt::train

@@ -1,0 +1,261 @@
+#include "train/TrainRun.h"
+
+#include "data/Manifest.h"
+#include "tokenizer/Tokenizer.h"
+#include "train/Evaluate.h"
+#include "train/FileUtil.h"
+#include "train/Metrics.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+namespace gpt::train {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+void prepareRunDir(const fs::path &runDir, const fs::path &dataDir,
+                   const ModelConfig &config, const fs::path &artifact) {
+  if (fs::exists(runDir / "state.json"))
+    throw std::runtime_error(
+        runDir.string() +
+        " already holds a checkpoint: pass --resume to continue it, or "
+        "choose another --out");
+  fs::create_directories(runDir);
+  data::Manifest m = data::Manifest::load(dataDir);
+  auto tok = tokenizer::Tokenizer::load(m.tokenizerPath);
+  if (tok.fingerprint() != m.tokenizerFingerprint)
+    throw std::runtime_error(m.tokenizerPath + ": tokenizer fingerprint " +
+                             tok.fingerprint() + " differs from the one " +
+                             dataDir.string() + " was prepared with (" +
+                             m.tokenizerFingerprint + ")");
+  tok.save(runDir / "tokenizer");
+  writeFileAtomic(runDir / "config.json", modelConfigToJson(config) + "\n");
+  if (fs::absolute(artifact) != fs::absolute(runDir / "artifact.gptart"))
+    writeFileAtomic(runDir / "artifact.gptart", readFile(artifact));
+}
+
+namespace {
+std::string formatDuration(double s) {
+  if (!std::isfinite(s) || s < 0)
+    return "?";
+  long t = std::lround(s);
+  char buf[32];
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60,
+                  t % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%ld:%02ld", t / 60, t % 60);
+  return buf;
+}
+} // namespace
+
+RunResult runTraining(FunctionRunner &runner, const RunOptions &o) {
+  auto log = [&](const std::string &s) {
+    if (o.log)
+      o.log(s);
+  };
+  const fs::path runDir = o.runDir;
+  data::Manifest manifest = data::Manifest::load(o.dataDir);
+  if (static_cast<std::int64_t>(manifest.vocabSize) > o.config.vocab_size)
+    throw std::runtime_error("the data's vocabulary (" +
+                             std::to_string(manifest.vocabSize) +
+                             ") is larger than the model's vocab_size (" +
+                             std::to_string(o.config.vocab_size) + ")");
+
+  Hyperparams hp = o.hp;
+  RunState state;
+  Trainer trainer(runner, o.config, hp);
+  data::LoaderOptions lo;
+  lo.batchSize = static_cast<std::size_t>(hp.batch);
+  lo.seqLen = static_cast<std::size_t>(hp.seq);
+  lo.shuffle = true;
+  lo.seed = hp.seed;
+  data::DataLoader loader =
+      data::DataLoader::fromPrepared(o.dataDir, "train", lo);
+
+  std::optional<std::int64_t> keepMetrics;
+  if (o.resume) {
+    state = readRunState(runDir);
+    loadCheckpoint(runDir, trainer, state, /*withOptimizer=*/true);
+    loader.restore(state.loader);
+    keepMetrics = state.step;
+    if (state.tokenizerFingerprint != manifest.tokenizerFingerprint)
+      throw std::runtime_error(
+          o.dataDir.string() + " was prepared with tokenizer " +
+          manifest.tokenizerFingerprint + " but the run was trained with " +
+          state.tokenizerFingerprint);
+    log("resuming " + runDir.string() + " at step " +
+        std::to_string(state.step));
+  } else {
+    trainer.initialize(hp.seed);
+    state.initSeed = hp.seed;
+    state.tokenizerFingerprint = manifest.tokenizerFingerprint;
+  }
+  state.hp = hp;
+  state.targetSteps = o.steps;
+  state.dataDir = fs::absolute(o.dataDir).string();
+  state.config = nlohmann::json::parse(modelConfigToJson(o.config));
+  MetricsLog metrics(runDir / "metrics.jsonl", keepMetrics);
+
+  // Validation data (a bounded number of batches during training).
+  double tokensPerByte = 0;
+  std::vector<TokenStream> val;
+  if (!manifest.val.shards.empty() && manifest.val.tokens > 1)
+    val = readPreparedSplit(o.dataDir, "val", &tokensPerByte);
+  auto evaluate = [&](std::int64_t maxBatches) -> std::optional<double> {
+    if (val.empty())
+      return std::nullopt;
+    EvalResult r = evaluateStreams(trainer, val, hp.batch, hp.seq, maxBatches);
+    return r.loss;
+  };
+  const std::string title = "gpt train: " + runDir.filename().string() + " (" +
+                            std::to_string(o.config.n_layer) +
+                            " layers, d=" + std::to_string(o.config.d_model) +
+                            ")";
+  auto checkpoint = [&] {
+    state.step = trainer.stepsDone();
+    state.loader = loader.state();
+    saveCheckpoint(runDir, trainer, state);
+    writeLossCurve(runDir / "loss.svg", metrics.all(), title);
+  };
+
+  RunResult result;
+  result.steps = trainer.stepsDone();
+  const auto start = Clock::now();
+  const double elapsedBefore = state.elapsedSeconds;
+  std::int64_t target = o.steps;
+  bool scheduleFixed = o.steps > 0 || o.resume;
+  double trainSeconds = 0; // this invocation, excluding evals/checkpoints
+  std::int64_t stepsThisRun = 0;
+  auto lastProgress = Clock::now() - std::chrono::hours(1);
+
+  while (true) {
+    const std::int64_t step = trainer.stepsDone();
+    if (target > 0 && step >= target)
+      break;
+    double wall = std::chrono::duration<double>(Clock::now() - start).count();
+    if (o.timeBudget > 0 && wall >= o.timeBudget)
+      break;
+    if (o.stopRequested && o.stopRequested->load()) {
+      result.interrupted = true;
+      break;
+    }
+    std::vector<data::Batch> micro;
+    for (std::int64_t i = 0; i < hp.gradAccum; ++i)
+      micro.push_back(loader.next());
+    auto t0 = Clock::now();
+    StepResult r;
+    try {
+      r = trainer.step(micro);
+    } catch (const NonFiniteError &e) {
+      result.nonFinite = true;
+      result.message = std::string(e.what()) +
+                       "; training stopped, the last good checkpoint in " +
+                       runDir.string() + " (step " +
+                       (fs::exists(runDir / "state.json")
+                            ? std::to_string(readRunState(runDir).step)
+                            : std::string("none written yet")) +
+                       ") is kept";
+      writeLossCurve(runDir / "loss.svg", metrics.all(), title);
+      return result;
+    }
+    double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    trainSeconds += dt;
+    ++stepsThisRun;
+    state.tokensSeen += r.tokens;
+
+    // With only a time budget, fix the schedule's length once the step
+    // time is known (after 3 steps; the first one pays one-time costs).
+    if (!scheduleFixed && stepsThisRun >= 3) {
+      double per = trainSeconds / static_cast<double>(stepsThisRun);
+      double left = o.timeBudget -
+                    std::chrono::duration<double>(Clock::now() - start).count();
+      std::int64_t est =
+          trainer.stepsDone() + static_cast<std::int64_t>(0.97 * left / per);
+      // Leave room for evaluations (about 2% of the time each).
+      hp.totalSteps = std::max<std::int64_t>(est, trainer.stepsDone() + 1);
+      if (hp.warmup >= hp.totalSteps)
+        hp.warmup = hp.totalSteps / 10;
+      trainer.setHyperparams(hp);
+      state.hp = hp;
+      scheduleFixed = true;
+      log("time budget: about " + std::to_string(hp.totalSteps) + " steps at " +
+          std::to_string(per * 1000).substr(0, 6) +
+          " ms/step; the LR schedule decays over them");
+    }
+
+    StepMetrics m;
+    m.step = trainer.stepsDone();
+    m.loss = r.loss;
+    m.lr = r.lr;
+    m.gradNorm = r.gradNorm;
+    m.tokensPerSecond = dt > 0 ? r.tokens / dt : 0;
+    m.elapsedSeconds =
+        elapsedBefore +
+        std::chrono::duration<double>(Clock::now() - start).count();
+    const double avgStep = trainSeconds / static_cast<double>(stepsThisRun);
+    const double wallNow =
+        std::chrono::duration<double>(Clock::now() - start).count();
+    const bool stopping = o.stopRequested && o.stopRequested->load();
+    const bool reachedEnd =
+        (target > 0 && m.step >= target) ||
+        (o.timeBudget > 0 && wallNow + avgStep >= o.timeBudget);
+    const bool last = reachedEnd || stopping;
+    result.interrupted = stopping && !reachedEnd;
+    const bool doEval = (o.evalEvery > 0 && m.step % o.evalEvery == 0) || last;
+    if (doEval) {
+      m.valLoss = evaluate(reachedEnd ? 0 : o.evalBatches);
+      if (m.valLoss)
+        result.lastValLoss = m.valLoss;
+    }
+    metrics.append(m);
+    result.lastLoss = r.loss;
+    result.steps = m.step;
+
+    if (o.progress) {
+      double eta = 0;
+      if (target > 0)
+        eta = avgStep * static_cast<double>(target - m.step);
+      else if (o.timeBudget > 0)
+        eta = o.timeBudget -
+              std::chrono::duration<double>(Clock::now() - start).count();
+      char buf[256];
+      std::snprintf(buf, sizeof buf,
+                    "step %lld/%s | loss %.4f | lr %.2e | gnorm %.3f | "
+                    "%.0f tok/s | %.0f ms/step | ETA %s",
+                    static_cast<long long>(m.step),
+                    target > 0 ? std::to_string(target).c_str() : "?", m.loss,
+                    m.lr, m.gradNorm, m.tokensPerSecond, dt * 1000,
+                    formatDuration(eta).c_str());
+      std::string line = buf;
+      if (m.valLoss) {
+        std::snprintf(buf, sizeof buf, " | val %.4f", *m.valLoss);
+        line += buf;
+      }
+      if (m.valLoss || last || !o.progressThrottle ||
+          Clock::now() - lastProgress > std::chrono::milliseconds(200)) {
+        o.progress(line);
+        lastProgress = Clock::now();
+      }
+    }
+
+    state.elapsedSeconds = m.elapsedSeconds;
+    const bool doCkpt =
+        (o.checkpointEvery > 0 && m.step % o.checkpointEvery == 0) || doEval;
+    if (last)
+      break;
+    if (doCkpt)
+      checkpoint();
+  }
+  state.elapsedSeconds =
+      elapsedBefore +
+      std::chrono::duration<double>(Clock::now() - start).count();
+  checkpoint();
+  result.trainSeconds = trainSeconds;
+  return result;
+}
+
+} // namespace gpt::train

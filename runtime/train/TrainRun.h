@@ -1,0 +1,63 @@
+// A whole training run: set up or resume the run directory, loop over
+// steps (data loader -> Trainer::step), log metrics, evaluate, checkpoint,
+// and stop at the step target or time budget (or on a NaN/inf loss).
+#pragma once
+
+#include "runtime/model/ModelConfig.h"
+#include "train/Checkpoint.h"
+#include "train/Runner.h"
+#include "train/Trainer.h"
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace gpt::train {
+
+struct RunOptions {
+  std::filesystem::path runDir;
+  std::filesystem::path dataDir;
+  ModelConfig config;
+  /// hp.totalSteps is the LR schedule's length (cosine decay to min_lr).
+  Hyperparams hp;
+  std::int64_t steps = 0;     // total steps of the run (0: time budget)
+  double timeBudget = 0;      // seconds of this invocation (0: none)
+  bool resume = false;        // continue the checkpoint in runDir
+  std::int64_t evalEvery = 0; // steps; 0: only at the end
+  std::int64_t evalBatches = 20;
+  std::int64_t checkpointEvery = 0; // steps; 0: only at the end
+  /// Lines for the log (stderr) and the live progress line.
+  std::function<void(const std::string &)> log;
+  std::function<void(const std::string &)> progress;
+  /// Report progress at most every 200 ms (a terminal), else every step.
+  bool progressThrottle = true;
+  /// Set (e.g. from SIGINT) to stop after the current step with a checkpoint.
+  const std::atomic<bool> *stopRequested = nullptr;
+};
+
+struct RunResult {
+  std::int64_t steps = 0;
+  double lastLoss = 0;
+  std::optional<double> lastValLoss;
+  double trainSeconds = 0;
+  bool nonFinite = false; // stopped on NaN/inf (checkpoint not updated)
+  bool interrupted = false;
+  std::string message;
+};
+
+/// Runs training; the run directory must already hold config.json,
+/// tokenizer/ and artifact.gptart (see prepareRunDir). Throws on errors.
+RunResult runTraining(FunctionRunner &runner, const RunOptions &options);
+
+/// Creates the run directory for a fresh run: config.json, tokenizer copy
+/// (from the prepared data's manifest) and a copy of the artifact. Refuses a
+/// directory that already holds a checkpoint.
+void prepareRunDir(const std::filesystem::path &runDir,
+                   const std::filesystem::path &dataDir,
+                   const ModelConfig &config,
+                   const std::filesystem::path &artifact);
+
+} // namespace gpt::train

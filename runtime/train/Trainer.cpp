@@ -1,0 +1,262 @@
+#include "train/Trainer.h"
+
+#include "runtime/model/Parameters.h"
+#include "train/Init.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace gpt::train {
+
+std::vector<float> Hyperparams::optimizerVector() const {
+  return {static_cast<float>(lr),      static_cast<float>(minLr),
+          static_cast<float>(warmup),  static_cast<float>(totalSteps),
+          static_cast<float>(beta1),   static_cast<float>(beta2),
+          static_cast<float>(eps),     static_cast<float>(weightDecay),
+          static_cast<float>(gradClip)};
+}
+
+nlohmann::ordered_json Hyperparams::toJson() const {
+  nlohmann::ordered_json j;
+  j["batch"] = batch;
+  j["seq"] = seq;
+  j["grad_accum"] = gradAccum;
+  j["lr"] = lr;
+  j["min_lr"] = minLr;
+  j["warmup"] = warmup;
+  j["total_steps"] = totalSteps;
+  j["beta1"] = beta1;
+  j["beta2"] = beta2;
+  j["eps"] = eps;
+  j["weight_decay"] = weightDecay;
+  j["grad_clip"] = gradClip;
+  j["seed"] = seed;
+  return j;
+}
+
+Hyperparams Hyperparams::fromJson(const nlohmann::json &j,
+                                  const std::string &where) {
+  Hyperparams h;
+  try {
+    h.batch = j.at("batch").get<std::int64_t>();
+    h.seq = j.at("seq").get<std::int64_t>();
+    h.gradAccum = j.at("grad_accum").get<std::int64_t>();
+    h.lr = j.at("lr").get<double>();
+    h.minLr = j.at("min_lr").get<double>();
+    h.warmup = j.at("warmup").get<std::int64_t>();
+    h.totalSteps = j.at("total_steps").get<std::int64_t>();
+    h.beta1 = j.at("beta1").get<double>();
+    h.beta2 = j.at("beta2").get<double>();
+    h.eps = j.at("eps").get<double>();
+    h.weightDecay = j.at("weight_decay").get<double>();
+    h.gradClip = j.at("grad_clip").get<double>();
+    h.seed = j.at("seed").get<std::uint64_t>();
+  } catch (const nlohmann::json::exception &e) {
+    throw std::runtime_error(where + ": bad hyperparameters: " + e.what());
+  }
+  return h;
+}
+
+Trainer::Trainer(FunctionRunner &runner, const ModelConfig &config,
+                 const Hyperparams &hp, bool forTraining)
+    : runner_(runner), config_(config), hp_(hp) {
+  for (const char *fn : {"train_grad", "apply_optimizer"})
+    if (forTraining && !runner_.hasFunction(fn))
+      throw std::runtime_error(std::string("the artifact has no '") + fn +
+                               "' function (was it compiled for training?)");
+  for (const ParamSpec &spec : parameterSpecs(config_)) {
+    order_.push_back(spec.name);
+    Tensor zero;
+    zero.shape = spec.shape;
+    zero.data.assign(static_cast<std::size_t>(zero.numel()) * 4, 0);
+    if (forTraining)
+      for (const char *prefix : {"grad.", "adam_m.", "adam_v."})
+        state_[prefix + spec.name] = zero;
+    params_[spec.name] = std::move(zero);
+  }
+}
+
+void Trainer::initialize(std::uint64_t seed) {
+  params_ = initParameters(config_, seed);
+  for (auto &[name, t] : state_)
+    std::fill(t.data.begin(), t.data.end(), 0);
+  steps_ = 0;
+}
+
+namespace {
+void checkAndCopy(std::map<std::string, Tensor> &dst,
+                  const std::map<std::string, Tensor> &src,
+                  const std::string &where, const std::string &prefix) {
+  std::size_t matched = 0;
+  for (const auto &[name, t] : src) {
+    auto it = dst.find(name);
+    if (it == dst.end() || name.rfind(prefix, 0) != 0)
+      throw std::runtime_error(where + ": unexpected tensor '" + name +
+                               "' (not a tensor of this model)");
+    if (t.dtype != DType::F32)
+      throw std::runtime_error(where + ": tensor '" + name + "' is " +
+                               dtypeName(t.dtype) + ", expected F32");
+    if (t.shape != it->second.shape) {
+      auto str = [](const std::vector<std::int64_t> &s) {
+        std::string o = "[";
+        for (std::size_t i = 0; i < s.size(); ++i)
+          o += (i ? ", " : "") + std::to_string(s[i]);
+        return o + "]";
+      };
+      throw std::runtime_error(where + ": tensor '" + name + "' has shape " +
+                               str(t.shape) + ", the model expects " +
+                               str(it->second.shape));
+    }
+    ++matched;
+  }
+  std::size_t want = 0;
+  for (const auto &[name, t] : dst)
+    if (name.rfind(prefix, 0) == 0)
+      ++want;
+  if (matched != want) {
+    for (const auto &[name, t] : dst)
+      if (name.rfind(prefix, 0) == 0 && !src.count(name))
+        throw std::runtime_error(where + ": missing tensor '" + name + "'");
+  }
+  for (const auto &[name, t] : src)
+    dst[name].data = t.data;
+}
+} // namespace
+
+void Trainer::loadParameters(const std::map<std::string, Tensor> &tensors,
+                             const std::string &where) {
+  checkAndCopy(params_, tensors, where, "");
+}
+
+void Trainer::loadOptimizerState(const std::map<std::string, Tensor> &tensors,
+                                 const std::string &where) {
+  std::map<std::string, Tensor> adam;
+  for (auto &[name, t] : state_)
+    if (name.rfind("adam_", 0) == 0)
+      adam[name] = t;
+  for (const auto &[name, t] : tensors)
+    if (name.rfind("adam_", 0) != 0)
+      throw std::runtime_error(where + ": unexpected tensor '" + name + "'");
+  checkAndCopy(adam, tensors, where, "adam_");
+  for (auto &[name, t] : adam)
+    state_[name] = std::move(t);
+}
+
+std::map<std::string, Tensor> Trainer::optimizerState() const {
+  std::map<std::string, Tensor> out;
+  for (const auto &[name, t] : state_)
+    if (name.rfind("adam_", 0) == 0)
+      out[name] = t;
+  return out;
+}
+
+namespace {
+Tensor scalarF32(std::vector<std::int64_t> shape, std::vector<float> v) {
+  return Tensor::fromF32(std::move(shape), v);
+}
+Tensor fromI32(std::int64_t B, std::int64_t T,
+               const std::vector<std::int32_t> &v) {
+  Tensor t;
+  t.dtype = DType::I32;
+  t.shape = {B, T};
+  t.data.resize(v.size() * 4);
+  std::memcpy(t.data.data(), v.data(), t.data.size());
+  return t;
+}
+} // namespace
+
+std::map<std::string, TensorRef>
+Trainer::bindInputs(const std::string &fn, const data::Batch *batch,
+                    std::map<std::string, Tensor> &scalars) {
+  std::map<std::string, TensorRef> in;
+  for (const std::string &name : runner_.inputNames(fn)) {
+    if (auto it = params_.find(name); it != params_.end()) {
+      in[name] = TensorRef::of(it->second);
+    } else if (auto st = state_.find(name); st != state_.end()) {
+      in[name] = TensorRef::of(st->second);
+    } else if (auto sc = scalars.find(name); sc != scalars.end()) {
+      in[name] = TensorRef::of(sc->second);
+    } else if (batch &&
+               (name == "tokens" || name == "targets" || name == "weights")) {
+      auto B = static_cast<std::int64_t>(batch->batchSize);
+      auto T = static_cast<std::int64_t>(batch->seqLen);
+      Tensor t = name == "tokens"    ? fromI32(B, T, batch->inputs)
+                 : name == "targets" ? fromI32(B, T, batch->targets)
+                                     : Tensor::fromF32({B, T}, batch->weights);
+      in[name] = TensorRef::of(scalars[name] = std::move(t));
+    } else {
+      throw std::runtime_error("artifact function '" + fn +
+                               "' takes an input '" + name +
+                               "' that the trainer does not know");
+    }
+  }
+  return in;
+}
+
+namespace {
+double scalarOut(const std::map<std::string, HostResult> &out,
+                 const std::string &fn, const std::string &name) {
+  auto it = out.find(name);
+  if (it == out.end() || it->second.values.empty())
+    throw std::runtime_error("artifact function '" + fn + "' returned no '" +
+                             name + "'");
+  return it->second.values[0];
+}
+} // namespace
+
+StepResult Trainer::step(const std::vector<data::Batch> &microBatches) {
+  if (microBatches.empty())
+    throw std::invalid_argument("Trainer::step: no micro-batches");
+  StepResult r;
+  const float scale = 1.0f / static_cast<float>(microBatches.size());
+  double lossSum = 0;
+  for (const data::Batch &b : microBatches) {
+    std::map<std::string, Tensor> scalars;
+    scalars["grad_scale"] = scalarF32({}, {scale});
+    auto out = runner_.run("train_grad", bindInputs("train_grad", &b, scalars));
+    double loss = scalarOut(out, "train_grad", "loss");
+    if (!std::isfinite(loss))
+      throw NonFiniteError("loss is " + std::to_string(loss) + " at step " +
+                           std::to_string(steps_ + 1));
+    lossSum += loss;
+    r.tokens += static_cast<std::int64_t>(b.batchSize * b.seqLen);
+  }
+  r.loss = lossSum / static_cast<double>(microBatches.size());
+  std::map<std::string, Tensor> scalars;
+  scalars["step"] = scalarF32({}, {static_cast<float>(steps_)});
+  scalars["hparams"] = scalarF32({9}, hp_.optimizerVector());
+  auto out = runner_.run("apply_optimizer",
+                         bindInputs("apply_optimizer", nullptr, scalars));
+  r.gradNorm = scalarOut(out, "apply_optimizer", "grad_norm");
+  r.lr = scalarOut(out, "apply_optimizer", "lr");
+  ++steps_;
+  if (!std::isfinite(r.gradNorm))
+    throw NonFiniteError("gradient norm is " + std::to_string(r.gradNorm) +
+                         " at step " + std::to_string(steps_));
+  return r;
+}
+
+double Trainer::evalLoss(const data::Batch &batch, double *weightSum) {
+  std::map<std::string, Tensor> scalars;
+  auto out = runner_.run("eval_loss", bindInputs("eval_loss", &batch, scalars));
+  if (weightSum) {
+    double w = 0;
+    for (float x : batch.weights)
+      w += x;
+    *weightSum = w;
+  }
+  return scalarOut(out, "eval_loss", "loss");
+}
+
+HostResult Trainer::forward(const std::vector<std::int32_t> &tokens,
+                            std::int64_t B, std::int64_t T) {
+  std::map<std::string, Tensor> scalars;
+  scalars["tokens"] = fromI32(B, T, tokens);
+  auto out = runner_.run("forward", bindInputs("forward", nullptr, scalars));
+  auto it = out.find("logits");
+  if (it == out.end())
+    throw std::runtime_error("artifact function 'forward' returned no logits");
+  return it->second;
+}
+
+} // namespace gpt::train

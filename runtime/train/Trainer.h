@@ -1,0 +1,117 @@
+// The training step on the host side: it owns the parameters, the gradient
+// accumulators and AdamW's moments as host buffers (named as the artifact
+// names its inputs: `<param>`, `grad.<param>`, `adam_m.<param>`,
+// `adam_v.<param>`) and drives the compiled functions:
+//
+//   for each micro-batch:  train_grad(tokens, targets, weights,
+//                                     grad_scale = 1/grad_accum, ...) -> loss
+//   then once:             apply_optimizer(step, hparams, ...) -> grad_norm, lr
+//
+// The gradient step is one method (step()), the seam where a data-parallel
+// trainer would all-reduce the gradient accumulators between the two calls.
+#pragma once
+
+#include "data/Loader.h"
+#include "runtime/model/ModelConfig.h"
+#include "train/Runner.h"
+#include "train/Safetensors.h"
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace gpt::train {
+
+/// Hyperparameters of a run (all resolved: no "use the default" markers).
+struct Hyperparams {
+  std::int64_t batch = 8;     // B, sequences per micro-batch
+  std::int64_t seq = 64;      // T
+  std::int64_t gradAccum = 1; // micro-batches per optimizer step
+  double lr = 1e-3;
+  double minLr = 1e-4;
+  std::int64_t warmup = 10;
+  std::int64_t totalSteps = 100; // length of the LR schedule
+  double beta1 = 0.9;
+  double beta2 = 0.95;
+  double eps = 1e-8;
+  double weightDecay = 0.1;
+  double gradClip = 1.0;
+  std::uint64_t seed = 1337;
+
+  /// The f32[9] the optimizer takes: [lr, min_lr, warmup, total_steps,
+  /// beta1, beta2, eps, weight_decay, grad_clip].
+  std::vector<float> optimizerVector() const;
+  nlohmann::ordered_json toJson() const;
+  static Hyperparams fromJson(const nlohmann::json &j,
+                              const std::string &where);
+};
+
+/// A NaN or infinite loss or gradient norm: training cannot continue.
+class NonFiniteError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+struct StepResult {
+  double loss = 0; // mean over the micro-batches
+  double gradNorm = 0;
+  double lr = 0;
+  std::int64_t tokens = 0;
+};
+
+class Trainer {
+public:
+  /// Without `forTraining` only forward/evalLoss work (no gradient or
+  /// optimizer buffers are allocated).
+  Trainer(FunctionRunner &runner, const ModelConfig &config,
+          const Hyperparams &hp, bool forTraining = true);
+
+  /// Fresh GPT-2 style initialization (train/Init.h) and zero state.
+  void initialize(std::uint64_t seed);
+  /// Replaces the parameters; every parameter must be present with its
+  /// shape and dtype F32 (extra tensors are errors). `where` names the file.
+  void loadParameters(const std::map<std::string, Tensor> &tensors,
+                      const std::string &where);
+  /// Replaces adam_m.* / adam_v.* (same checks).
+  void loadOptimizerState(const std::map<std::string, Tensor> &tensors,
+                          const std::string &where);
+
+  /// One optimizer step over `microBatches` (size must be grad_accum).
+  /// Throws NonFiniteError if a loss or the gradient norm is not finite
+  /// (the parameters are then left unchanged when the loss was the cause).
+  StepResult step(const std::vector<data::Batch> &microBatches);
+
+  /// eval_loss on one batch: the weighted mean loss and the weight sum.
+  double evalLoss(const data::Batch &batch, double *weightSum = nullptr);
+  /// forward(tokens [B, T]) -> logits [B, T, V].
+  HostResult forward(const std::vector<std::int32_t> &tokens, std::int64_t B,
+                     std::int64_t T);
+
+  std::int64_t stepsDone() const { return steps_; }
+  void setStepsDone(std::int64_t s) { steps_ = s; }
+  const Hyperparams &hyperparams() const { return hp_; }
+  void setHyperparams(const Hyperparams &hp) { hp_ = hp; }
+  const ModelConfig &config() const { return config_; }
+
+  const std::map<std::string, Tensor> &parameters() const { return params_; }
+  /// adam_m.<p> and adam_v.<p>.
+  std::map<std::string, Tensor> optimizerState() const;
+
+private:
+  std::map<std::string, TensorRef>
+  bindInputs(const std::string &fn, const data::Batch *batch,
+             std::map<std::string, Tensor> &scalars);
+
+  FunctionRunner &runner_;
+  ModelConfig config_;
+  Hyperparams hp_;
+  std::vector<std::string> order_; // parameter names in spec order
+  std::map<std::string, Tensor> params_;
+  std::map<std::string, Tensor> state_; // grad.*, adam_m.*, adam_v.*
+  std::int64_t steps_ = 0;
+};
+
+} // namespace gpt::train

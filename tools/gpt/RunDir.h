@@ -1,0 +1,33 @@
+// Shared by `gpt train`, `gpt eval` and `gpt generate`: presets, loading a
+// run directory (config, artifact, tokenizer, weights) for inference.
+#pragma once
+
+#include "runtime/model/ModelConfig.h"
+#include "tokenizer/Tokenizer.h"
+#include "train/CpuRunner.h"
+#include "train/Trainer.h"
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace gpt::cli {
+
+/// Shapes of `gpt train --preset NAME` (vocab_size is filled in later).
+ModelConfig trainPreset(const std::string &name);
+
+/// Errors unless the artifact was compiled for exactly `config`.
+void checkArtifactConfig(const train::CpuRunner &runner,
+                         const ModelConfig &config,
+                         const std::string &artifactPath);
+
+/// A trained model ready for forward / eval_loss.
+struct LoadedRun {
+  ModelConfig config;
+  std::unique_ptr<train::CpuRunner> runner;
+  std::unique_ptr<train::Trainer> model;
+  std::unique_ptr<tokenizer::Tokenizer> tokenizer;
+};
+LoadedRun loadRun(const std::filesystem::path &runDir, int threads);
+
+} // namespace gpt::cli
