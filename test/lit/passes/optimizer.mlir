@@ -16,17 +16,16 @@
 // CHECK: return %{{.*}}, %[[AW]], %[[AB]]
 
 // CHECK-LABEL: func.func @apply_optimizer(%arg0: tensor<f32> {gpt.input = "step"}, %arg1: tensor<9xf32> {gpt.input = "hparams"}, %arg2: tensor<16x8xf32> {gpt.param = "w", gpt.weight_decay}, %arg3: tensor<8xf32> {gpt.param = "b"}, %arg4: tensor<16x8xf32> {gpt.state = "grad.w"}, %arg5: tensor<8xf32> {gpt.state = "grad.b"}, %arg6: tensor<16x8xf32> {gpt.state = "adam_m.w"}, %arg7: tensor<8xf32> {gpt.state = "adam_m.b"}, %arg8: tensor<16x8xf32> {gpt.state = "adam_v.w"}, %arg9: tensor<8xf32> {gpt.state = "adam_v.b"})
+// CHECK-SAME: {gpt.output = "grad_norm"}
+// CHECK-SAME: {gpt.alias_input = 2 : i64, gpt.output = "w"}
+// CHECK-SAME: {gpt.alias_input = 6 : i64, gpt.output = "adam_m.w"}
+// CHECK-SAME: {gpt.alias_input = 4 : i64, gpt.output = "grad.w"}
 // CHECK: %[[N:.*]] = gpt.global_norm %arg4, %arg5
 // CHECK: %[[LR:.*]] = gpt.lr_schedule %arg0, %arg1
 // Weight decay on the matrix only.
 // CHECK: gpt.adamw %arg2, %arg4, %arg6, %arg8, %[[LR]], %[[N]], %arg0, %arg1 {decay}
 // CHECK: gpt.adamw %arg3, %arg5, %arg7, %arg9, %[[LR]], %[[N]], %arg0, %arg1 :
 // CHECK: gpt.fill {value = 0.000000e+00 : f32} : tensor<8xf32>
-// CHECK: return {{.*}} : tensor<f32>, tensor<f32>,
-// CHECK-SAME: {gpt.output = "grad_norm"}
-// CHECK-SAME: {gpt.alias_input = 2 : i64, gpt.output = "w"}
-// CHECK-SAME: {gpt.alias_input = 6 : i64, gpt.output = "adam_m.w"}
-// CHECK-SAME: {gpt.alias_input = 4 : i64, gpt.output = "grad.w"}
 func.func @loss(%x: tensor<?x?x16xf32> {gpt.input = "x"}, %t: tensor<?x?xi32> {gpt.input = "targets"},
                 %w: tensor<16x8xf32> {gpt.param = "w", gpt.weight_decay}, %b: tensor<8xf32> {gpt.param = "b"}) -> tensor<f32> {
   %h = gpt.linear %x, %w : tensor<?x?x16xf32>, tensor<16x8xf32> -> tensor<?x?x8xf32>
