@@ -106,6 +106,7 @@ public:
     for (Operation &op : body)
       order[&op] = order.size();
     claimInPlaceOutputs(ret);
+    computeLiveness(body);
 
     for (Operation &op : body.without_terminator()) {
       int64_t index = order[&op];
@@ -162,6 +163,24 @@ private:
     }
   }
 
+  /// Roots (the value owning the memory; reshapes view their operand's) and
+  /// the index of the last op that reads each root through any view.
+  void computeLiveness(Block &body) {
+    for (Operation &op : body.without_terminator())
+      for (Value result : op.getResults()) {
+        Value root = result;
+        if (isa<ReshapeOp>(op))
+          root = rootOf(op.getOperand(0)); // null when viewing an argument
+        roots[result] = root;
+        if (!root)
+          continue;
+        int64_t last = order[&op];
+        for (Operation *user : result.getUsers())
+          last = std::max(last, order[body.findAncestorOpInBlock(*user)]);
+        lastUseOf[root] = std::max(lastUse(root), last);
+      }
+  }
+
   /// Every use is an in-place (gpt.alias_input) function result.
   bool onlyWrittenBack(Value v) {
     for (OpOperand &use : v.getUses())
@@ -171,22 +190,11 @@ private:
     return !v.use_empty();
   }
 
-  Value rootOf(Value v) {
-    auto it = slots.find(v);
-    return it == slots.end() ? Value() : it->second.root;
-  }
+  Value rootOf(Value v) { return roots.lookup(v); }
 
   int64_t lastUse(Value root) {
     auto it = lastUseOf.find(root);
     return it == lastUseOf.end() ? -1 : it->second;
-  }
-
-  void extendLife(Value root, Value through) {
-    int64_t last = order[through.getDefiningOp()];
-    Block &body = fn.getBody().front();
-    for (Operation *user : through.getUsers())
-      last = std::max(last, order[body.findAncestorOpInBlock(*user)]);
-    lastUseOf[root] = std::max(lastUse(root), last);
   }
 
   LogicalResult place(Operation *op, Value result, ArrayRef<Value> dying,
@@ -209,8 +217,6 @@ private:
       slot.kind = Kind::Alias;
       slot.root = root;
       slots[result] = slot;
-      if (root)
-        extendLife(root, result);
       return success();
     }
     std::optional<int64_t> perToken = elementsPerToken(type);
@@ -239,12 +245,10 @@ private:
         slot.offset = other.offset;
         reused.push_back(root);
         slots[result] = slot;
-        extendLife(result, result);
         return success();
       }
     slot.offset = arenaOf(slot.kind).allocate(slot.size);
     slots[result] = slot;
-    extendLife(result, result);
     return success();
   }
 
@@ -282,6 +286,7 @@ private:
   func::FuncOp fn;
   llvm::DenseMap<Operation *, int64_t> order;
   llvm::DenseMap<Value, Slot> slots;
+  llvm::DenseMap<Value, Value> roots;
   llvm::DenseMap<Value, int64_t> lastUseOf;
   llvm::DenseMap<Value, int64_t> inPlace;
   Arena arenas[2];
