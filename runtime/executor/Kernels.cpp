@@ -410,30 +410,46 @@ void packQkv(float *qkv, const Tensor *q, const Tensor *k, const Tensor *v,
   });
 }
 
-/// Causal attention where k/v are longer than q (S > T): query i sees keys
-/// j <= i + S - T. One (b, h, i) row per task element, online softmax.
-void attentionGeneral(const Tensor &q, const Tensor &k, const Tensor &v,
-                      float *o, float *lse, int64_t H, float scale,
-                      ThreadPool &pool) {
-  int64_t B = q.shape[0], T = q.shape[1], D = q.shape[2], S = k.shape[1];
-  int64_t Dh = D / H;
-  const float *qp = q.f(), *kp = k.f(), *vp = v.f();
-  pool.parallelFor(B * H * T, grainFor(S * Dh), [&](int64_t b0, int64_t e0) {
+/// Rows of one of q, k, v, o (or their gradients): row r of batch b starts
+/// at data + (b * rows + r) * stride; head h at + h * Dh.
+struct Rows {
+  float *data;
+  int64_t stride;
+  float *at(int64_t b, int64_t rows, int64_t r, int64_t h, int64_t Dh) const {
+    return data + (b * rows + r) * stride + h * Dh;
+  }
+};
+
+struct AttentionDims {
+  int64_t B, T, S, H, Dh;
+  float scale;
+  bool causal;
+  /// Keys j < limit(i) are visible to query i.
+  int64_t limit(int64_t i) const {
+    return causal ? std::max<int64_t>(0, std::min(S, i + S - T + 1)) : S;
+  }
+};
+
+/// Attention for the cases the flash kernel does not cover (k/v longer than
+/// q, non-causal, strided operands): one (b, h, i) row per task element with
+/// an online softmax; O(T * S * Dh) time, O(Dh) memory per task.
+void attentionNaive(Rows q, Rows k, Rows v, Rows o, float *lse,
+                    const AttentionDims &a, ThreadPool &pool) {
+  const int64_t T = a.T, S = a.S, H = a.H, Dh = a.Dh;
+  pool.parallelFor(a.B * H * T, grainFor(S * Dh), [&](int64_t b0, int64_t e0) {
     std::vector<float> acc(Dh);
     for (int64_t idx = b0; idx < e0; ++idx) {
       int64_t i = idx % T, h = (idx / T) % H, b = idx / (T * H);
-      const float *qr = qp + (b * T + i) * D + h * Dh;
+      const float *qr = q.at(b, T, i, h, Dh);
       float m = -std::numeric_limits<float>::infinity();
       double l = 0;
       std::fill(acc.begin(), acc.end(), 0.0f);
-      int64_t limit = std::min(S, i + S - T + 1);
-      for (int64_t j = 0; j < limit; ++j) {
-        const float *kr = kp + (b * S + j) * D + h * Dh;
-        const float *vr = vp + (b * S + j) * D + h * Dh;
+      for (int64_t j = 0, limit = a.limit(i); j < limit; ++j) {
+        const float *kr = k.at(b, S, j, h, Dh), *vr = v.at(b, S, j, h, Dh);
         float s = 0;
         for (int64_t d = 0; d < Dh; ++d)
           s += qr[d] * kr[d];
-        s *= scale;
+        s *= a.scale;
         if (s > m) {
           float corr = std::exp(m - s);
           l *= corr;
@@ -446,7 +462,7 @@ void attentionGeneral(const Tensor &q, const Tensor &k, const Tensor &v,
         for (int64_t d = 0; d < Dh; ++d)
           acc[d] += p * vr[d];
       }
-      float *orow = o + (b * T + i) * D + h * Dh;
+      float *orow = o.at(b, T, i, h, Dh);
       float inv = l > 0 ? float(1.0 / l) : 0.0f;
       for (int64_t d = 0; d < Dh; ++d)
         orow[d] = acc[d] * inv;
@@ -455,44 +471,129 @@ void attentionGeneral(const Tensor &q, const Tensor &k, const Tensor &v,
   });
 }
 
+/// Backward of attentionNaive from the saved o and lse. Tasks: (b, h); each
+/// owns its head's slices of dq, dk and dv (deterministic).
+void attentionNaiveBackward(Rows dout, Rows q, Rows k, Rows v, Rows o,
+                            const float *lse, Rows dq, Rows dk, Rows dv,
+                            const AttentionDims &a, ThreadPool &pool) {
+  const int64_t T = a.T, S = a.S, H = a.H, Dh = a.Dh;
+  pool.parallelFor(a.B * H, 1, [&](int64_t b0, int64_t e0) {
+    for (int64_t bh = b0; bh < e0; ++bh) {
+      int64_t b = bh / H, h = bh % H;
+      for (int64_t i = 0; i < T; ++i)
+        std::fill(dq.at(b, T, i, h, Dh), dq.at(b, T, i, h, Dh) + Dh, 0.0f);
+      for (int64_t j = 0; j < S; ++j) {
+        std::fill(dk.at(b, S, j, h, Dh), dk.at(b, S, j, h, Dh) + Dh, 0.0f);
+        std::fill(dv.at(b, S, j, h, Dh), dv.at(b, S, j, h, Dh) + Dh, 0.0f);
+      }
+      for (int64_t i = 0; i < T; ++i) {
+        const float *qr = q.at(b, T, i, h, Dh), *gr = dout.at(b, T, i, h, Dh);
+        const float *orow = o.at(b, T, i, h, Dh);
+        float *dqr = dq.at(b, T, i, h, Dh);
+        float rowLse = lse[(b * H + h) * T + i];
+        float di = 0;
+        for (int64_t d = 0; d < Dh; ++d)
+          di += gr[d] * orow[d];
+        for (int64_t j = 0, limit = a.limit(i); j < limit; ++j) {
+          const float *kr = k.at(b, S, j, h, Dh), *vr = v.at(b, S, j, h, Dh);
+          float s = 0, dp = 0;
+          for (int64_t d = 0; d < Dh; ++d) {
+            s += qr[d] * kr[d];
+            dp += gr[d] * vr[d];
+          }
+          float p = std::exp(a.scale * s - rowLse);
+          float ds = p * (dp - di) * a.scale;
+          float *dkr = dk.at(b, S, j, h, Dh), *dvr = dv.at(b, S, j, h, Dh);
+          for (int64_t d = 0; d < Dh; ++d) {
+            dvr[d] += p * gr[d];
+            dqr[d] += ds * kr[d];
+            dkr[d] += ds * qr[d];
+          }
+        }
+      }
+    }
+  });
+}
+
 void attention(KernelContext &c, bool packed) {
   const Tensor &q = *c.in[0];
   int64_t B = q.shape[0], T = q.shape[1];
   int64_t D = packed ? q.shape[2] / 3 : q.shape[2];
-  int64_t H = attrInt(c.kernel, "num_heads");
-  float scale = attrFloat(c.kernel, "scale");
-  float *lse = c.out[1] ? c.out[1]->f() : c.scratch.get(0, B * H * T);
-  if (packed) {
-    cpu::attentionForward(c.out[0]->f(), lse, q.f(), B, T, H, D / H, scale,
-                          c.pool);
+  int64_t S = packed ? T : c.in[1]->shape[1];
+  AttentionDims a{B,
+                  T,
+                  S,
+                  attrInt(c.kernel, "num_heads"),
+                  0,
+                  attrFloat(c.kernel, "scale"),
+                  attrBool(c.kernel, "causal", true)};
+  a.Dh = D / a.H;
+  float *lse = c.out[1] ? c.out[1]->f() : c.scratch.get(0, B * a.H * T);
+  float *o = c.out[0]->f();
+  if (a.causal && S == T) { // the flash kernel
+    const float *qkv = q.f();
+    if (!packed) {
+      float *buf = c.scratch.get(1, B * T * 3 * D);
+      packQkv(buf, c.in[0], c.in[1], c.in[2], B * T, D, true, c.pool);
+      qkv = buf;
+    }
+    cpu::attentionForward(o, lse, qkv, B, T, a.H, a.Dh, a.scale, c.pool);
     return;
   }
-  if (c.in[1]->shape[1] != T) {
-    attentionGeneral(q, *c.in[1], *c.in[2], c.out[0]->f(), lse, H, scale,
-                     c.pool);
-    return;
-  }
-  float *qkv = c.scratch.get(1, B * T * 3 * D);
-  packQkv(qkv, c.in[0], c.in[1], c.in[2], B * T, D, true, c.pool);
-  cpu::attentionForward(c.out[0]->f(), lse, qkv, B, T, H, D / H, scale, c.pool);
+  if (packed)
+    attentionNaive({q.f(), 3 * D}, {q.f() + D, 3 * D}, {q.f() + 2 * D, 3 * D},
+                   {o, D}, lse, a, c.pool);
+  else
+    attentionNaive({q.f(), D}, {c.in[1]->f(), D}, {c.in[2]->f(), D}, {o, D},
+                   lse, a, c.pool);
 }
 
 void attentionGrad(KernelContext &c, bool packed) {
   const Tensor &dout = *c.in[0];
   int64_t B = dout.shape[0], T = dout.shape[1], D = dout.shape[2];
-  int64_t H = attrInt(c.kernel, "num_heads");
-  float scale = attrFloat(c.kernel, "scale");
+  int64_t S = packed ? T : c.in[2]->shape[1];
+  AttentionDims a{B,
+                  T,
+                  S,
+                  attrInt(c.kernel, "num_heads"),
+                  0,
+                  attrFloat(c.kernel, "scale"),
+                  attrBool(c.kernel, "causal", true)};
+  a.Dh = D / a.H;
+  const Tensor &o = *c.in[packed ? 2 : 4], &lse = *c.in[packed ? 3 : 5];
   if (packed) {
-    cpu::attentionBackward(c.out[0]->f(), dout.f(), c.in[1]->f(), c.in[2]->f(),
-                           c.in[3]->f(), B, T, H, D / H, scale, c.pool);
+    float *qkv = c.in[1]->f(), *dqkv = c.out[0]->f();
+    if (a.causal)
+      cpu::attentionBackward(dqkv, dout.f(), qkv, o.f(), lse.f(), B, T, a.H,
+                             a.Dh, a.scale, c.pool);
+    else
+      attentionNaiveBackward({dout.f(), D}, {qkv, 3 * D}, {qkv + D, 3 * D},
+                             {qkv + 2 * D, 3 * D}, {o.f(), D}, lse.f(),
+                             {dqkv, 3 * D}, {dqkv + D, 3 * D},
+                             {dqkv + 2 * D, 3 * D}, a, c.pool);
     return;
   }
-  float *qkv = c.scratch.get(1, B * T * 3 * D);
-  float *dqkv = c.scratch.get(2, B * T * 3 * D);
-  packQkv(qkv, c.in[1], c.in[2], c.in[3], B * T, D, true, c.pool);
-  cpu::attentionBackward(dqkv, dout.f(), qkv, c.in[4]->f(), c.in[5]->f(), B, T,
-                         H, D / H, scale, c.pool);
-  packQkv(dqkv, c.out[0], c.out[1], c.out[2], B * T, D, false, c.pool);
+  if (a.causal && S == T) {
+    float *qkv = c.scratch.get(1, B * T * 3 * D);
+    float *dqkv = c.scratch.get(2, B * T * 3 * D);
+    packQkv(qkv, c.in[1], c.in[2], c.in[3], B * T, D, true, c.pool);
+    cpu::attentionBackward(dqkv, dout.f(), qkv, o.f(), lse.f(), B, T, a.H, a.Dh,
+                           a.scale, c.pool);
+    packQkv(dqkv, c.out[0], c.out[1], c.out[2], B * T, D, false, c.pool);
+    return;
+  }
+  float *dq = c.out[0] ? c.out[0]->f() : c.scratch.get(3, B * T * D);
+  float *dk = c.out[1] ? c.out[1]->f() : c.scratch.get(4, B * S * D);
+  float *dv = c.out[2] ? c.out[2]->f() : c.scratch.get(5, B * S * D);
+  attentionNaiveBackward({dout.f(), D}, {c.in[1]->f(), D}, {c.in[2]->f(), D},
+                         {c.in[3]->f(), D}, {o.f(), D}, lse.f(), {dq, D},
+                         {dk, D}, {dv, D}, a, c.pool);
+}
+
+void copy(KernelContext &c) {
+  if (c.out[0]->data != c.in[0]->data)
+    std::memmove(c.out[0]->data, c.in[0]->data,
+                 static_cast<size_t>(c.in[0]->numel) * 4);
 }
 
 void crossEntropy(KernelContext &c, bool grad) {
@@ -629,6 +730,8 @@ void runKernel(KernelContext &c) {
     crossEntropy(c, true);
   else if (k == "elementwise")
     runElementwise(c);
+  else if (k == "copy")
+    copy(c);
   else if (k == "sum_leading")
     sumLeading(c);
   else if (k == "embedding_grad")

@@ -391,7 +391,7 @@ AttentionRef attentionRef(const std::vector<float> &q,
                           const std::vector<float> &k,
                           const std::vector<float> &v,
                           const std::vector<float> *dout, int Bn, int Tq, int S,
-                          int D, int H, double scale) {
+                          int D, int H, double scale, bool causal = true) {
   int Dh = D / H;
   AttentionRef r;
   r.o.assign(Bn * Tq * D, 0);
@@ -402,7 +402,7 @@ AttentionRef attentionRef(const std::vector<float> &q,
   for (int b = 0; b < Bn; ++b)
     for (int h = 0; h < H; ++h)
       for (int i = 0; i < Tq; ++i) {
-        int limit = std::min(S, i + S - Tq + 1);
+        int limit = causal ? std::min(S, i + S - Tq + 1) : S;
         std::vector<double> s(limit), p(limit);
         double m = -1e30, l = 0;
         for (int j = 0; j < limit; ++j) {
@@ -756,4 +756,83 @@ TEST(Kernel, GlobalNormLrScheduleAdamW) {
       EXPECT_TRUE(near(c.bufs["v"].f, wv, 1e-6, 1e-4));
       EXPECT_EQ(out.count("p'"), 0u); // aliased outputs are not returned
     }
+}
+
+class AttentionGeneralTest
+    : public ::testing::TestWithParam<std::tuple<bool, int>> {};
+
+// Non-causal attention, and k/v longer than q (causal, decode-like), forward
+// and backward, separate and packed (packed only when S == T).
+TEST_P(AttentionGeneralTest, ForwardAndGrad) {
+  auto [causal, S] = GetParam();
+  const int D = 8, H = 2, Tq = 3;
+  const double scale = 0.4;
+  Case c;
+  int q = c.in("q", randn({B, Tq, D}, 70));
+  int k = c.in("k", randn({B, S, D}, 71));
+  int v = c.in("v", randn({B, S, D}, 72));
+  int dO = c.in("do", randn({B, Tq, D}, 73));
+  int o = c.b.temp({B, Tq, D}), lse = c.b.temp({B, H, Tq});
+  int dq = c.b.temp({B, Tq, D}), dk = c.b.temp({B, S, D}),
+      dv = c.b.temp({B, S, D});
+  json attrs = {{"num_heads", H}, {"scale", scale}, {"causal", causal}};
+  c.b.kernel("attention", {q, k, v}, {o, lse}, attrs);
+  c.b.kernel("attention_grad", {dO, q, k, v, o, lse}, {dq, dk, dv}, attrs);
+  int o2 = -1, dqkv = -1;
+  if (S == Tq) {
+    int qkv = c.b.temp({B, Tq, 3 * D});
+    int lse2 = c.b.temp({B, H, Tq});
+    o2 = c.b.temp({B, Tq, D});
+    dqkv = c.b.temp({B, Tq, 3 * D});
+    c.b.kernel("concat", {q, k, v}, {qkv}, {{"axis", 2}});
+    c.b.kernel("attention_qkv", {qkv}, {o2, lse2}, attrs);
+    c.b.kernel("attention_qkv_grad", {dO, qkv, o2, lse2}, {dqkv}, attrs);
+    c.b.output("o2", o2);
+    c.b.output("dqkv", dqkv);
+  }
+  for (auto [n, id] :
+       {std::pair{"o", o}, {"lse", lse}, {"dq", dq}, {"dk", dk}, {"dv", dv}})
+    c.b.output(n, id);
+  auto out = c.run();
+  AttentionRef r = attentionRef(c.bufs["q"].f, c.bufs["k"].f, c.bufs["v"].f,
+                                &c.bufs["do"].f, B, Tq, S, D, H, scale, causal);
+  EXPECT_TRUE(near(out["o"].f32, r.o));
+  EXPECT_TRUE(near(out["lse"].f32, r.lse));
+  EXPECT_TRUE(near(out["dq"].f32, r.dq, 1e-4, 1e-3));
+  EXPECT_TRUE(near(out["dk"].f32, r.dk, 1e-4, 1e-3));
+  EXPECT_TRUE(near(out["dv"].f32, r.dv, 1e-4, 1e-3));
+  if (S == Tq) {
+    EXPECT_TRUE(near(out["o2"].f32, r.o));
+    std::vector<double> wdqkv;
+    for (int row = 0; row < B * Tq; ++row)
+      for (const auto *part : {&r.dq, &r.dk, &r.dv})
+        for (int e = 0; e < D; ++e)
+          wdqkv.push_back((*part)[row * D + e]);
+    EXPECT_TRUE(near(out["dqkv"].f32, wdqkv, 1e-4, 1e-3));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernel, AttentionGeneralTest,
+                         ::testing::Values(std::make_tuple(false, 3),
+                                           std::make_tuple(false, 5),
+                                           std::make_tuple(true, 5)));
+
+TEST(Kernel, CopyIntoInput) {
+  // The compiler's write-back: copy a computed value into an input's buffer
+  // (an alias of the input) at the end of the function.
+  Case c;
+  int x = c.in("x", randn({2, 3}, 80));
+  int st = c.in("state", randn({2, 3}, 81));
+  int y = c.b.temp({2, 3});
+  int target = c.b.alias(st, {2, 3});
+  c.b.kernel("elementwise", {x}, {y},
+             {{"program",
+               {{"instructions", {{{"op", "neg"}, {"args", {0}}}}},
+                {"outputs", {1}}}}});
+  c.b.kernel("copy", {y}, {target});
+  c.b.output("state'", target, 1);
+  auto out = c.run();
+  EXPECT_TRUE(out.empty());
+  for (int i = 0; i < 6; ++i)
+    EXPECT_EQ(c.bufs["state"].f[i], -c.bufs["x"].f[i]);
 }
