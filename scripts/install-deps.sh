@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build lld ccache git pkg-config
   llvm-19-dev libmlir-19-dev mlir-19-tools llvm-19-tools
   libvulkan-dev mesa-vulkan-drivers vulkan-tools glslc libshaderc-dev spirv-tools
-  libbenchmark-dev libgtest-dev libgmock-dev
+  libbenchmark-dev libgtest-dev libgmock-dev libopenblas-dev
   nlohmann-json3-dev libcpp-httplib-dev libcli11-dev
   python3 clang-format
 )
