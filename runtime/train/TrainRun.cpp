@@ -129,6 +129,7 @@ RunResult runTraining(FunctionRunner &runner, const RunOptions &o) {
   std::int64_t target = o.steps;
   bool scheduleFixed = o.steps > 0 || o.resume;
   double trainSeconds = 0; // this invocation, excluding evals/checkpoints
+  double firstStepSeconds = 0;
   std::int64_t stepsThisRun = 0;
   auto lastProgress = Clock::now() - std::chrono::hours(1);
 
@@ -168,9 +169,12 @@ RunResult runTraining(FunctionRunner &runner, const RunOptions &o) {
     state.tokensSeen += r.tokens;
 
     // With only a time budget, fix the schedule's length once the step
-    // time is known (after 3 steps; the first one pays one-time costs).
-    if (!scheduleFixed && stepsThisRun >= 3) {
-      double per = trainSeconds / static_cast<double>(stepsThisRun);
+    // time is known (steps 2-4; the first one pays one-time costs).
+    if (stepsThisRun == 1)
+      firstStepSeconds = dt;
+    if (!scheduleFixed && stepsThisRun >= 4) {
+      double per = (trainSeconds - firstStepSeconds) /
+                   static_cast<double>(stepsThisRun - 1);
       double left = o.timeBudget -
                     std::chrono::duration<double>(Clock::now() - start).count();
       std::int64_t est =
@@ -222,13 +226,16 @@ RunResult runTraining(FunctionRunner &runner, const RunOptions &o) {
       else if (o.timeBudget > 0)
         eta = o.timeBudget -
               std::chrono::duration<double>(Clock::now() - start).count();
+      const std::string of = target > 0 ? std::to_string(target)
+                             : scheduleFixed
+                                 ? "~" + std::to_string(hp.totalSteps)
+                                 : std::string("?");
       char buf[256];
       std::snprintf(buf, sizeof buf,
                     "step %lld/%s | loss %.4f | lr %.2e | gnorm %.3f | "
                     "%.0f tok/s | %.0f ms/step | ETA %s",
-                    static_cast<long long>(m.step),
-                    target > 0 ? std::to_string(target).c_str() : "?", m.loss,
-                    m.lr, m.gradNorm, m.tokensPerSecond, dt * 1000,
+                    static_cast<long long>(m.step), of.c_str(), m.loss, m.lr,
+                    m.gradNorm, m.tokensPerSecond, dt * 1000,
                     formatDuration(eta).c_str());
       std::string line = buf;
       if (m.valLoss) {

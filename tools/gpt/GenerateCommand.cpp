@@ -43,6 +43,7 @@ void addGenerateCommand(CLI::App &app) {
     for (auto id : tok.encodeWithSpecial(o->prompt))
       ids.push_back(static_cast<std::int32_t>(id));
     auto eot = tok.specialId(tokenizer::kEndOfText);
+    auto imEnd = tok.specialId(tokenizer::kImEnd);
     if (ids.empty()) {
       if (!eot)
         throw std::runtime_error("empty prompt and no <|endoftext|> token");
@@ -68,8 +69,9 @@ void addGenerateCommand(CLI::App &app) {
       std::int64_t usable =
           std::min<std::int64_t>(V, static_cast<std::int64_t>(tok.vocabSize()));
       auto next = static_cast<std::int32_t>(sampler.sample(last, usable));
-      if (eot && next == static_cast<std::int32_t>(*eot))
-        break;
+      if ((eot && next == static_cast<std::int32_t>(*eot)) ||
+          (imEnd && next == static_cast<std::int32_t>(*imEnd)))
+        break; // end of document / of the assistant's turn
       ids.push_back(next);
       piece.clear();
       tok.decodeAppend(static_cast<tokenizer::TokenId>(next), piece);
