@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace gpt::cli {
@@ -187,6 +188,11 @@ int runTrain(const TrainOpts &o, CLI::App *cmd) {
     std::snprintf(buf, sizeof buf, ", val loss %.4f", *r.lastValLoss);
     summary += buf;
   }
+  struct rusage ru {};
+  ::getrusage(RUSAGE_SELF, &ru);
+  std::snprintf(buf, sizeof buf, "; %.1f s training, peak memory %.0f MiB",
+                r.trainSeconds, ru.ru_maxrss / 1024.0);
+  summary += buf;
   std::cout << summary << "; checkpoint in " << runDir.string() << "\n";
   if (r.interrupted) {
     std::cerr << "interrupted: checkpoint written at step " << r.steps
