@@ -72,12 +72,31 @@ LogicalResult MatmulOp::buildGradients(OpBuilder &b, ArrayRef<Value> grads,
   Value a = getLhs(), bm = getRhs();
   auto unit = [&](bool on) { return on ? b.getUnitAttr() : UnitAttr(); };
   // C = op(A) op(B):  d op(A) = dC op(B)^T,  d op(B) = op(A)^T dC.
-  out[0] = tA ? b.create<MatmulOp>(loc, a.getType(), bm, dc, unit(tB),
-                                   b.getUnitAttr())
-              : b.create<MatmulOp>(loc, a.getType(), dc, bm, UnitAttr(),
-                                   unit(!tB));
   auto rhsType = cast<RankedTensorType>(bm.getType());
   auto lhsType = cast<RankedTensorType>(a.getType());
+  if (!tA) {
+    out[0] = b.create<MatmulOp>(loc, a.getType(), dc, bm, UnitAttr(),
+                                unit(!tB));
+  } else if (rhsType.getRank() == lhsType.getRank()) {
+    // dA = (dC op(B)^T)^T = op(B) dC^T
+    out[0] = b.create<MatmulOp>(loc, a.getType(), bm, dc, unit(tB),
+                                b.getUnitAttr());
+  } else {
+    // A shared rank-2 rhs cannot be the lhs of a batched matmul: form
+    // dC op(B)^T [..., M, K] and swap its last two axes.
+    int64_t rank = lhsType.getRank();
+    SmallVector<int64_t> shape(lhsType.getShape());
+    std::swap(shape[rank - 2], shape[rank - 1]);
+    SmallVector<int64_t> perm;
+    for (int64_t i = 0; i < rank; ++i)
+      perm.push_back(i);
+    std::swap(perm[rank - 2], perm[rank - 1]);
+    Value dOpA = b.create<MatmulOp>(
+        loc, RankedTensorType::get(shape, lhsType.getElementType()), dc, bm,
+        UnitAttr(), unit(!tB));
+    out[0] = b.create<TransposeOp>(loc, a.getType(), dOpA,
+                                   b.getDenseI64ArrayAttr(perm));
+  }
   // A shared (rank-2) rhs gets its gradient summed over the batch.
   RankedTensorType batchedRhs = rhsType;
   if (rhsType.getRank() != lhsType.getRank()) {
