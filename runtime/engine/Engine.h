@@ -1,0 +1,92 @@
+// Engine: batched text generation from a trained run directory, with a
+// paged KV cache and continuous batching. The HTTP server, `gpt chat` and
+// `gpt generate` sit on top of it; it knows tokens, not text.
+//
+// Threading: submit()/cancel() may be called from any thread; one engine
+// thread (started by the constructor) runs prefill and decode steps and
+// invokes each request's callback from that thread. Requests join the
+// running batch between decode steps and leave it when they finish or are
+// cancelled, freeing their KV blocks at once.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace gpt {
+
+struct EngineOptions {
+  int maxBatch = 16;             ///< sequences decoded together at most
+  int64_t kvCacheBytes = 256 << 20; ///< size of the paged KV pool (all layers)
+  int threads = 0;               ///< 0: all hardware threads
+  size_t maxQueue = 256;         ///< waiting requests beyond this: rejected
+};
+
+/// Per-request sampling. temperature 0 = greedy. A request with a seed
+/// draws from its own generator, so its output never depends on what else
+/// is in the batch.
+struct SamplingParams {
+  float temperature = 1.0f;
+  float topP = 1.0f;
+  int topK = 0;                  ///< 0: off
+  float presencePenalty = 0.0f;
+  float frequencyPenalty = 0.0f;
+  uint64_t seed = 0;
+  bool hasSeed = false;
+  int maxTokens = 16;
+  int logprobs = -1;             ///< -1: none; N >= 0: chosen + top N
+  std::vector<int32_t> stopTokens; ///< e.g. <|im_end|>, <|endoftext|>
+};
+
+struct TokenEvent {
+  int32_t token = -1;            ///< -1 on the final event when no token
+  float logprob = 0.0f;          ///< of the chosen token (if requested)
+  std::vector<std::pair<int32_t, float>> topLogprobs;
+  bool finished = false;
+  std::string finishReason;      ///< "stop" | "length" | "cancelled" | "error"
+  std::string error;             ///< set when finishReason == "error"
+};
+
+struct EngineStats {
+  int64_t requests = 0, promptTokens = 0, generatedTokens = 0;
+  int running = 0, queued = 0;
+  int64_t kvBlocksUsed = 0, kvBlocksTotal = 0;
+  double decodeTokensPerSecond = 0.0; ///< recent average
+};
+
+class EngineError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+class Engine {
+public:
+  /// Loads the run directory (config, artifact with prefill/decode,
+  /// model.safetensors). Throws EngineError with a clear message.
+  Engine(const std::string &runDir, const EngineOptions &options);
+  ~Engine(); ///< cancels everything and joins the engine thread
+
+  int64_t contextLength() const;
+  int64_t vocabSize() const;
+
+  /// Queues a request. Throws EngineError when the prompt is empty, when
+  /// prompt + maxTokens exceeds the context, or when the queue is full.
+  /// onToken is called once per generated token and a last time with
+  /// finished = true. Returns the request id.
+  uint64_t submit(std::vector<int32_t> prompt, const SamplingParams &params,
+                  std::function<void(const TokenEvent &)> onToken);
+  /// Stops a request (client gone): its slot and KV blocks are freed before
+  /// the next decode step. Unknown or finished ids are ignored.
+  void cancel(uint64_t id);
+
+  EngineStats stats() const;
+
+  struct Impl;
+
+private:
+  std::unique_ptr<Impl> impl_;
+};
+
+} // namespace gpt
