@@ -17,26 +17,44 @@ constexpr int64_t kDyn = ShapedType::kDynamic;
 
 /// Emits the ops of one function. Locations name the layer and block
 /// (e.g. "h.3.attn") so diagnostics and IR dumps point at the model part.
+/// The paged KV cache of an inference function: per layer a key and a
+/// value pool [N, block, D], the block tables [B, NB] and the start
+/// positions [B]. Attention writes the new keys/values and reads through it.
+struct KVCache {
+  Value blockTable, start;
+  SmallVector<Value> keys, values;   // per layer, the function arguments
+  SmallVector<Value> newKeys, newValues; // per layer, the updated caches
+};
+
 class ModelEmitter {
 public:
   ModelEmitter(OpBuilder &b, const ModelConfig &c,
-               const llvm::StringMap<Value> &params)
-      : b(b), c(c), params(params), f32(b.getF32Type()) {}
+               const llvm::StringMap<Value> &params, KVCache *kv = nullptr)
+      : b(b), c(c), params(params), kv(kv), f32(b.getF32Type()) {}
 
-  /// tokens [B, T] -> logits [B, T, V]
+  /// tokens [B, T] -> logits [B, T, V], or [B, V] for the last position
+  /// when generating with a KV cache.
   Value logits(Value tokens) {
     at("embeddings");
     Value tok = b.create<mlir::gpt::EmbeddingOp>(
         loc, act(c.d_model), param("wte.weight"), tokens);
     Value pos = b.create<mlir::gpt::PositionEmbeddingOp>(
-        loc, act(c.d_model), param("wpe.weight"), tokens);
+        loc, act(c.d_model), param("wpe.weight"), tokens,
+        kv ? kv->start : Value());
     Value x = b.create<mlir::gpt::AddOp>(loc, tok, pos);
     for (int64_t i = 0; i < c.n_layer; ++i)
-      x = block(x, "h." + std::to_string(i) + ".");
+      x = block(x, i);
     at("ln_f");
     Value h = layerNorm(x, "ln_f.");
     at("lm_head");
     Value head = c.tie_embeddings ? param("wte.weight") : param("lm_head.weight");
+    if (kv) {
+      auto last = RankedTensorType::get({kDyn, c.d_model}, f32);
+      h = b.create<mlir::gpt::TakeLastOp>(loc, last, h);
+      return b.create<mlir::gpt::LinearOp>(
+          loc, RankedTensorType::get({kDyn, c.vocab_size}, f32), h, head,
+          Value(), b.getUnitAttr());
+    }
     return b.create<mlir::gpt::LinearOp>(loc, act(c.vocab_size), h, head,
                                          Value(), b.getUnitAttr());
   }
@@ -76,11 +94,13 @@ private:
         b.getDenseI64ArrayAttr({0, 2, 1, 3}));
   }
 
-  Value attention(Value x, const std::string &prefix) {
+  Value attention(Value x, const std::string &prefix, int64_t layer) {
     const int64_t d = c.d_model;
     Value qkv = linear(x, prefix + "c_attn.", 3 * d);
     auto split = b.create<mlir::gpt::SplitOp>(
         loc, TypeRange{act(d), act(d), act(d)}, qkv, b.getI64IntegerAttr(2));
+    if (kv)
+      return linear(cachedAttention(split, layer), prefix + "c_proj.", d);
     Value q = splitHeads(split.getResult(0));
     Value k = splitHeads(split.getResult(1));
     Value v = splitHeads(split.getResult(2));
@@ -99,9 +119,25 @@ private:
     return linear(out, prefix + "c_proj.", d);
   }
 
-  Value block(Value x, const std::string &prefix) {
+  /// Inference: append K and V to the paged cache, attend through it.
+  Value cachedAttention(mlir::gpt::SplitOp split, int64_t layer) {
+    Value k = b.create<mlir::gpt::KVCacheWriteOp>(
+        loc, kv->keys[layer], split.getResult(1), kv->blockTable, kv->start);
+    Value v = b.create<mlir::gpt::KVCacheWriteOp>(
+        loc, kv->values[layer], split.getResult(2), kv->blockTable, kv->start);
+    kv->newKeys.push_back(k);
+    kv->newValues.push_back(v);
+    float scale = 1.0f / std::sqrt(static_cast<float>(c.headDim()));
+    return b.create<mlir::gpt::PagedAttentionOp>(
+        loc, act(c.d_model), split.getResult(0), k, v, kv->blockTable,
+        kv->start, b.getI64IntegerAttr(c.n_head), b.getF32FloatAttr(scale));
+  }
+
+  Value block(Value x, int64_t layer) {
+    const std::string prefix = "h." + std::to_string(layer) + ".";
     at(prefix + "attn");
-    Value a = attention(layerNorm(x, prefix + "ln_1."), prefix + "attn.");
+    Value a = attention(layerNorm(x, prefix + "ln_1."), prefix + "attn.",
+                        layer);
     x = b.create<mlir::gpt::AddOp>(loc, x, a);
     at(prefix + "mlp");
     Value h = linear(layerNorm(x, prefix + "ln_2."), prefix + "mlp.c_fc.",
@@ -114,6 +150,7 @@ private:
   OpBuilder &b;
   const ModelConfig &c;
   const llvm::StringMap<Value> &params;
+  KVCache *kv;
   Type f32;
   Location loc = UnknownLoc::get(b.getContext());
 };
@@ -127,13 +164,16 @@ struct NamedInput {
 func::FuncOp createFunction(OpBuilder &b, ModuleOp module, StringRef name,
                             ArrayRef<NamedInput> inputs, Type result,
                             const ModelConfig &config,
-                            llvm::StringMap<Value> &params) {
+                            llvm::StringMap<Value> &params,
+                            ArrayRef<NamedInput> states = {}) {
   std::vector<ParamSpec> specs = parameterSpecs(config);
   SmallVector<Type> argTypes;
   for (const NamedInput &in : inputs)
     argTypes.push_back(in.type);
   for (const ParamSpec &spec : specs)
     argTypes.push_back(RankedTensorType::get(spec.shape, b.getF32Type()));
+  for (const NamedInput &state : states)
+    argTypes.push_back(state.type);
   b.setInsertionPointToEnd(module.getBody());
   auto fn = b.create<func::FuncOp>(NameLoc::get(b.getStringAttr(name)), name,
                                    b.getFunctionType(argTypes, {result}));
@@ -147,8 +187,69 @@ func::FuncOp createFunction(OpBuilder &b, ModuleOp module, StringRef name,
       fn.setArgAttr(arg, "gpt.weight_decay", b.getUnitAttr());
     params[specs[i].name] = entry->getArgument(arg);
   }
+  for (size_t i = 0; i < states.size(); ++i)
+    fn.setArgAttr(inputs.size() + specs.size() + i, "gpt.state",
+                  b.getStringAttr(states[i].name));
   b.setInsertionPointToStart(entry);
   return fn;
+}
+
+/// prefill/decode(tokens [B,T], start [B], block_table [B,NB], params...,
+/// kv.<l>.k, kv.<l>.v [N, block, D]...) -> logits [B, V] of the last
+/// position, and the updated caches (in place). One body serves both:
+/// prefill feeds a prompt (T > 1), decode one token per sequence (T = 1).
+void buildGenerationFunction(OpBuilder &b, ModuleOp module, StringRef name,
+                             const ModelConfig &config,
+                             const FrontendOptions &options) {
+  Type i32 = b.getI32Type(), f32 = b.getF32Type();
+  const int64_t block = options.kvBlockSize;
+  const int64_t tableSize = (config.context_length + block - 1) / block;
+  SmallVector<NamedInput> inputs = {
+      {"tokens", RankedTensorType::get({kDyn, kDyn}, i32)},
+      {"start", RankedTensorType::get({kDyn}, i32)},
+      {"block_table", RankedTensorType::get({kDyn, tableSize}, i32)}};
+  auto cacheType = RankedTensorType::get({kDyn, block, config.d_model}, f32);
+  SmallVector<NamedInput> states;
+  for (int64_t l = 0; l < config.n_layer; ++l)
+    for (const char *kind : {"k", "v"})
+      states.push_back(
+          {"kv." + std::to_string(l) + "." + kind, cacheType});
+  llvm::StringMap<Value> params;
+  func::FuncOp fn =
+      createFunction(b, module, name, inputs,
+                     RankedTensorType::get({kDyn, config.vocab_size}, f32),
+                     config, params, states);
+  Block *entry = b.getInsertionBlock();
+  const unsigned firstState = inputs.size() + parameterSpecs(config).size();
+  KVCache kv;
+  kv.start = entry->getArgument(1);
+  kv.blockTable = entry->getArgument(2);
+  for (int64_t l = 0; l < config.n_layer; ++l) {
+    kv.keys.push_back(entry->getArgument(firstState + 2 * l));
+    kv.values.push_back(entry->getArgument(firstState + 2 * l + 1));
+    for (unsigned k = 0; k < 2; ++k)
+      // The cache's leading dim is the pool size N, bound by the caller.
+      fn.setArgAttr(firstState + 2 * l + k, "gpt.symbols",
+                    b.getDenseI64ArrayAttr({-3, block, config.d_model}));
+  }
+  Value logits = ModelEmitter(b, config, params, &kv).logits(
+      entry->getArgument(0));
+  SmallVector<Value> results = {logits};
+  for (int64_t l = 0; l < config.n_layer; ++l) {
+    results.push_back(kv.newKeys[l]);
+    results.push_back(kv.newValues[l]);
+  }
+  b.create<func::ReturnOp>(fn.getLoc(), results);
+  SmallVector<Type> types;
+  for (Value v : results)
+    types.push_back(v.getType());
+  fn.setFunctionType(b.getFunctionType(fn.getArgumentTypes(), types));
+  fn.setResultAttr(0, "gpt.output", b.getStringAttr("logits"));
+  for (size_t i = 0; i < states.size(); ++i) {
+    fn.setResultAttr(1 + i, "gpt.output", b.getStringAttr(states[i].name));
+    fn.setResultAttr(1 + i, "gpt.alias_input",
+                     b.getI64IntegerAttr(firstState + i));
+  }
 }
 } // namespace
 
@@ -190,6 +291,9 @@ OwningOpRef<ModuleOp> buildGPTModule(MLIRContext &context,
         entry->getArgument(1), weights);
     b.create<func::ReturnOp>(loc, loss);
   }
+  if (options.generation)
+    for (StringRef name : {"prefill", "decode"})
+      buildGenerationFunction(b, *module, name, config, options);
   return module;
 }
 

@@ -53,6 +53,9 @@ StringRef cpuKernel(Operation *op) {
       .Case([](LrScheduleOp) { return "lr_schedule"; })
       .Case([](AdamWOp) { return "adamw"; })
       .Case([](ReshapeOp) { return "alias"; })
+      .Case([](KVCacheWriteOp) { return "kv_cache_write"; })
+      .Case([](PagedAttentionOp) { return "paged_attention"; })
+      .Case([](TakeLastOp) { return "take_last"; })
       .Default([](Operation *) { return ""; });
 }
 

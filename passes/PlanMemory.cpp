@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <map>
@@ -149,8 +150,11 @@ private:
       Value v = ret.getOperand(r);
       Operation *def = v.getDefiningOp();
       BlockArgument arg = fn.getArgument(alias.getInt());
-      if (!def || !v.hasOneUse() || v.getType() != arg.getType() ||
-          !(isElementwiseKernel(def) || isa<AdamWOp>(def)) ||
+      // Later readers of v read the argument's buffer, which now holds v;
+      // what must not exist is a later reader of the argument's old value.
+      if (!def || inPlaceTaken.count(alias.getInt()) ||
+          v.getType() != arg.getType() || inPlace.count(v) ||
+          !(isElementwiseKernel(def) || isa<AdamWOp, KVCacheWriteOp>(def)) ||
           !llvm::is_contained(def->getOperands(), Value(arg)))
         continue; // the emitter copies (or fills) it at the end
       bool usedLater = llvm::any_of(arg.getUsers(), [&](Operation *user) {
@@ -160,6 +164,7 @@ private:
       if (usedLater)
         continue;
       inPlace[v] = alias.getInt();
+      inPlaceTaken.insert(alias.getInt());
     }
   }
 
@@ -219,6 +224,9 @@ private:
       slots[result] = slot;
       return success();
     }
+    if (isa<KVCacheWriteOp>(op))
+      return op->emitOpError() << "must update its cache in place (return "
+                                  "it with gpt.alias_input of the cache)";
     std::optional<int64_t> perToken = elementsPerToken(type);
     int elementBytes = (type.getElementTypeBitWidth() + 7) / 8;
     if (perToken) {
@@ -289,6 +297,7 @@ private:
   llvm::DenseMap<Value, Value> roots;
   llvm::DenseMap<Value, int64_t> lastUseOf;
   llvm::DenseMap<Value, int64_t> inPlace;
+  llvm::DenseSet<int64_t> inPlaceTaken;
   Arena arenas[2];
 };
 

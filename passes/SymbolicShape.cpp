@@ -28,7 +28,8 @@ std::optional<int64_t> gpt::elementsPerToken(RankedTensorType type) {
     else
       elements *= d;
   }
-  if (batch == 1 && seq == 1)
+  // c*B*T, or c*B (e.g. the last position's logits), which is at most that.
+  if (batch == 1 && seq <= 1)
     return elements;
   return std::nullopt;
 }

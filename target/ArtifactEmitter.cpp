@@ -71,6 +71,14 @@ public:
     for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
       json::Object storage{{"kind", "input"}, {"index", i}};
       int64_t id = addValue(fn.getArgument(i), std::move(storage));
+      if (auto symbols =
+              fn.getArgAttrOfType<DenseI64ArrayAttr>(i, "gpt.symbols")) {
+        // Dims the type cannot name (the KV pool size N): explicit symbols.
+        json::Array shape;
+        for (int64_t d : symbols.asArrayRef())
+          shape.push_back(d);
+        (*values.back().getAsObject())["shape"] = std::move(shape);
+      }
       if (id < 0)
         return failure();
       std::string role = argumentRole(fn, i);
@@ -200,15 +208,20 @@ private:
       else if (kind == "alias")
         storage = json::Object{{"kind", "alias"},
                                {"of", ids.lookup(op->getOperand(n))}};
-      else if (kind == "input")
+      else if (kind == "input") {
         storage = json::Object{{"kind", "alias"}, {"of", n}};
-      else if (kind == "none")
+        inPlaceOf[result] = n;
+      } else if (kind == "none")
         continue; // not materialized (written back by fill at the end)
       else
         return op->emitOpError() << "bad gpt.plan entry '" << text << "'";
       int64_t id = addValue(result, std::move(storage));
       if (id < 0)
         return failure();
+      if (auto it = inPlaceOf.find(result); it != inPlaceOf.end())
+        // Same bytes as the argument: same (possibly symbolic) shape.
+        (*values.back().getAsObject())["shape"] =
+            *(*values[it->second].getAsObject()).get("shape");
       outs.push_back(id);
     }
     if (kernel.getValue() == "alias" || outs.empty())
@@ -337,6 +350,7 @@ private:
   std::string name;
   json::Array values, kernels;
   llvm::DenseMap<Value, int64_t> ids;
+  llvm::DenseMap<Value, int64_t> inPlaceOf; // value -> argument it updates
 };
 
 void appendLE(std::string &out, uint64_t value, int bytes) {

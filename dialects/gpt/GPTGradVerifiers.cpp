@@ -67,3 +67,66 @@ LogicalResult FillOp::verify() {
     return emitOpError() << "result must have a static shape";
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// KV cache ops
+//===----------------------------------------------------------------------===//
+
+static LogicalResult verifyPaging(Operation *op, RankedTensorType cache,
+                                  RankedTensorType table,
+                                  RankedTensorType start, int64_t batch,
+                                  int64_t dim, StringRef cacheName) {
+  if (cache.getRank() != 3 || ShapedType::isDynamic(cache.getDimSize(1)))
+    return op->emitOpError() << cacheName
+                             << " must be [blocks, block_size, dim] with a "
+                                "static block size, got "
+                             << formatShape(cache.getShape());
+  if (!dimsCompatible(cache.getDimSize(2), dim))
+    return op->emitOpError() << cacheName << " has dim "
+                             << formatDim(cache.getDimSize(2)) << ", expected "
+                             << formatDim(dim);
+  if (table.getRank() != 2 || !dimsCompatible(table.getDimSize(0), batch))
+    return op->emitOpError() << "block_table must be [batch, blocks], got "
+                             << formatShape(table.getShape());
+  if (start.getRank() != 1 || !dimsCompatible(start.getDimSize(0), batch))
+    return op->emitOpError() << "start must be [batch], got "
+                             << formatShape(start.getShape());
+  return success();
+}
+
+LogicalResult KVCacheWriteOp::verify() {
+  auto fresh = ranked(getNewValues());
+  if (fresh.getRank() != 3)
+    return emitOpError() << "new_values must be [batch, seq, dim]";
+  return verifyPaging(*this, ranked(getCache()), ranked(getBlockTable()),
+                      ranked(getStart()), fresh.getDimSize(0),
+                      fresh.getDimSize(2), "cache");
+}
+
+LogicalResult PagedAttentionOp::verify() {
+  auto q = ranked(getQuery());
+  if (q.getRank() != 3 || ShapedType::isDynamic(q.getDimSize(2)))
+    return emitOpError() << "query must be [batch, seq, dim] with a static dim";
+  int64_t heads = static_cast<int64_t>(getNumHeads());
+  if (heads <= 0 || q.getDimSize(2) % heads != 0)
+    return emitOpError() << "num_heads = " << heads
+                         << " must be positive and divide " << q.getDimSize(2);
+  if (getKeyCache().getType() != getValueCache().getType())
+    return emitOpError() << "key and value caches must have the same type";
+  if (getResult().getType() != q)
+    return emitOpError() << "result must have the query's type";
+  return verifyPaging(*this, ranked(getKeyCache()), ranked(getBlockTable()),
+                      ranked(getStart()), q.getDimSize(0), q.getDimSize(2),
+                      "key_cache");
+}
+
+LogicalResult TakeLastOp::verify() {
+  auto in = ranked(getInput()), out = ranked(getResult());
+  if (in.getRank() != 3 || out.getRank() != 2 ||
+      !dimsCompatible(in.getDimSize(0), out.getDimSize(0)) ||
+      !dimsCompatible(in.getDimSize(2), out.getDimSize(1)))
+    return emitOpError() << "expects [B, T, D] -> [B, D], got "
+                         << formatShape(in.getShape()) << " -> "
+                         << formatShape(out.getShape());
+  return success();
+}

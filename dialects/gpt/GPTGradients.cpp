@@ -38,7 +38,10 @@ LogicalResult EmbeddingOp::buildGradients(OpBuilder &b, ArrayRef<Value> grads,
 LogicalResult PositionEmbeddingOp::buildGradients(OpBuilder &b,
                                                   ArrayRef<Value> grads,
                                                   SmallVectorImpl<Value> &out) {
-  out.assign(2, Value());
+  out.assign(getNumOperands(), Value());
+  if (grads[0] && getStart())
+    return emitOpError() << "with a start offset is not differentiable "
+                            "(it only appears in inference functions)";
   if (grads[0])
     out[0] = b.create<PositionEmbeddingGradOp>(getLoc(), getTable().getType(),
                                                grads[0]);

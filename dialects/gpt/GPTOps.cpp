@@ -73,6 +73,13 @@ LogicalResult PositionEmbeddingOp::verify() {
   if (ids.getRank() != 2)
     return emitOpError() << "ids must be rank 2 [batch, seq], got rank "
                          << ids.getRank();
+  if (getStart()) {
+    auto start = ranked(getStart());
+    if (start.getRank() != 1 ||
+        !dimsCompatible(start.getDimSize(0), ids.getDimSize(0)))
+      return emitOpError() << "start must be [batch], got "
+                           << formatShape(start.getShape());
+  }
   int64_t seq = ids.getDimSize(1), context = table.getDimSize(0);
   if (!ShapedType::isDynamic(seq) && !ShapedType::isDynamic(context) &&
       seq > context)

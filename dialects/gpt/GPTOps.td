@@ -41,17 +41,21 @@ def GPT_EmbeddingOp : GPT_Op<"embedding", [
 
 def GPT_PositionEmbeddingOp : GPT_Op<"position_embedding", [
     DeclareOpInterfaceMethods<GPT_DifferentiableOpInterface>, Pure]> {
-  let summary = "learned position embedding for positions 0..T-1";
+  let summary = "learned position embedding for positions start..start+T-1";
   let description = [{
-    For `ids : [B, T]`, `result[b, t, :] = table[t, :]`. `table` is `[C, D]`
-    where `C` is the context length; `T` must not exceed `C` (checked
-    statically when both are known, by the executor otherwise). Only the shape
-    of `ids` is read.
+    For `ids : [B, T]`, `result[b, t, :] = table[start[b] + t, :]`, where
+    `start : [B]` (i32) is optional and 0 when absent (training and full
+    forward passes; inference with a KV cache passes each sequence's current
+    length). `table` is `[C, D]` where `C` is the context length; positions
+    beyond `C` are an error (checked statically when `T` and `C` are known,
+    by the executor otherwise). Only the shape of `ids` is read.
   }];
-  let arguments = (ins GPT_FloatTensor:$table, GPT_TokenTensor:$ids);
+  let arguments = (ins GPT_FloatTensor:$table, GPT_TokenTensor:$ids,
+                   Optional<GPT_TokenTensor>:$start);
   let results = (outs GPT_FloatTensor:$result);
   let assemblyFormat = [{
-    $table `,` $ids attr-dict `:` type($table) `,` type($ids) `->` type($result)
+    $table `,` $ids (`start` $start^)? attr-dict `:` type($table) `,` type($ids)
+    (`,` type($start)^)? `->` type($result)
   }];
   let hasVerifier = 1;
 }
@@ -348,5 +352,6 @@ def GPT_YieldOp : GPT_Op<"yield", [Pure, Terminator, HasParent<"FusionOp">]> {
 }
 
 include "GPTGradOps.td"
+include "GPTInferenceOps.td"
 
 #endif // GPT_OPS_TD

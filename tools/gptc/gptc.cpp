@@ -68,6 +68,10 @@ cl::opt<bool> noTraining(
     "no-training",
     cl::desc("Only forward and loss: no train_grad / apply_optimizer"),
     cl::init(false), cl::cat(category));
+cl::opt<bool> generation(
+    "generation",
+    cl::desc("Also emit @prefill and @decode (paged KV-cache generation)"),
+    cl::init(false), cl::cat(category));
 cl::opt<bool> reportMemory(
     "report-memory",
     cl::desc("Print the planned arena sizes of each function (stderr)"),
@@ -112,7 +116,10 @@ int main(int argc, char **argv) {
   mlir::MLIRContext context;
   context.loadDialect<mlir::gpt::GPTDialect, mlir::func::FuncDialect,
                       mlir::arith::ArithDialect>();
-  mlir::OwningOpRef<mlir::ModuleOp> module = gpt::buildGPTModule(context, config);
+  gpt::FrontendOptions frontendOptions;
+  frontendOptions.generation = generation;
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      gpt::buildGPTModule(context, config, frontendOptions);
   if (failed(mlir::verify(*module)))
     return userError("the frontend produced an invalid module (a bug)");
   (*module)->setAttr("gpt.target",
