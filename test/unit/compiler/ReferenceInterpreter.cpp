@@ -146,8 +146,11 @@ public:
     for (Operation &op : block) {
       if (op.hasTrait<OpTrait::IsTerminator>()) {
         results.clear();
-        for (Value v : op.getOperands())
+        for (Value v : op.getOperands()) {
+          if (!env.count(v.getAsOpaquePointer()))
+            return failAt(&op, "returns a value that was not evaluated");
           results.push_back(get(v));
+        }
         return true;
       }
       if (!exec(&op))
