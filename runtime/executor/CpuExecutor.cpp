@@ -4,6 +4,7 @@
 
 #include "cpu/thread_pool.h"
 
+#include <chrono>
 #include <cstring>
 #include <new>
 #include <sstream>
@@ -288,7 +289,16 @@ CpuExecutor::run(const std::string &function,
     for (int64_t id : kernel.outputs)
       ctx.out.push_back(id < 0 ? nullptr : &st->tensors[id]);
     try {
-      exec::runKernel(ctx);
+      if (profiling_) {
+        auto t0 = std::chrono::steady_clock::now();
+        exec::runKernel(ctx);
+        std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
+        KernelTime &kt = profile_[kernel.kernel];
+        kt.seconds += dt.count();
+        ++kt.calls;
+      } else {
+        exec::runKernel(ctx);
+      }
     } catch (const std::exception &e) {
       std::string at = where + ": kernels[" + std::to_string(k) + "] (" +
                        kernel.kernel +

@@ -73,12 +73,24 @@ public:
       const std::map<std::string, TensorView> &inputs);
 
   const Artifact &artifact() const { return artifact_; }
+
+  /// Per-kernel wall time, accumulated over calls while profiling is on
+  /// (`gpt bench --profile`). Keyed by kernel name.
+  struct KernelTime {
+    double seconds = 0.0;
+    int64_t calls = 0;
+  };
+  void setProfiling(bool on) { profiling_ = on; }
+  const std::map<std::string, KernelTime> &profile() const { return profile_; }
+  void resetProfile() { profile_.clear(); }
   ArenaInfo arenaInfo(const std::string &function) const;
 
   struct FunctionState;
   struct Scratch;
 
 private:
+  bool profiling_ = false;
+  std::map<std::string, KernelTime> profile_;
   Artifact artifact_;
   std::unique_ptr<cpu::ThreadPool> ownPool_;
   cpu::ThreadPool *pool_;
