@@ -620,21 +620,29 @@ struct ModelRun {
   func::FuncOp loss, lossGrad;
 };
 
+enum class Fusion { None, Attention, All };
+
 /// The frontend's module after canonicalize, [fuse attention, fuse softmax,]
-/// autodiff.
+/// autodiff, [fuse elementwise, canonicalize, cse] (the training pipeline up
+/// to kernel selection).
 ModelRun compileModel(MLIRContext &context, const ::gpt::ModelConfig &config,
-                      bool weighted, bool fuse) {
+                      bool weighted, Fusion fusion) {
   ModelRun run;
   ::gpt::FrontendOptions options;
   options.weightedLoss = weighted;
   run.module = ::gpt::buildGPTModule(context, config, options);
   PassManager pm(&context);
   pm.addPass(createCanonicalizerPass());
-  if (fuse) {
+  if (fusion != Fusion::None) {
     pm.addPass(gd::createGPTFuseAttention());
     pm.addPass(gd::createGPTFuseSoftmax());
   }
   pm.addPass(gd::createGPTAutodiff());
+  if (fusion == Fusion::All) {
+    pm.addPass(gd::createGPTFuseElementwise());
+    pm.addPass(createCanonicalizerPass());
+    pm.addPass(createCSEPass());
+  }
   if (failed(pm.run(*run.module)))
     return run;
   run.loss = run.module->lookupSymbol<func::FuncOp>("loss");
@@ -681,9 +689,10 @@ protected:
 TEST_P(ModelGradientTest, LossGradMatchesFiniteDifferences) {
   auto [tied, weighted] = GetParam();
   ::gpt::ModelConfig config = tinyConfig(tied);
-  ModelRun fused = compileModel(context, config, weighted, /*fuse=*/true);
-  ModelRun plain = compileModel(context, config, weighted, /*fuse=*/false);
-  ASSERT_TRUE(fused.lossGrad && plain.lossGrad);
+  ModelRun fused = compileModel(context, config, weighted, Fusion::Attention);
+  ModelRun plain = compileModel(context, config, weighted, Fusion::None);
+  ModelRun all = compileModel(context, config, weighted, Fusion::All);
+  ASSERT_TRUE(fused.lossGrad && plain.lossGrad && all.lossGrad);
   // The fused model really uses the fused ops; the plain one does not.
   EXPECT_EQ(count<gd::AttentionWithLseOp>(fused.lossGrad), 2);
   EXPECT_EQ(count<gd::AttentionGradOp>(fused.lossGrad), 2);
@@ -691,6 +700,7 @@ TEST_P(ModelGradientTest, LossGradMatchesFiniteDifferences) {
   EXPECT_EQ(count<gd::AttentionWithLseOp>(plain.lossGrad), 0);
   EXPECT_EQ(count<gd::SoftmaxGradOp>(plain.lossGrad), 2);
   EXPECT_EQ(count<gd::CausalMaskGradOp>(plain.lossGrad), 2);
+  EXPECT_GT(count<gd::FusionOp>(all.lossGrad), 0);
 
   std::mt19937 rng(tied ? 7 : 8);
   std::vector<unsigned> params;
@@ -704,6 +714,8 @@ TEST_P(ModelGradientTest, LossGradMatchesFiniteDifferences) {
   ASSERT_TRUE(grads.ok()) << grads.error;
   gpt_test::EvalResult plainGrads = gpt_test::evaluate(plain.lossGrad, inputs);
   ASSERT_TRUE(plainGrads.ok()) << plainGrads.error;
+  gpt_test::EvalResult allGrads = gpt_test::evaluate(all.lossGrad, inputs);
+  ASSERT_TRUE(allGrads.ok()) << allGrads.error;
   gpt_test::EvalResult loss = gpt_test::evaluate(fused.loss, inputs);
   ASSERT_TRUE(loss.ok()) << loss.error;
   gpt_test::EvalResult plainLoss = gpt_test::evaluate(plain.loss, inputs);
@@ -714,18 +726,26 @@ TEST_P(ModelGradientTest, LossGradMatchesFiniteDifferences) {
   EXPECT_NEAR(grads.results[0].data[0], l, 1e-12 * std::abs(l));
   EXPECT_NEAR(plainLoss.results[0].data[0], l, 1e-12 * std::abs(l));
   EXPECT_NEAR(plainGrads.results[0].data[0], l, 1e-12 * std::abs(l));
+  EXPECT_NEAR(allGrads.results[0].data[0], l, 1e-12 * std::abs(l));
   EXPECT_GT(l, 1.0);
 
-  // Fused and decomposed attention give the same gradients.
+  // Fused and decomposed attention give the same gradients, and so does the
+  // module after elementwise fusion (gpt.fusion regions), up to rounding.
+  ASSERT_EQ(allGrads.results.size(), grads.results.size());
   for (size_t p = 0; p < params.size(); ++p) {
-    const RefTensor &a = grads.results[1 + p], &b = plainGrads.results[1 + p];
-    ASSERT_EQ(a.shape, b.shape) << names[p];
+    const RefTensor &a = grads.results[1 + p];
     double scale = 0;
     for (double v : a.data)
       scale = std::max(scale, std::abs(v));
-    for (int64_t i = 0; i < a.size(); ++i)
-      ASSERT_NEAR(a.data[i], b.data[i], 1e-10 * scale + 1e-14)
-          << names[p] << "[" << i << "] fused vs decomposed";
+    for (auto [other, what] :
+         {std::pair{&plainGrads, "fused vs decomposed attention"},
+          std::pair{&allGrads, "with vs without elementwise fusion"}}) {
+      const RefTensor &b = other->results[1 + p];
+      ASSERT_EQ(a.shape, b.shape) << names[p];
+      for (int64_t i = 0; i < a.size(); ++i)
+        ASSERT_NEAR(a.data[i], b.data[i], 1e-10 * scale + 1e-14)
+            << names[p] << "[" << i << "] " << what;
+    }
   }
 
   // Every parameter against finite differences of @loss: all entries of
