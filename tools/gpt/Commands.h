@@ -12,11 +12,16 @@ namespace gpt::cli {
 void addTokenizerCommand(CLI::App &app);
 /// `gpt data prepare`
 void addDataCommand(CLI::App &app);
+/// `gpt data synth` (registered by addDataCommand on the `data` command)
+void addDataSynthCommand(CLI::App &data);
+/// `gpt eval-chat`
+void addEvalChatCommand(CLI::App &app);
 /// `gpt train`
 void addTrainCommand(CLI::App &app);
 /// `gpt eval`
 void addEvalCommand(CLI::App &app);
 /// `gpt generate`
 void addGenerateCommand(CLI::App &app);
+
 
 } // namespace gpt::cli

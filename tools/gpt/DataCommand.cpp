@@ -66,9 +66,11 @@ void addPrepare(CLI::App &parent) {
 } // namespace
 
 void addDataCommand(CLI::App &app) {
-  auto *cmd = app.add_subcommand("data", "Prepare training data");
+  auto *cmd = app.add_subcommand(
+      "data", "Prepare training data; generate the built-in synthetic dataset");
   cmd->require_subcommand(1);
   addPrepare(*cmd);
+  addDataSynthCommand(*cmd);
 }
 
 } // namespace gpt::cli

@@ -10,7 +10,7 @@ using Registrar = void (*)(CLI::App &);
 const Registrar kCommands[] = {
     gpt::cli::addTokenizerCommand, gpt::cli::addDataCommand,
     gpt::cli::addTrainCommand,     gpt::cli::addEvalCommand,
-    gpt::cli::addGenerateCommand,
+    gpt::cli::addGenerateCommand,  gpt::cli::addEvalChatCommand,
 };
 } // namespace
 

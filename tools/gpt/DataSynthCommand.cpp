@@ -1,0 +1,73 @@
+// gpt data synth: writes the built-in synthetic chat dataset.
+#include "Commands.h"
+
+#include "synth/Synth.h"
+
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+namespace gpt::cli {
+
+void addDataSynthCommand(CLI::App &data) {
+  auto *cmd = data.add_subcommand(
+      "synth",
+      "Write the built-in synthetic chat dataset (arithmetic, counting, "
+      "ordering, spelling, simple facts): DIR/train.jsonl and "
+      "DIR/heldout.jsonl, whose questions never occur in train");
+  struct Opts {
+    std::string out;
+    synth::SynthOptions s;
+    bool json = false, list = false;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("-o,--output", o->out, "Output directory");
+  cmd->add_option("--train", o->s.train, "Training conversations")
+      ->capture_default_str();
+  cmd->add_option("--heldout", o->s.heldout, "Held-out conversations")
+      ->capture_default_str();
+  cmd->add_option("--seed", o->s.seed, "Seed (same seed, same files)")
+      ->capture_default_str();
+  cmd->add_option("--tasks", o->s.tasks,
+                  "Only these tasks (default: all; see --list-tasks)");
+  cmd->add_option("--system-fraction", o->s.systemFraction,
+                  "Fraction of conversations with a system message")
+      ->capture_default_str();
+  cmd->add_flag("--list-tasks", o->list, "List the tasks and exit");
+  cmd->add_flag("--json", o->json, "Print a JSON summary");
+  cmd->callback([o] {
+    if (o->list) {
+      for (const synth::TaskInfo &t : synth::tasks())
+        std::cout << t.name << "\t" << t.description << "\n";
+      return;
+    }
+    if (o->out.empty())
+      throw std::runtime_error("data synth: -o/--output DIR is required");
+    synth::Dataset d = synth::generate(o->s);
+    synth::writeDataset(d, o->out);
+    std::map<std::string, std::pair<std::size_t, std::size_t>> counts;
+    for (const auto &e : d.train)
+      ++counts[e.task].first;
+    for (const auto &e : d.heldout)
+      ++counts[e.task].second;
+    if (o->json) {
+      nlohmann::ordered_json j;
+      j["dir"] = o->out;
+      j["seed"] = o->s.seed;
+      j["train"] = d.train.size();
+      j["heldout"] = d.heldout.size();
+      for (const auto &[task, c] : counts)
+        j["tasks"][task] = {{"train", c.first}, {"heldout", c.second}};
+      std::cout << j.dump() << "\n";
+      return;
+    }
+    std::cout << "wrote " << o->out << "/train.jsonl (" << d.train.size()
+              << " conversations) and " << o->out << "/heldout.jsonl ("
+              << d.heldout.size() << "), seed " << o->s.seed << "\n";
+    for (const auto &[task, c] : counts)
+      std::cout << "  " << task << ": " << c.first << " train, " << c.second
+                << " held out\n";
+  });
+}
+
+} // namespace gpt::cli
