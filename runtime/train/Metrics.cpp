@@ -111,9 +111,13 @@ std::vector<double> niceTicks(double lo, double hi, int count) {
       break;
     }
   std::vector<double> ticks;
-  for (double t = std::ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9;
-       t += step)
+  // Outward: the first tick at or below lo, the last at or above hi.
+  const double first = std::floor(lo / step + 1e-9);
+  const double last = std::ceil(hi / step - 1e-9);
+  for (double k = first; k <= last + 1e-9; k += 1) {
+    double t = k * step;
     ticks.push_back(std::abs(t) < step * 1e-9 ? 0.0 : t);
+  }
   return ticks;
 }
 
@@ -167,7 +171,8 @@ std::string lossCurveSvg(const std::vector<CurvePoint> &train,
     y1 += 0.5;
   }
   std::vector<double> xt = niceTicks(x0, x1, 8), yt = niceTicks(y0, y1, 6);
-  // Extend the ranges to the outermost ticks so lines stay inside.
+  // The axes span the outermost ticks.
+  x0 = std::min(x0, xt.front());
   y0 = std::min(y0, yt.front());
   y1 = std::max(y1, yt.back());
   x1 = std::max(x1, xt.back());

@@ -59,7 +59,8 @@ void writeLossCurve(const std::filesystem::path &path,
                     const std::vector<StepMetrics> &metrics,
                     const std::string &title);
 
-/// "Nice" axis ticks covering [lo, hi] (about `count` of them).
+/// "Nice" axis ticks (steps of 1, 2, 2.5 or 5 times a power of ten, about
+/// `count` of them) from the last one <= lo to the first one >= hi.
 std::vector<double> niceTicks(double lo, double hi, int count);
 
 } // namespace gpt::train

@@ -23,5 +23,7 @@ void addEvalCommand(CLI::App &app);
 /// `gpt generate`
 void addGenerateCommand(CLI::App &app);
 
+/// `gpt bench train`
+void addBenchCommand(CLI::App &app);
 
 } // namespace gpt::cli

@@ -104,6 +104,7 @@ int runTrain(const TrainOpts &o, CLI::App *cmd) {
     data::Manifest m = data::Manifest::load(ro.dataDir);
     config = resolveConfig(o, m.vocabSize);
     const bool big = config.d_model >= 768;
+
     hp.batch = o.batch > 0 ? o.batch : 8;
     hp.seq = o.seq > 0 ? o.seq : config.context_length;
     if (hp.seq > config.context_length)
@@ -113,7 +114,7 @@ int runTrain(const TrainOpts &o, CLI::App *cmd) {
     hp.gradAccum = o.gradAccum;
     if (hp.gradAccum < 1)
       throw std::runtime_error("--grad-accum must be >= 1");
-    hp.lr = o.lr > 0 ? o.lr : (big ? 6e-4 : 1e-3);
+    hp.lr = o.lr > 0 ? o.lr : config.d_model <= 256 ? 2e-3 : big ? 6e-4 : 1e-3;
     hp.minLr = o.minLr >= 0 ? o.minLr : hp.lr / 10;
     hp.totalSteps = o.decaySteps > 0 ? o.decaySteps : o.steps;
     hp.warmup = o.warmup >= 0 ? o.warmup
@@ -222,7 +223,8 @@ void addTrainCommand(CLI::App &app) {
   cmd->add_option("--seq", o->seq,
                   "Sequence length (default: the context length)");
   cmd->add_option("--lr", o->lr,
-                  "Peak learning rate (default 1e-3; 6e-4 for d_model>=768)");
+                  "Peak learning rate (default 2e-3 for d_model<=256, 6e-4 for "
+                  "d_model>=768, else 1e-3)");
   cmd->add_option("--min-lr", o->minLr, "Final learning rate (default lr/10)");
   cmd->add_option("--warmup", o->warmup,
                   "Linear warm-up steps (default min(100, steps/10))");

@@ -10,7 +10,8 @@ using Registrar = void (*)(CLI::App &);
 const Registrar kCommands[] = {
     gpt::cli::addTokenizerCommand, gpt::cli::addDataCommand,
     gpt::cli::addTrainCommand,     gpt::cli::addEvalCommand,
-    gpt::cli::addGenerateCommand,  gpt::cli::addEvalChatCommand,
+    gpt::cli::addGenerateCommand,  gpt::cli::addBenchCommand,
+    gpt::cli::addEvalChatCommand,
 };
 } // namespace
 

@@ -62,8 +62,8 @@ TEST(Metrics, NiceTicks) {
   EXPECT_EQ(t.back(), 100);
   EXPECT_EQ(t[1] - t[0], 20);
   auto u = niceTicks(2.13, 4.87, 6);
-  EXPECT_GE(u.front(), 2.13 - 1e-9);
-  EXPECT_LE(u.back(), 4.87 + 1e-9);
+  EXPECT_DOUBLE_EQ(u.front(), 2.0);
+  EXPECT_DOUBLE_EQ(u.back(), 5.0);
   EXPECT_NEAR(u[1] - u[0], 0.5, 1e-12);
 }
 
