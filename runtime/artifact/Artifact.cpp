@@ -7,6 +7,7 @@
 #include "artifact/Artifact.h"
 
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -135,9 +136,9 @@ public:
       std::string p = path + ".shape[" + std::to_string(i) + "]";
       int64_t d =
           integer(shape[i], p, std::numeric_limits<int64_t>::min(), kMaxInt);
-      if (d < 0 && d != kDimBatch && d != kDimSequence)
+      if (d < 0 && d != kDimBatch && d != kDimSequence && d != kDimPool)
         fail(p, "dim " + std::to_string(d) +
-                    " is neither >= 0 nor -1 (B) nor -2 (T)");
+                    " is neither >= 0 nor -1 (B), -2 (T) or -3 (N)");
       out.shape.push_back(d);
     }
     std::string sp = path + ".storage";
@@ -370,6 +371,17 @@ Artifact artifactFromManifest(const nlohmann::json &m,
   for (size_t i = 0; i < functions.size(); ++i)
     a.functions.push_back(
         s.function(functions[i], "functions[" + std::to_string(i) + "]"));
+  // gptc 0.1 emits paged_attention without its attributes; they can only be
+  // the model's: n_head heads and 1/sqrt(head_dim) (docs/artifact.md).
+  for (Function &f : a.functions)
+    for (Kernel &k : f.kernels)
+      if (k.kernel == "paged_attention" && a.config.n_head > 0) {
+        if (!k.attrs.contains("num_heads"))
+          k.attrs["num_heads"] = a.config.n_head;
+        if (!k.attrs.contains("scale"))
+          k.attrs["scale"] =
+              1.0 / std::sqrt(double(a.config.d_model / a.config.n_head));
+      }
   validateArtifact(a, sourceName);
   return a;
 }

@@ -33,6 +33,9 @@ const char *dtypeName(DType dtype);
 /// Symbolic dims in shapes.
 constexpr int64_t kDimBatch = -1;    ///< B
 constexpr int64_t kDimSequence = -2; ///< T
+/// N, the number of blocks of a paged KV cache: appears only in the shapes
+/// of inputs (and their aliases), bound from the caller's tensors.
+constexpr int64_t kDimPool = -3;
 
 enum class StorageKind { Input, StaticArena, TokenArena, Alias };
 
@@ -139,22 +142,25 @@ void writeArtifactFile(const std::string &path, const nlohmann::json &manifest);
 // Shapes and kernel contracts (shared by the reader and the executors)
 //===----------------------------------------------------------------------===//
 
-/// Element count c * B^batchPower * T^seqPower of a symbolic shape.
+/// Element count c * B^batchPower * T^seqPower * N^poolPower of a symbolic
+/// shape.
 struct SymbolicCount {
   int64_t factor = 1;
   int batchPower = 0;
   int seqPower = 0;
+  int poolPower = 0;
   bool operator==(const SymbolicCount &o) const {
     return factor == o.factor && batchPower == o.batchPower &&
-           seqPower == o.seqPower;
+           seqPower == o.seqPower && poolPower == o.poolPower;
   }
 };
 /// Throws ArtifactError (message without prefix) on overflow (> 2^48).
 SymbolicCount symbolicCount(const std::vector<int64_t> &shape);
 
-/// The shape with B and T substituted. Throws ArtifactError on overflow.
+/// The shape with B, T and N substituted. Throws ArtifactError on overflow
+/// or when the shape has an N dim (-3) and N < 0 (not bound).
 std::vector<int64_t> bindShape(const std::vector<int64_t> &shape, int64_t B,
-                               int64_t T);
+                               int64_t T, int64_t N = -1);
 /// Product of dims (1 for a 0-d shape).
 int64_t numElements(const std::vector<int64_t> &shape);
 

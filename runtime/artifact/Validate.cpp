@@ -55,14 +55,35 @@ const std::vector<KernelSpec> &kernelSpecs() {
       {"embedding", 2, 2, 1, 1, {}, {}, {}, {D::F32, D::I32}, {D::F32}},
       {"position_embedding",
        2,
-       2,
+       3,
        1,
        1,
+       {2},
        {},
        {},
-       {},
-       {D::F32, D::Any},
+       {D::F32, D::Any, D::I32},
        {D::F32}},
+      {"kv_cache_write",
+       4,
+       4,
+       1,
+       1,
+       {},
+       {},
+       {},
+       {D::F32, D::F32, D::I32, D::I32},
+       {D::F32}},
+      {"paged_attention",
+       5,
+       5,
+       1,
+       1,
+       {},
+       {},
+       {kHeads, kScale},
+       {D::F32, D::F32, D::F32, D::I32, D::I32},
+       {D::F32}},
+      {"take_last", 1, 1, 1, 1, {}, {}, {}, {D::F32}, {D::F32}},
       {"layernorm", 3, 3, 1, 1, {2}, {}, {kEps}, {D::F32}, {D::F32}},
       {"linear", 3, 3, 1, 1, {2}, {}, {kTransW}, {D::F32}, {D::F32}},
       {"matmul",
@@ -230,6 +251,7 @@ std::string shapeStr(const Shape &s) {
       out += ", ";
     out += s[i] == kDimBatch      ? "B"
            : s[i] == kDimSequence ? "T"
+           : s[i] == kDimPool     ? "N"
                                   : std::to_string(s[i]);
   }
   return out + "]";
@@ -402,9 +424,10 @@ struct Checker {
                                  "; other views of it must be aliases");
         break;
       case StorageKind::StaticArena: {
-        if (c.batchPower || c.seqPower)
+        if (c.batchPower || c.seqPower || c.poolPower)
           fail(p, "value of shape " + shapeStr(value.shape) +
-                      " depends on B or T and cannot live in the static arena");
+                      " depends on B, T or N and cannot live in the static "
+                      "arena");
         if (s.offset % 64)
           fail(p + ".offset", "static offset " + std::to_string(s.offset) +
                                   " is not a multiple of 64");
@@ -417,6 +440,10 @@ struct Checker {
         break;
       }
       case StorageKind::TokenArena: {
+        if (c.poolPower)
+          fail(p, "value of shape " + shapeStr(value.shape) +
+                      " depends on the KV pool size N (-3), which only inputs "
+                      "and their aliases may");
         if (c.batchPower > 1 || c.seqPower > 1)
           fail(p, "value of shape " + shapeStr(value.shape) +
                       " grows faster than B*T and cannot live in the token "
@@ -573,11 +600,11 @@ struct Checker {
     }
     // Shapes, at a probe binding of B and T (the executor checks again for
     // the real ones).
-    const int64_t probeB = 7, probeT = 13;
+    const int64_t probeB = 7, probeT = 13, probeN = 5;
     std::vector<Shape> shapes(nv);
     for (int64_t v = 0; v < nv; ++v) {
       try {
-        shapes[v] = bindShape(f.values[v].shape, probeB, probeT);
+        shapes[v] = bindShape(f.values[v].shape, probeB, probeT, probeN);
       } catch (const ArtifactError &e) {
         fail(path + ".values[" + std::to_string(v) + "].shape", e.what());
       }
@@ -685,6 +712,8 @@ SymbolicCount symbolicCount(const std::vector<int64_t> &shape) {
       ++c.batchPower;
     } else if (d == kDimSequence) {
       ++c.seqPower;
+    } else if (d == kDimPool) {
+      ++c.poolPower;
     } else {
       if (d < 0)
         throw ArtifactError("invalid dim " + std::to_string(d));
@@ -698,7 +727,7 @@ SymbolicCount symbolicCount(const std::vector<int64_t> &shape) {
 }
 
 std::vector<int64_t> bindShape(const std::vector<int64_t> &shape, int64_t B,
-                               int64_t T) {
+                               int64_t T, int64_t N) {
   std::vector<int64_t> out(shape);
   int64_t total = 1;
   for (int64_t &d : out) {
@@ -706,6 +735,11 @@ std::vector<int64_t> bindShape(const std::vector<int64_t> &shape, int64_t B,
       d = B;
     else if (d == kDimSequence)
       d = T;
+    else if (d == kDimPool && N >= 0)
+      d = N;
+    else if (d == kDimPool)
+      throw ArtifactError("shape " + shapeStr(shape) +
+                          " has the KV pool size N (-3), which is not bound");
     else if (d < 0)
       throw ArtifactError("invalid dim " + std::to_string(d));
     if (d != 0 && total > kMaxElements / d)
@@ -815,7 +849,33 @@ std::string checkKernelShapes(const Function &f, const Kernel &k,
   } else if (name == "position_embedding") {
     REQUIRE(in(0).size() == 2, "table must be [C, D], got " + str(in(0)));
     REQUIRE(in(1).size() == 2, "ids must be [B, T], got " + str(in(1)));
+    if (hasIn(2))
+      CHECK(expect(in(2), {in(1)[0]}, "start"));
     CHECK(expect(out(0), {in(1)[0], in(1)[1], in(0)[1]}, "y"));
+  } else if (name == "kv_cache_write" || name == "paged_attention") {
+    bool attn = name == "paged_attention";
+    const Shape &cache = in(attn ? 1 : 0), &x = in(attn ? 0 : 1);
+    REQUIRE(cache.size() == 3, "cache must be [N, BS, D], got " + str(cache));
+    REQUIRE(x.size() == 3 && x[2] == cache[2],
+            std::string(attn ? "q" : "new") + " must be [B, T, " +
+                std::to_string(cache[2]) + "], got " + str(x));
+    if (attn) {
+      CHECK(expect(in(2), cache, "v_cache"));
+      int64_t H = attrInt(k, "num_heads");
+      REQUIRE(H > 0 && x[2] % H == 0,
+              "num_heads " + std::to_string(H) +
+                  " does not divide D = " + std::to_string(x[2]));
+    }
+    const Shape &table = in(attn ? 3 : 2);
+    REQUIRE(table.size() == 2 && table[0] == x[0],
+            "block_table must be [B, NB] with B = " + std::to_string(x[0]) +
+                ", got " + str(table));
+    CHECK(expect(in(attn ? 4 : 3), {x[0]}, "start"));
+    CHECK(expect(out(0), attn ? x : cache, attn ? "o" : "cache'"));
+  } else if (name == "take_last") {
+    const Shape &x = in(0);
+    REQUIRE(x.size() == 3, "x must be [B, T, D], got " + str(x));
+    CHECK(expect(out(0), {x[0], x[2]}, "y"));
   } else if (name == "position_embedding_grad") {
     REQUIRE(out(0).size() == 2, "dtable must be [C, D], got " + str(out(0)));
     REQUIRE(in(0).size() == 3 && in(0)[2] == out(0)[1],

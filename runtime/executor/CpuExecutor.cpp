@@ -19,6 +19,7 @@ std::string shapeStr(const std::vector<int64_t> &s) {
       out += ", ";
     out += s[i] == kDimBatch      ? "B"
            : s[i] == kDimSequence ? "T"
+           : s[i] == kDimPool     ? "N"
                                   : std::to_string(s[i]);
   }
   return out + "]";
@@ -63,11 +64,11 @@ private:
 struct CpuExecutor::FunctionState {
   const Function *fn = nullptr;
   std::vector<int64_t> root; ///< value id -> id of its non-alias root
-  bool usesB = false, usesT = false;
+  bool usesB = false, usesT = false, usesN = false;
   bool staticReady = false;
   AlignedBuffer staticArena, tokenArena;
   int tokenAllocations = 0;
-  int64_t B = -1, T = -1; ///< binding whose shapes were checked last
+  int64_t B = -1, T = -1, N = -1; ///< binding whose shapes were checked last
   std::vector<std::vector<int64_t>> shapes;
   std::vector<exec::Tensor> tensors;
 };
@@ -103,6 +104,7 @@ CpuExecutor::CpuExecutor(const Artifact &artifact, int threads)
       for (int64_t d : f.values[v].shape) {
         st->usesB = st->usesB || d == kDimBatch;
         st->usesT = st->usesT || d == kDimSequence;
+        st->usesN = st->usesN || d == kDimPool;
       }
     }
     states_.push_back(std::move(st));
@@ -157,8 +159,8 @@ CpuExecutor::run(const std::string &function,
   for (size_t i = 0; i < f.inputs.size(); ++i)
     if (int64_t(i) != tokens)
       order.push_back(i);
-  int64_t B = -1, T = -1;
-  std::string bFrom, tFrom;
+  int64_t B = -1, T = -1, N = -1;
+  std::string bFrom, tFrom, nFrom;
   for (size_t i : order) {
     const FunctionInput &in = f.inputs[i];
     const Value &value = f.values[in.value];
@@ -177,7 +179,17 @@ CpuExecutor::run(const std::string &function,
                         shapeStr(view.shape);
       if (got < 0)
         fail(dim + " is negative");
-      if (want == kDimBatch || want == kDimSequence) {
+      if (want == kDimPool) {
+        if (got < 1)
+          fail(dim + ": the KV pool size N must be >= 1");
+        if (N < 0) {
+          N = got;
+          nFrom = in.name;
+        } else if (N != got) {
+          fail(dim + " is " + std::to_string(got) + " but N = " +
+               std::to_string(N) + " (from input '" + nFrom + "')");
+        }
+      } else if (want == kDimBatch || want == kDimSequence) {
         bool batch = want == kDimBatch;
         int64_t &sym = batch ? B : T;
         std::string &from = batch ? bFrom : tFrom;
@@ -209,6 +221,8 @@ CpuExecutor::run(const std::string &function,
     fail("no input binds the batch size B (-1 dims)");
   if (st->usesT && T < 0)
     fail("no input binds the sequence length T (-2 dims)");
+  if (st->usesN && N < 0)
+    fail("no input binds the KV pool size N (-3 dims)");
   if (B < 0)
     B = 1;
   if (T < 0)
@@ -220,8 +234,8 @@ CpuExecutor::run(const std::string &function,
                              where + " static arena");
     st->staticReady = true;
   }
-  if (st->B != B || st->T != T) {
-    st->B = st->T = -1;
+  if (st->B != B || st->T != T || st->N != N) {
+    st->B = st->T = st->N = -1;
     if (B > (int64_t(1) << 40) / T)
       fail("B * T = " + std::to_string(B) + " * " + std::to_string(T) +
            " is too large");
@@ -237,7 +251,7 @@ CpuExecutor::run(const std::string &function,
     st->shapes.resize(f.values.size());
     for (size_t v = 0; v < f.values.size(); ++v) {
       try {
-        st->shapes[v] = bindShape(f.values[v].shape, B, T);
+        st->shapes[v] = bindShape(f.values[v].shape, B, T, N);
       } catch (const ArtifactError &e) {
         fail("values[" + std::to_string(v) + "]: " + e.what());
       }
@@ -258,6 +272,7 @@ CpuExecutor::run(const std::string &function,
     }
     st->B = B;
     st->T = T;
+    st->N = N;
   }
   // Pointers (the caller's buffers change from call to call).
   for (size_t v = 0; v < f.values.size(); ++v) {
@@ -292,7 +307,8 @@ CpuExecutor::run(const std::string &function,
       if (profiling_) {
         auto t0 = std::chrono::steady_clock::now();
         exec::runKernel(ctx);
-        std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
+        std::chrono::duration<double> dt =
+            std::chrono::steady_clock::now() - t0;
         KernelTime &kt = profile_[kernel.kernel];
         kt.seconds += dt.count();
         ++kt.calls;

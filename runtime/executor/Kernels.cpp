@@ -70,19 +70,157 @@ void embedding(KernelContext &c) {
   });
 }
 
+/// y[b, t] = table[start[b] + t] (start = 0 without the third operand).
 void positionEmbedding(KernelContext &c) {
   const Tensor &table = *c.in[0], &ids = *c.in[1], &y = *c.out[0];
+  const int32_t *start = c.in.size() > 2 && c.in[2] ? c.in[2]->i() : nullptr;
   int64_t C = table.shape[0], D = table.shape[1];
   int64_t B = ids.shape[0], T = ids.shape[1];
-  if (T > C)
+  if (!start && T > C)
     error("sequence length T = " + std::to_string(T) +
           " exceeds the context length " + std::to_string(C));
+  for (int64_t b = 0; start && b < B; ++b)
+    if (start[b] < 0 || int64_t(start[b]) + T > C)
+      error("sequence " + std::to_string(b) + ": positions " +
+            std::to_string(start[b]) + ".." +
+            std::to_string(int64_t(start[b]) + T - 1) +
+            " exceed the context length " + std::to_string(C));
   const float *t = table.f();
   float *o = y.f();
   c.pool.parallelFor(B * T, grainFor(D), [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r)
-      std::memcpy(o + r * D, t + (r % T) * D, D * sizeof(float));
+    for (int64_t r = b; r < e; ++r) {
+      int64_t pos = r % T + (start ? start[r / T] : 0);
+      std::memcpy(o + r * D, t + pos * D, D * sizeof(float));
+    }
   });
+}
+
+/// Checks that positions start[b] .. start[b]+T-1 of every sequence have a
+/// slot in the paged cache: start >= 0, the last position < NB * BS, and
+/// every block id the sequence uses up to it in [0, N).
+void checkPaged(const int32_t *table, const int32_t *start, int64_t B,
+                int64_t T, int64_t NB, int64_t BS, int64_t N) {
+  for (int64_t b = 0; b < B; ++b) {
+    int64_t s = start[b], last = s + T - 1;
+    std::string seq = "sequence " + std::to_string(b) + ": ";
+    if (s < 0)
+      error(seq + "start " + std::to_string(s) + " is negative");
+    if (last >= NB * BS)
+      error(seq + "position " + std::to_string(last) +
+            " does not fit the block table (" + std::to_string(NB) + " x " +
+            std::to_string(BS) + " positions)");
+    for (int64_t blk = 0; blk <= last / BS; ++blk) {
+      int64_t id = table[b * NB + blk];
+      if (id < 0 || id >= N)
+        error(seq + "block_table[" + std::to_string(blk) +
+              "] = " + std::to_string(id) + " is outside the pool [0, " +
+              std::to_string(N) + ")");
+    }
+  }
+}
+
+/// cache[block_table[b, p / BS], p % BS] = new[b, t] for p = start[b] + t.
+void kvCacheWrite(KernelContext &c) {
+  const Tensor &cache = *c.in[0], &x = *c.in[1], &table = *c.in[2],
+               &start = *c.in[3], &out = *c.out[0];
+  int64_t N = cache.shape[0], BS = cache.shape[1], D = cache.shape[2];
+  int64_t B = x.shape[0], T = x.shape[1], NB = table.shape[1];
+  checkPaged(table.i(), start.i(), B, T, NB, BS, N);
+  if (out.data != cache.data)
+    std::memmove(out.data, cache.data, size_t(cache.numel) * sizeof(float));
+  const int32_t *tb = table.i(), *st = start.i();
+  const float *src = x.f();
+  float *dst = out.f();
+  c.pool.parallelFor(B * T, grainFor(D), [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      int64_t seq = r / T, p = st[seq] + r % T;
+      int64_t row = int64_t(tb[seq * NB + p / BS]) * BS + p % BS;
+      std::memcpy(dst + row * D, src + r * D, D * sizeof(float));
+    }
+  });
+}
+
+/// Causal multi-head attention of q [B, T, D] (positions start[b] + t) over
+/// the paged caches. One task per (sequence, head, tile of queries); each
+/// query keeps an online softmax, rescaled once per cache block.
+void pagedAttention(KernelContext &c) {
+  const Tensor &q = *c.in[0], &kc = *c.in[1], &vc = *c.in[2], &table = *c.in[3],
+               &start = *c.in[4], &o = *c.out[0];
+  int64_t N = kc.shape[0], BS = kc.shape[1], D = kc.shape[2];
+  int64_t B = q.shape[0], T = q.shape[1], NB = table.shape[1];
+  int64_t H = attrInt(c.kernel, "num_heads"), Dh = D / H;
+  float scale = attrFloat(c.kernel, "scale");
+  checkPaged(table.i(), start.i(), B, T, NB, BS, N);
+  const int64_t tile = 8, tiles = (T + tile - 1) / tile;
+  const int32_t *tb = table.i(), *st = start.i();
+  const float *qp = q.f(), *kp = kc.f(), *vp = vc.f();
+  float *op = o.f();
+  c.pool.parallelFor(B * H * tiles, 1, [&](int64_t t0, int64_t t1) {
+    std::vector<float> acc(tile * Dh), scores(BS), m(tile), l(tile);
+    for (int64_t task = t0; task < t1; ++task) {
+      int64_t ti = task % tiles, h = (task / tiles) % H, b = task / (tiles * H);
+      int64_t i0 = ti * tile, n = std::min(tile, T - i0);
+      int64_t s0 = st[b];
+      std::fill(acc.begin(), acc.begin() + n * Dh, 0.0f);
+      std::fill(m.begin(), m.end(), -std::numeric_limits<float>::infinity());
+      std::fill(l.begin(), l.end(), 0.0f);
+      int64_t lastPos = s0 + i0 + n - 1;
+      for (int64_t blk = 0; blk <= lastPos / BS; ++blk) {
+        int64_t base = int64_t(tb[b * NB + blk]) * BS;
+        const float *kb = kp + base * D + h * Dh, *vb = vp + base * D + h * Dh;
+        for (int64_t i = 0; i < n; ++i) {
+          // Keys j < rows of this block are visible to query i0 + i.
+          int64_t rows = std::min(BS, s0 + i0 + i + 1 - blk * BS);
+          if (rows <= 0)
+            continue;
+          const float *qr = qp + ((b * T + i0 + i) * D) + h * Dh;
+          float mb = -std::numeric_limits<float>::infinity();
+          for (int64_t j = 0; j < rows; ++j) {
+            const float *kr = kb + j * D;
+            float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+            for (int64_t d = 0; d < Dh; ++d)
+              dot += qr[d] * kr[d];
+            scores[j] = dot * scale;
+            mb = std::max(mb, scores[j]);
+          }
+          float *a = acc.data() + i * Dh;
+          if (mb > m[i]) {
+            float corr = std::exp(m[i] - mb);
+            l[i] *= corr;
+#pragma omp simd
+            for (int64_t d = 0; d < Dh; ++d)
+              a[d] *= corr;
+            m[i] = mb;
+          }
+          float sum = 0.0f;
+          for (int64_t j = 0; j < rows; ++j) {
+            float p = std::exp(scores[j] - m[i]);
+            sum += p;
+            const float *vr = vb + j * D;
+#pragma omp simd
+            for (int64_t d = 0; d < Dh; ++d)
+              a[d] += p * vr[d];
+          }
+          l[i] += sum;
+        }
+      }
+      for (int64_t i = 0; i < n; ++i) {
+        float *orow = op + ((b * T + i0 + i) * D) + h * Dh;
+        float inv = l[i] > 0 ? 1.0f / l[i] : 0.0f;
+        for (int64_t d = 0; d < Dh; ++d)
+          orow[d] = acc[i * Dh + d] * inv;
+      }
+    }
+  });
+}
+
+/// y[b] = x[b, T - 1].
+void takeLast(KernelContext &c) {
+  const Tensor &x = *c.in[0], &y = *c.out[0];
+  int64_t B = x.shape[0], T = x.shape[1], D = x.shape[2];
+  for (int64_t b = 0; b < B; ++b)
+    std::memmove(y.f() + b * D, x.f() + (b * T + T - 1) * D, D * sizeof(float));
 }
 
 void positionEmbeddingGrad(KernelContext &c) {
@@ -696,6 +834,12 @@ void runKernel(KernelContext &c) {
     embedding(c);
   else if (k == "position_embedding")
     positionEmbedding(c);
+  else if (k == "kv_cache_write")
+    kvCacheWrite(c);
+  else if (k == "paged_attention")
+    pagedAttention(c);
+  else if (k == "take_last")
+    takeLast(c);
   else if (k == "layernorm")
     layernorm(c);
   else if (k == "linear")

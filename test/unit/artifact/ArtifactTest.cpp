@@ -220,8 +220,11 @@ const SchemaCase kSchemaCases[] = {
      "functions[0].inputs[0].value: integer -1 out of range"},
     {"BadDtype", [](json &m) { fn(m)["values"][5]["dtype"] = "f16"; },
      "functions[0].values[5].dtype: unknown dtype 'f16'"},
-    {"BadDim", [](json &m) { fn(m)["values"][5]["shape"][2] = -3; },
-     "functions[0].values[5].shape[2]: dim -3"},
+    {"BadDim", [](json &m) { fn(m)["values"][5]["shape"][2] = -4; },
+     "functions[0].values[5].shape[2]: dim -4"},
+    {"PoolDimInArena", [](json &m) { fn(m)["values"][5]["shape"][2] = -3; },
+     "functions[0].values[5].storage: value of shape [B, T, N] depends on "
+     "the KV pool size N (-3)"},
     {"FloatDim", [](json &m) { fn(m)["values"][5]["shape"][2] = 8.5; },
      "functions[0].values[5].shape[2]: expected an integer"},
     {"HugeDim",
@@ -250,7 +253,7 @@ const SchemaCase kSchemaCases[] = {
        fn(m)["values"][5]["storage"] = {
            {"kind", "arena"}, {"arena", "static"}, {"offset", 0}};
      },
-     "depends on B or T and cannot live in the static arena"},
+     "depends on B, T or N and cannot live in the static arena"},
     {"StaticOutside",
      [](json &m) {
        fn(m)["values"][5]["shape"] = {2, 8};
@@ -449,6 +452,21 @@ TEST(Artifact, SymbolicCountAndBind) {
   EXPECT_EQ(bindShape({-1, -2, 3}, 2, 5), (std::vector<int64_t>{2, 5, 3}));
   EXPECT_THROW(bindShape({-1, -2}, int64_t(1) << 30, int64_t(1) << 30),
                ArtifactError);
+  // -3: the KV pool size N.
+  SymbolicCount pool = symbolicCount({-3, 16, 8});
+  EXPECT_EQ(pool.factor, 128);
+  EXPECT_EQ(pool.poolPower, 1);
+  EXPECT_EQ(pool.batchPower, 0);
+  EXPECT_FALSE(pool == symbolicCount({-1, 16, 8}));
+  EXPECT_EQ(bindShape({-3, 16, 8}, 2, 5, 9), (std::vector<int64_t>{9, 16, 8}));
+  try {
+    bindShape({-3, 16, 8}, 2, 5);
+    ADD_FAILURE() << "unbound N accepted";
+  } catch (const ArtifactError &e) {
+    EXPECT_NE(std::string(e.what()).find("N (-3), which is not bound"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 // Random corruption of a valid artifact never crashes and only ever throws
