@@ -12,16 +12,21 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace gpt {
 
 struct EngineOptions {
-  int maxBatch = 16;             ///< sequences decoded together at most
+  int maxBatch = 16;                ///< sequences decoded together at most
   int64_t kvCacheBytes = 256 << 20; ///< size of the paged KV pool (all layers)
-  int threads = 0;               ///< 0: all hardware threads
-  size_t maxQueue = 256;         ///< waiting requests beyond this: rejected
+  int threads = 0;                  ///< 0: all hardware threads
+  size_t maxQueue = 256;            ///< waiting requests beyond this: rejected
+  int prefillChunk = 256;           ///< prompt tokens per prefill call at most
+  /// The compiler, used only when the run directory's artifact lacks
+  /// prefill/decode: "" = $GPT_GPTC, next to the running binary, or PATH.
+  std::string gptc;
 };
 
 /// Per-request sampling. temperature 0 = greedy. A request with a seed
@@ -30,30 +35,39 @@ struct EngineOptions {
 struct SamplingParams {
   float temperature = 1.0f;
   float topP = 1.0f;
-  int topK = 0;                  ///< 0: off
-  float presencePenalty = 0.0f;
-  float frequencyPenalty = 0.0f;
+  int topK = 0; ///< 0: off
+  float presencePenalty = 0.0f;  ///< over the tokens generated so far
+  float frequencyPenalty = 0.0f; ///< over the tokens generated so far
   uint64_t seed = 0;
   bool hasSeed = false;
-  int maxTokens = 16;
-  int logprobs = -1;             ///< -1: none; N >= 0: chosen + top N
+  int maxTokens = 16; ///< >= 1
+  /// -1: none; N in [0, 20]: the chosen token's logprob + the top N. Of the
+  /// model's distribution (raw logits, before penalties and temperature).
+  int logprobs = -1;
   std::vector<int32_t> stopTokens; ///< e.g. <|im_end|>, <|endoftext|>
 };
 
+/// A generated token (finished = false), or the end of a request: every
+/// request ends with exactly one event {token -1, finished = true, reason}.
+/// A stop token is not reported as a token (reason "stop"); after the
+/// maxTokens-th token the reason is "length".
 struct TokenEvent {
-  int32_t token = -1;            ///< -1 on the final event when no token
-  float logprob = 0.0f;          ///< of the chosen token (if requested)
+  int32_t token = -1;   ///< -1 on the final event when no token
+  float logprob = 0.0f; ///< of the chosen token (if requested)
   std::vector<std::pair<int32_t, float>> topLogprobs;
   bool finished = false;
-  std::string finishReason;      ///< "stop" | "length" | "cancelled" | "error"
-  std::string error;             ///< set when finishReason == "error"
+  std::string finishReason; ///< "stop" | "length" | "cancelled" | "error"
+  std::string error;        ///< set when finishReason == "error"
 };
 
 struct EngineStats {
   int64_t requests = 0, promptTokens = 0, generatedTokens = 0;
   int running = 0, queued = 0;
   int64_t kvBlocksUsed = 0, kvBlocksTotal = 0;
-  double decodeTokensPerSecond = 0.0; ///< recent average
+  int64_t kvBlockSize = 0; ///< positions per block
+  int64_t preemptions = 0; ///< sequences evicted for KV space (recomputed)
+  double decodeTokensPerSecond = 0.0;  ///< recent average
+  double prefillTokensPerSecond = 0.0; ///< recent average
 };
 
 class EngineError : public std::runtime_error {
@@ -71,8 +85,10 @@ public:
   int64_t contextLength() const;
   int64_t vocabSize() const;
 
-  /// Queues a request. Throws EngineError when the prompt is empty, when
-  /// prompt + maxTokens exceeds the context, or when the queue is full.
+  /// Queues a request. Throws EngineError when the prompt is empty or has a
+  /// token outside [0, vocab), when maxTokens < 1, when prompt + maxTokens
+  /// exceeds the context (or could never fit the KV pool), when a sampling
+  /// parameter is out of range, or when the queue is full.
   /// onToken is called once per generated token and a last time with
   /// finished = true. Returns the request id.
   uint64_t submit(std::vector<int32_t> prompt, const SamplingParams &params,
