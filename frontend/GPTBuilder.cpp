@@ -22,7 +22,7 @@ constexpr int64_t kDyn = ShapedType::kDynamic;
 /// positions [B]. Attention writes the new keys/values and reads through it.
 struct KVCache {
   Value blockTable, start;
-  SmallVector<Value> keys, values;   // per layer, the function arguments
+  SmallVector<Value> keys, values;       // per layer, the function arguments
   SmallVector<Value> newKeys, newValues; // per layer, the updated caches
 };
 
@@ -36,8 +36,8 @@ public:
   /// when generating with a KV cache.
   Value logits(Value tokens) {
     at("embeddings");
-    Value tok = b.create<mlir::gpt::EmbeddingOp>(
-        loc, act(c.d_model), param("wte.weight"), tokens);
+    Value tok = b.create<mlir::gpt::EmbeddingOp>(loc, act(c.d_model),
+                                                 param("wte.weight"), tokens);
     Value pos = b.create<mlir::gpt::PositionEmbeddingOp>(
         loc, act(c.d_model), param("wpe.weight"), tokens,
         kv ? kv->start : Value());
@@ -47,7 +47,8 @@ public:
     at("ln_f");
     Value h = layerNorm(x, "ln_f.");
     at("lm_head");
-    Value head = c.tie_embeddings ? param("wte.weight") : param("lm_head.weight");
+    Value head =
+        c.tie_embeddings ? param("wte.weight") : param("lm_head.weight");
     if (kv) {
       auto last = RankedTensorType::get({kDyn, c.d_model}, f32);
       h = b.create<mlir::gpt::TakeLastOp>(loc, last, h);
@@ -70,7 +71,9 @@ private:
     return RankedTensorType::get({kDyn, c.n_head, rows, cols}, f32);
   }
   Value param(const std::string &name) { return params.lookup(name); }
-  void at(const std::string &name) { loc = NameLoc::get(b.getStringAttr(name)); }
+  void at(const std::string &name) {
+    loc = NameLoc::get(b.getStringAttr(name));
+  }
 
   Value layerNorm(Value x, const std::string &prefix) {
     return b.create<mlir::gpt::LayerNormOp>(
@@ -80,9 +83,8 @@ private:
 
   /// linear without bias followed by a separate bias add.
   Value linear(Value x, const std::string &prefix, int64_t out) {
-    Value y = b.create<mlir::gpt::LinearOp>(loc, act(out), x,
-                                            param(prefix + "weight"), Value(),
-                                            UnitAttr());
+    Value y = b.create<mlir::gpt::LinearOp>(
+        loc, act(out), x, param(prefix + "weight"), Value(), UnitAttr());
     return b.create<mlir::gpt::AddOp>(loc, y, param(prefix + "bias"));
   }
 
@@ -107,14 +109,15 @@ private:
     Value scores = b.create<mlir::gpt::MatmulOp>(
         loc, headsFirst(kDyn, kDyn), q, k, UnitAttr(), b.getUnitAttr());
     float scale = 1.0f / std::sqrt(static_cast<float>(c.headDim()));
-    scores = b.create<mlir::gpt::ScaleOp>(loc, scores, b.getF32FloatAttr(scale));
+    scores =
+        b.create<mlir::gpt::ScaleOp>(loc, scores, b.getF32FloatAttr(scale));
     scores = b.create<mlir::gpt::CausalMaskOp>(loc, scores);
-    Value probs = b.create<mlir::gpt::SoftmaxOp>(loc, scores,
-                                                 b.getI64IntegerAttr(3));
+    Value probs =
+        b.create<mlir::gpt::SoftmaxOp>(loc, scores, b.getI64IntegerAttr(3));
     Value out = b.create<mlir::gpt::MatmulOp>(
         loc, headsFirst(kDyn, c.headDim()), probs, v, UnitAttr(), UnitAttr());
-    out = b.create<mlir::gpt::TransposeOp>(loc, heads(), out,
-                                           b.getDenseI64ArrayAttr({0, 2, 1, 3}));
+    out = b.create<mlir::gpt::TransposeOp>(
+        loc, heads(), out, b.getDenseI64ArrayAttr({0, 2, 1, 3}));
     out = b.create<mlir::gpt::ReshapeOp>(loc, act(d), out);
     return linear(out, prefix + "c_proj.", d);
   }
@@ -136,12 +139,12 @@ private:
   Value block(Value x, int64_t layer) {
     const std::string prefix = "h." + std::to_string(layer) + ".";
     at(prefix + "attn");
-    Value a = attention(layerNorm(x, prefix + "ln_1."), prefix + "attn.",
-                        layer);
+    Value a =
+        attention(layerNorm(x, prefix + "ln_1."), prefix + "attn.", layer);
     x = b.create<mlir::gpt::AddOp>(loc, x, a);
     at(prefix + "mlp");
-    Value h = linear(layerNorm(x, prefix + "ln_2."), prefix + "mlp.c_fc.",
-                     c.d_ff);
+    Value h =
+        linear(layerNorm(x, prefix + "ln_2."), prefix + "mlp.c_fc.", c.d_ff);
     h = b.create<mlir::gpt::GeluOp>(loc, h);
     h = linear(h, prefix + "mlp.c_proj.", c.d_model);
     return b.create<mlir::gpt::AddOp>(loc, x, h);
@@ -212,8 +215,7 @@ void buildGenerationFunction(OpBuilder &b, ModuleOp module, StringRef name,
   SmallVector<NamedInput> states;
   for (int64_t l = 0; l < config.n_layer; ++l)
     for (const char *kind : {"k", "v"})
-      states.push_back(
-          {"kv." + std::to_string(l) + "." + kind, cacheType});
+      states.push_back({"kv." + std::to_string(l) + "." + kind, cacheType});
   llvm::StringMap<Value> params;
   func::FuncOp fn =
       createFunction(b, module, name, inputs,
@@ -232,8 +234,8 @@ void buildGenerationFunction(OpBuilder &b, ModuleOp module, StringRef name,
       fn.setArgAttr(firstState + 2 * l + k, "gpt.symbols",
                     b.getDenseI64ArrayAttr({-3, block, config.d_model}));
   }
-  Value logits = ModelEmitter(b, config, params, &kv).logits(
-      entry->getArgument(0));
+  Value logits =
+      ModelEmitter(b, config, params, &kv).logits(entry->getArgument(0));
   SmallVector<Value> results = {logits};
   for (int64_t l = 0; l < config.n_layer; ++l) {
     results.push_back(kv.newKeys[l]);
@@ -265,15 +267,14 @@ OwningOpRef<ModuleOp> buildGPTModule(MLIRContext &context,
   auto logitsType = RankedTensorType::get({kDyn, kDyn, config.vocab_size}, f32);
   auto scalar = RankedTensorType::get({}, f32);
 
-  (*module)->setAttr("gpt.config",
-                     b.getStringAttr(modelConfigToJson(config)));
+  (*module)->setAttr("gpt.config", b.getStringAttr(modelConfigToJson(config)));
 
   {
     llvm::StringMap<Value> params;
     createFunction(b, *module, "forward", {{"tokens", tokenType}}, logitsType,
                    config, params);
-    Value logits = ModelEmitter(b, config, params).logits(
-        b.getInsertionBlock()->getArgument(0));
+    Value logits = ModelEmitter(b, config, params)
+                       .logits(b.getInsertionBlock()->getArgument(0));
     b.create<func::ReturnOp>(loc, logits);
   }
   {
@@ -284,7 +285,8 @@ OwningOpRef<ModuleOp> buildGPTModule(MLIRContext &context,
       inputs.push_back({"weights", RankedTensorType::get({kDyn, kDyn}, f32)});
     createFunction(b, *module, "loss", inputs, scalar, config, params);
     Block *entry = b.getInsertionBlock();
-    Value logits = ModelEmitter(b, config, params).logits(entry->getArgument(0));
+    Value logits =
+        ModelEmitter(b, config, params).logits(entry->getArgument(0));
     Value weights = options.weightedLoss ? entry->getArgument(2) : Value();
     Value loss = b.create<mlir::gpt::CrossEntropyOp>(
         NameLoc::get(b.getStringAttr("loss")), scalar, logits,

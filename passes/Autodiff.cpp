@@ -78,11 +78,11 @@ public:
     if (!active.contains(loss))
       return fn.emitOpError() << "the loss does not depend on any parameter";
     grads[loss] = b.create<arith::ConstantOp>(
-        fn.getLoc(), DenseElementsAttr::get(
-                         cast<ShapedType>(loss.getType()),
-                         b.getFloatAttr(cast<ShapedType>(loss.getType())
-                                            .getElementType(),
-                                        1.0)));
+        fn.getLoc(),
+        DenseElementsAttr::get(
+            cast<ShapedType>(loss.getType()),
+            b.getFloatAttr(cast<ShapedType>(loss.getType()).getElementType(),
+                           1.0)));
 
     for (Operation *op : llvm::reverse(forward)) {
       SmallVector<Value> resultGrads;

@@ -1,4 +1,5 @@
-//===- FunctionUtils.cpp ---------------------------------------------------===//
+//===- FunctionUtils.cpp
+//---------------------------------------------------===//
 #include "passes/FunctionUtils.h"
 
 using namespace mlir;

@@ -58,12 +58,13 @@ struct FuseSoftmaxPattern : OpRewritePattern<SoftmaxOp> {
   }
 };
 
-struct GPTFuseSoftmaxPass : mlir::gpt::impl::GPTFuseSoftmaxBase<GPTFuseSoftmaxPass> {
+struct GPTFuseSoftmaxPass
+    : mlir::gpt::impl::GPTFuseSoftmaxBase<GPTFuseSoftmaxPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<FuseSoftmaxPattern>(&getContext());
-    if (failed(applyPatternsAndFoldGreedily(getOperation(),
-                                            std::move(patterns))))
+    if (failed(
+            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };

@@ -82,7 +82,8 @@ void buildTrainGrad(ModuleOp module, func::FuncOp lossGrad,
   for (const Param &p : params)
     accArgs.push_back(sig.add(p.type, "state", "grad." + p.name));
 
-  func::FuncOp fn = createFunction(module, lossGrad.getLoc(), "train_grad", sig);
+  func::FuncOp fn =
+      createFunction(module, lossGrad.getLoc(), "train_grad", sig);
   for (unsigned k = 0; k < params.size(); ++k)
     if (params[k].decay)
       fn.setArgAttr(paramArgs[k], "gpt.weight_decay", UnitAttr::get(ctx));
@@ -194,8 +195,7 @@ struct GPTOptimizerPass : mlir::gpt::impl::GPTOptimizerBase<GPTOptimizerPass> {
     }
     for (StringRef name : {"train_grad", "apply_optimizer"})
       if (module.lookupSymbol(name)) {
-        module.emitError() << "--gpt-optimizer: @" << name
-                           << " already exists";
+        module.emitError() << "--gpt-optimizer: @" << name << " already exists";
         return signalPassFailure();
       }
     SmallVector<Param> params;

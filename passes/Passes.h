@@ -17,8 +17,8 @@ namespace mlir::gpt {
 #include "passes/Passes.h.inc"
 
 struct PipelineOptions {
-  bool training = true;      // add @loss_grad -> @train_grad, @apply_optimizer
-  bool lower = true;         // kernel selection and memory planning
+  bool training = true; // add @loss_grad -> @train_grad, @apply_optimizer
+  bool lower = true;    // kernel selection and memory planning
   std::string target = "cpu";
   bool reportMemory = false; // print each function's arena sizes
 };

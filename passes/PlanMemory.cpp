@@ -114,8 +114,8 @@ public:
       // An elementwise kernel may overwrite a same-shaped operand dying here.
       SmallVector<Value> dying;
       for (Value operand : op.getOperands())
-        if (Value root = rootOf(operand); root && lastUse(root) == index &&
-                                          !llvm::is_contained(dying, root))
+        if (Value root = rootOf(operand);
+            root && lastUse(root) == index && !llvm::is_contained(dying, root))
           dying.push_back(root);
       SmallVector<Value> reused;
       for (Value result : op.getResults()) {

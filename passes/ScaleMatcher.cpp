@@ -1,4 +1,5 @@
-//===- ScaleMatcher.cpp ----------------------------------------------------===//
+//===- ScaleMatcher.cpp
+//----------------------------------------------------===//
 #include "passes/ScaleMatcher.h"
 #include "dialects/gpt/GPTOps.h"
 

@@ -1,4 +1,5 @@
-//===- SymbolicShape.cpp ---------------------------------------------------===//
+//===- SymbolicShape.cpp
+//---------------------------------------------------===//
 #include "passes/SymbolicShape.h"
 
 using namespace mlir;

@@ -151,10 +151,10 @@ private:
 
   int64_t addAliasOf(Type type, int64_t of) {
     int64_t id = values.size();
-    values.push_back(json::Object{{"dtype", dtypeOf(type)},
-                                  {"shape", shapeOf(type)},
-                                  {"storage", json::Object{{"kind", "alias"},
-                                                           {"of", of}}}});
+    values.push_back(
+        json::Object{{"dtype", dtypeOf(type)},
+                     {"shape", shapeOf(type)},
+                     {"storage", json::Object{{"kind", "alias"}, {"of", of}}}});
     return id;
   }
 
@@ -177,10 +177,11 @@ private:
     if (auto f = dyn_cast_or_null<FillOp>(def))
       fill = f.getValue().convertToDouble();
     if (fill)
-      kernels.push_back(json::Object{{"kernel", "fill"},
-                                     {"inputs", json::Array{}},
-                                     {"outputs", json::Array{target}},
-                                     {"attrs", json::Object{{"value", *fill}}}});
+      kernels.push_back(
+          json::Object{{"kernel", "fill"},
+                       {"inputs", json::Array{}},
+                       {"outputs", json::Array{target}},
+                       {"attrs", json::Object{{"value", *fill}}}});
     else
       kernels.push_back(json::Object{{"kernel", "copy"},
                                      {"inputs", json::Array{ids.lookup(v)}},
@@ -204,7 +205,8 @@ private:
       number.getAsInteger(10, n);
       json::Object storage;
       if (kind == "static" || kind == "token")
-        storage = json::Object{{"kind", "arena"}, {"arena", kind}, {"offset", n}};
+        storage =
+            json::Object{{"kind", "arena"}, {"arena", kind}, {"offset", n}};
       else if (kind == "alias")
         storage = json::Object{{"kind", "alias"},
                                {"of", ids.lookup(op->getOperand(n))}};
@@ -302,8 +304,7 @@ private:
       attrs["value"] = dense.getSplatValue<APFloat>().convertToDouble();
     } else if (auto o = dyn_cast<AdamWOp>(op))
       attrs["decay"] = flag(o.getDecay());
-    if (op->getAttrOfType<StringAttr>("gpt.kernel").getValue() ==
-        "elementwise")
+    if (op->getAttrOfType<StringAttr>("gpt.kernel").getValue() == "elementwise")
       return elementwiseProgram(op, attrs);
     return success();
   }
@@ -371,8 +372,8 @@ LogicalResult gpt::emitArtifact(ModuleOp module, StringRef compilerVersion,
     return module.emitError() << "module has no gpt.config";
   auto parsed = json::parse(config.getValue());
   if (!parsed)
-    return module.emitError() << "gpt.config is not JSON: "
-                              << llvm::toString(parsed.takeError());
+    return module.emitError()
+           << "gpt.config is not JSON: " << llvm::toString(parsed.takeError());
   manifest["config"] = std::move(*parsed);
   json::Array functions;
   for (auto fn : module.getOps<func::FuncOp>()) {
@@ -391,11 +392,11 @@ LogicalResult gpt::emitArtifact(ModuleOp module, StringRef compilerVersion,
   bytes.clear();
   bytes.append("GPTART\0\1", 8);
   appendLE(bytes, 1, 4);
-  appendLE(bytes,
-           llvm::crc32(ArrayRef<uint8_t>(
-               reinterpret_cast<const uint8_t *>(payload.data()),
-               payload.size())),
-           4);
+  appendLE(
+      bytes,
+      llvm::crc32(ArrayRef<uint8_t>(
+          reinterpret_cast<const uint8_t *>(payload.data()), payload.size())),
+      4);
   appendLE(bytes, payload.size(), 8);
   bytes += payload;
   return success();

@@ -82,15 +82,15 @@ static LogicalResult verifyPaging(Operation *op, RankedTensorType cache,
                                 "static block size, got "
                              << formatShape(cache.getShape());
   if (!dimsCompatible(cache.getDimSize(2), dim))
-    return op->emitOpError() << cacheName << " has dim "
-                             << formatDim(cache.getDimSize(2)) << ", expected "
-                             << formatDim(dim);
+    return op->emitOpError()
+           << cacheName << " has dim " << formatDim(cache.getDimSize(2))
+           << ", expected " << formatDim(dim);
   if (table.getRank() != 2 || !dimsCompatible(table.getDimSize(0), batch))
     return op->emitOpError() << "block_table must be [batch, blocks], got "
                              << formatShape(table.getShape());
   if (start.getRank() != 1 || !dimsCompatible(start.getDimSize(0), batch))
-    return op->emitOpError() << "start must be [batch], got "
-                             << formatShape(start.getShape());
+    return op->emitOpError()
+           << "start must be [batch], got " << formatShape(start.getShape());
   return success();
 }
 

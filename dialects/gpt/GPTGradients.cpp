@@ -30,8 +30,8 @@ LogicalResult EmbeddingOp::buildGradients(OpBuilder &b, ArrayRef<Value> grads,
                                           SmallVectorImpl<Value> &out) {
   out.assign(2, Value());
   if (grads[0])
-    out[0] = b.create<EmbeddingGradOp>(getLoc(), getTable().getType(),
-                                       grads[0], getIds());
+    out[0] = b.create<EmbeddingGradOp>(getLoc(), getTable().getType(), grads[0],
+                                       getIds());
   return success();
 }
 
@@ -78,12 +78,12 @@ LogicalResult MatmulOp::buildGradients(OpBuilder &b, ArrayRef<Value> grads,
   auto rhsType = cast<RankedTensorType>(bm.getType());
   auto lhsType = cast<RankedTensorType>(a.getType());
   if (!tA) {
-    out[0] = b.create<MatmulOp>(loc, a.getType(), dc, bm, UnitAttr(),
-                                unit(!tB));
+    out[0] =
+        b.create<MatmulOp>(loc, a.getType(), dc, bm, UnitAttr(), unit(!tB));
   } else if (rhsType.getRank() == lhsType.getRank()) {
     // dA = (dC op(B)^T)^T = op(B) dC^T
-    out[0] = b.create<MatmulOp>(loc, a.getType(), bm, dc, unit(tB),
-                                b.getUnitAttr());
+    out[0] =
+        b.create<MatmulOp>(loc, a.getType(), bm, dc, unit(tB), b.getUnitAttr());
   } else {
     // A shared rank-2 rhs cannot be the lhs of a batched matmul: form
     // dC op(B)^T [..., M, K] and swap its last two axes.
@@ -107,10 +107,9 @@ LogicalResult MatmulOp::buildGradients(OpBuilder &b, ArrayRef<Value> grads,
     shape.append(rhsType.getShape().begin(), rhsType.getShape().end());
     batchedRhs = RankedTensorType::get(shape, rhsType.getElementType());
   }
-  Value db = tB ? b.create<MatmulOp>(loc, batchedRhs, dc, a, b.getUnitAttr(),
-                                     unit(tA))
-                : b.create<MatmulOp>(loc, batchedRhs, a, dc, unit(!tA),
-                                     UnitAttr());
+  Value db =
+      tB ? b.create<MatmulOp>(loc, batchedRhs, dc, a, b.getUnitAttr(), unit(tA))
+         : b.create<MatmulOp>(loc, batchedRhs, a, dc, unit(!tA), UnitAttr());
   out[1] = sumTo(b, loc, db, rhsType);
   return success();
 }
@@ -183,13 +182,14 @@ LogicalResult SoftmaxOp::buildGradients(OpBuilder &b, ArrayRef<Value> grads,
                                         SmallVectorImpl<Value> &out) {
   out.assign(1, Value());
   if (grads[0])
-    out[0] = b.create<SoftmaxGradOp>(getLoc(), grads[0], getResult(),
-                                     getAxisAttr());
+    out[0] =
+        b.create<SoftmaxGradOp>(getLoc(), grads[0], getResult(), getAxisAttr());
   return success();
 }
 
-LogicalResult ScaledMaskedSoftmaxOp::buildGradients(
-    OpBuilder &b, ArrayRef<Value> grads, SmallVectorImpl<Value> &out) {
+LogicalResult
+ScaledMaskedSoftmaxOp::buildGradients(OpBuilder &b, ArrayRef<Value> grads,
+                                      SmallVectorImpl<Value> &out) {
   out.assign(1, Value());
   if (!grads[0])
     return success();
@@ -235,8 +235,8 @@ LogicalResult AttentionOp::buildGradients(OpBuilder &b, ArrayRef<Value> grads,
       {q.getDimSize(0), static_cast<int64_t>(getNumHeads()), q.getDimSize(1)},
       q.getElementType());
   auto fwd = b.create<AttentionWithLseOp>(
-      getLoc(), TypeRange{getType(), lseType}, getQuery(), getKey(),
-      getValue(), getNumHeadsAttr(), getScaleAttr(), getCausalAttr());
+      getLoc(), TypeRange{getType(), lseType}, getQuery(), getKey(), getValue(),
+      getNumHeadsAttr(), getScaleAttr(), getCausalAttr());
   attentionGrad(b, getLoc(), grads[0], getQuery(), getKey(), getValue(),
                 fwd.getResult(), fwd.getLse(), getNumHeadsAttr(),
                 getScaleAttr(), getCausalAttr(), out);
@@ -273,8 +273,8 @@ LogicalResult SplitOp::buildGradients(OpBuilder &b, ArrayRef<Value> grads,
   SmallVector<Value> parts;
   for (auto [grad, result] : llvm::zip(grads, getResults()))
     parts.push_back(grad ? grad : b.create<ZerosLikeOp>(getLoc(), result));
-  out[0] = b.create<ConcatOp>(getLoc(), getInput().getType(), parts,
-                              getAxisAttr());
+  out[0] =
+      b.create<ConcatOp>(getLoc(), getInput().getType(), parts, getAxisAttr());
   return success();
 }
 
@@ -283,8 +283,8 @@ LogicalResult CrossEntropyOp::buildGradients(OpBuilder &b,
                                              SmallVectorImpl<Value> &out) {
   out.assign(getNumOperands(), Value());
   if (grads[0])
-    out[0] = b.create<CrossEntropyGradOp>(getLoc(), getLogits().getType(),
-                                          grads[0], getLogits(), getTargets(),
-                                          getWeights());
+    out[0] =
+        b.create<CrossEntropyGradOp>(getLoc(), getLogits().getType(), grads[0],
+                                     getLogits(), getTargets(), getWeights());
   return success();
 }

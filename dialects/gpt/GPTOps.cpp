@@ -1,4 +1,5 @@
-//===- GPTOps.cpp - verifiers of the gpt dialect ---------------------------===//
+//===- GPTOps.cpp - verifiers of the gpt dialect
+//---------------------------===//
 //
 // Every verifier names the operand at fault and prints the shapes involved,
 // so that a frontend bug shows up as a readable diagnostic, not a crash in a
@@ -17,12 +18,10 @@ using namespace mlir;
 using namespace mlir::gpt;
 
 namespace {
-RankedTensorType ranked(Value v) {
-  return cast<RankedTensorType>(v.getType());
-}
+RankedTensorType ranked(Value v) { return cast<RankedTensorType>(v.getType()); }
 
-LogicalResult sameElementType(Operation *op, Value a, StringRef aName,
-                              Value b, StringRef bName) {
+LogicalResult sameElementType(Operation *op, Value a, StringRef aName, Value b,
+                              StringRef bName) {
   Type ea = ranked(a).getElementType(), eb = ranked(b).getElementType();
   if (ea == eb)
     return success();
@@ -36,8 +35,9 @@ LogicalResult expectShape(Operation *op, StringRef what, RankedTensorType got,
                           ArrayRef<int64_t> expected) {
   if (shapesCompatible(got.getShape(), expected))
     return success();
-  return op->emitOpError() << what << " has shape " << formatShape(got.getShape())
-                           << ", expected " << formatShape(expected);
+  return op->emitOpError() << what << " has shape "
+                           << formatShape(got.getShape()) << ", expected "
+                           << formatShape(expected);
 }
 } // namespace
 
@@ -102,13 +102,14 @@ LogicalResult LayerNormOp::verify() {
   int64_t dim = input.getShape().back();
   if (failed(expectShape(*this, "gamma", ranked(getGamma()), {dim})) ||
       failed(expectShape(*this, "beta", ranked(getBeta()), {dim})) ||
-      failed(expectShape(*this, "result", ranked(getResult()),
-                         input.getShape())))
+      failed(
+          expectShape(*this, "result", ranked(getResult()), input.getShape())))
     return failure();
   if (getEpsilon().convertToFloat() <= 0.0f)
     return emitOpError() << "epsilon must be > 0, got "
                          << getEpsilon().convertToFloat();
-  if (failed(sameElementType(*this, getInput(), "input", getGamma(), "gamma")) ||
+  if (failed(
+          sameElementType(*this, getInput(), "input", getGamma(), "gamma")) ||
       failed(sameElementType(*this, getInput(), "input", getBeta(), "beta")))
     return failure();
   return sameElementType(*this, getInput(), "input", getResult(), "result");
@@ -133,8 +134,7 @@ LogicalResult MatmulOp::verify() {
                          << formatShape(l) << " gives K = " << formatDim(kl)
                          << ", rhs " << formatShape(r)
                          << " gives K = " << formatDim(kr);
-  if (rr == lr &&
-      !shapesCompatible(l.drop_back(2), r.drop_back(2)))
+  if (rr == lr && !shapesCompatible(l.drop_back(2), r.drop_back(2)))
     return emitOpError() << "batch dimensions differ: " << formatShape(l)
                          << " vs " << formatShape(r);
   SmallVector<int64_t> expected(l.drop_back(2));
@@ -153,8 +153,10 @@ LogicalResult LinearOp::verify() {
   if (weight.getRank() != 2)
     return emitOpError() << "weight must be rank 2, got rank "
                          << weight.getRank();
-  int64_t k = getTransposeWeight() ? weight.getDimSize(1) : weight.getDimSize(0);
-  int64_t n = getTransposeWeight() ? weight.getDimSize(0) : weight.getDimSize(1);
+  int64_t k =
+      getTransposeWeight() ? weight.getDimSize(1) : weight.getDimSize(0);
+  int64_t n =
+      getTransposeWeight() ? weight.getDimSize(0) : weight.getDimSize(1);
   if (!dimsCompatible(input.getShape().back(), k))
     return emitOpError() << "input's last dimension "
                          << formatDim(input.getShape().back())
@@ -172,7 +174,8 @@ LogicalResult LinearOp::verify() {
   expected.push_back(n);
   if (failed(expectShape(*this, "result", ranked(getResult()), expected)))
     return failure();
-  if (failed(sameElementType(*this, getInput(), "input", getWeight(), "weight")))
+  if (failed(
+          sameElementType(*this, getInput(), "input", getWeight(), "weight")))
     return failure();
   return sameElementType(*this, getInput(), "input", getResult(), "result");
 }
@@ -266,7 +269,8 @@ LogicalResult AttentionOp::verify() {
 
 LogicalResult ReshapeOp::verify() {
   auto in = ranked(getInput()), out = ranked(getResult());
-  if (failed(sameElementType(*this, getInput(), "input", getResult(), "result")))
+  if (failed(
+          sameElementType(*this, getInput(), "input", getResult(), "result")))
     return failure();
   std::string why;
   if (!isValidReshape(in.getShape(), out.getShape(), &why))

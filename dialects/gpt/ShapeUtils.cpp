@@ -1,4 +1,5 @@
-//===- ShapeUtils.cpp -------------------------------------------------------===//
+//===- ShapeUtils.cpp
+//-------------------------------------------------------===//
 #include "dialects/gpt/ShapeUtils.h"
 
 using namespace mlir;

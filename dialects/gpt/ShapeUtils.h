@@ -1,4 +1,5 @@
-//===- ShapeUtils.h - shape helpers shared by verifiers and passes -*- C++ -*-===//
+//===- ShapeUtils.h - shape helpers shared by verifiers and passes -*- C++
+//-*-===//
 #ifndef GPT_DIALECTS_GPT_SHAPEUTILS_H
 #define GPT_DIALECTS_GPT_SHAPEUTILS_H
 

@@ -126,8 +126,8 @@ ModelConfig parseModelConfig(const std::string &text,
   c.n_layer = readSize(root, "n_layer", source);
   c.n_head = readSize(root, "n_head", source);
   c.d_model = readSize(root, "d_model", source);
-  c.d_ff = root.contains("d_ff") ? readSize(root, "d_ff", source)
-                                 : 4 * c.d_model;
+  c.d_ff =
+      root.contains("d_ff") ? readSize(root, "d_ff", source) : 4 * c.d_model;
   if (root.contains("layernorm_eps")) {
     const json &eps = root["layernorm_eps"];
     if (!eps.is_number())

@@ -19,11 +19,11 @@
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/CommandLine.h"
-#include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
 
-#include <unistd.h>
 #include "llvm/Support/raw_ostream.h"
+#include <unistd.h>
 
 namespace cl = llvm::cl;
 
@@ -35,35 +35,38 @@ enum class Target { CPU, Vulkan };
 
 cl::OptionCategory category("gptc options");
 
-cl::opt<std::string> configPath(
-    "config", cl::desc("Model config JSON (vocab_size, context_length, "
-                       "n_layer, n_head, d_model, d_ff, layernorm_eps, "
-                       "tie_embeddings)"),
-    cl::value_desc("file"), cl::cat(category));
-cl::opt<std::string> preset(
-    "preset", cl::desc("Use a built-in config instead of --config: gpt2-124m"),
-    cl::value_desc("name"), cl::cat(category));
-cl::opt<Emit> emit(
-    "emit", cl::desc("What to write"), cl::init(Emit::MLIR),
-    cl::values(clEnumValN(Emit::MLIR, "mlir",
-                          "the gpt module after fusion (and, unless "
-                          "--no-training, autodiff and the optimizer)"),
-               clEnumValN(Emit::Kernels, "kernels",
-                          "the module after kernel selection and memory "
-                          "planning (gpt.kernel / gpt.plan attributes)"),
-               clEnumValN(Emit::Artifact, "artifact",
-                          "the compiled artifact the runtime loads")),
-    cl::cat(category));
-cl::opt<Target> target(
-    "target", cl::desc("Backend the artifact is compiled for"),
-    cl::init(Target::CPU),
-    cl::values(clEnumValN(Target::CPU, "cpu", "CPU kernels"),
-               clEnumValN(Target::Vulkan, "vulkan", "Vulkan compute shaders")),
-    cl::cat(category));
-cl::opt<bool> printIRAfterAll(
-    "print-ir-after-all",
-    cl::desc("Print the module after every pass (to stderr)"), cl::init(false),
-    cl::cat(category));
+cl::opt<std::string>
+    configPath("config",
+               cl::desc("Model config JSON (vocab_size, context_length, "
+                        "n_layer, n_head, d_model, d_ff, layernorm_eps, "
+                        "tie_embeddings)"),
+               cl::value_desc("file"), cl::cat(category));
+cl::opt<std::string>
+    preset("preset",
+           cl::desc("Use a built-in config instead of --config: gpt2-124m"),
+           cl::value_desc("name"), cl::cat(category));
+cl::opt<Emit>
+    emit("emit", cl::desc("What to write"), cl::init(Emit::MLIR),
+         cl::values(clEnumValN(Emit::MLIR, "mlir",
+                               "the gpt module after fusion (and, unless "
+                               "--no-training, autodiff and the optimizer)"),
+                    clEnumValN(Emit::Kernels, "kernels",
+                               "the module after kernel selection and memory "
+                               "planning (gpt.kernel / gpt.plan attributes)"),
+                    clEnumValN(Emit::Artifact, "artifact",
+                               "the compiled artifact the runtime loads")),
+         cl::cat(category));
+cl::opt<Target> target("target",
+                       cl::desc("Backend the artifact is compiled for"),
+                       cl::init(Target::CPU),
+                       cl::values(clEnumValN(Target::CPU, "cpu", "CPU kernels"),
+                                  clEnumValN(Target::Vulkan, "vulkan",
+                                             "Vulkan compute shaders")),
+                       cl::cat(category));
+cl::opt<bool>
+    printIRAfterAll("print-ir-after-all",
+                    cl::desc("Print the module after every pass (to stderr)"),
+                    cl::init(false), cl::cat(category));
 cl::opt<bool> noTraining(
     "no-training",
     cl::desc("Only forward and loss: no train_grad / apply_optimizer"),
@@ -76,9 +79,10 @@ cl::opt<bool> reportMemory(
     "report-memory",
     cl::desc("Print the planned arena sizes of each function (stderr)"),
     cl::init(false), cl::cat(category));
-cl::opt<bool> noFusion(
-    "no-fusion", cl::desc("Skip the pipeline: print the frontend's module"),
-    cl::init(false), cl::cat(category));
+cl::opt<bool>
+    noFusion("no-fusion",
+             cl::desc("Skip the pipeline: print the frontend's module"),
+             cl::init(false), cl::cat(category));
 cl::opt<std::string> outputPath("o", cl::desc("Output file ('-' = stdout)"),
                                 cl::value_desc("file"), cl::init("-"),
                                 cl::cat(category));
@@ -123,9 +127,8 @@ int main(int argc, char **argv) {
   if (failed(mlir::verify(*module)))
     return userError("the frontend produced an invalid module (a bug)");
   (*module)->setAttr("gpt.target",
-                     mlir::StringAttr::get(&context, target == Target::CPU
-                                                         ? "cpu"
-                                                         : "vulkan"));
+                     mlir::StringAttr::get(
+                         &context, target == Target::CPU ? "cpu" : "vulkan"));
 
   if (!noFusion) {
     mlir::PassManager pm(&context);
@@ -134,12 +137,10 @@ int main(int argc, char **argv) {
     if (printIRAfterAll) {
       context.disableMultithreading();
       pm.enableIRPrinting(
-          /*shouldPrintBeforePass=*/[](mlir::Pass *, mlir::Operation *) {
-            return false;
-          },
-          /*shouldPrintAfterPass=*/[](mlir::Pass *, mlir::Operation *) {
-            return true;
-          },
+          /*shouldPrintBeforePass=*/[](mlir::Pass *,
+                                       mlir::Operation *) { return false; },
+          /*shouldPrintAfterPass=*/
+          [](mlir::Pass *, mlir::Operation *) { return true; },
           /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false);
     }
     mlir::gpt::PipelineOptions options;

@@ -110,11 +110,12 @@ TEST_F(FrontendTest, UnweightedLossAndUntiedHead) {
   auto loss = module->lookupSymbol<func::FuncOp>("loss");
   auto specs = ::gpt::parameterSpecs(c);
   EXPECT_EQ(loss.getNumArguments(), 2 + specs.size());
-  EXPECT_EQ(loss.getArgAttrOfType<StringAttr>(loss.getNumArguments() - 1,
-                                              "gpt.param")
-                .getValue(),
-            "lm_head.weight");
-  loss.walk([](mlir::gpt::CrossEntropyOp op) { EXPECT_FALSE(op.getWeights()); });
+  EXPECT_EQ(
+      loss.getArgAttrOfType<StringAttr>(loss.getNumArguments() - 1, "gpt.param")
+          .getValue(),
+      "lm_head.weight");
+  loss.walk(
+      [](mlir::gpt::CrossEntropyOp op) { EXPECT_FALSE(op.getWeights()); });
 }
 
 TEST_F(FrontendTest, RecordsTheConfigInTheModule) {

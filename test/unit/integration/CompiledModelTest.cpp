@@ -53,7 +53,8 @@ protected:
                                                        : normal(rng);
       params[spec.name] = p;
       for (const char *prefix : {"grad.", "adam_m.", "adam_v."})
-        state[prefix + spec.name] = Named{std::vector<float>(n, 0.0f), spec.shape};
+        state[prefix + spec.name] =
+            Named{std::vector<float>(n, 0.0f), spec.shape};
     }
     std::uniform_int_distribution<int32_t> token(0, 12);
     for (int i = 0; i < B * T; ++i) {
@@ -63,7 +64,9 @@ protected:
     }
   }
 
-  static TensorView view(Named &n) { return {DType::F32, n.shape, n.data.data()}; }
+  static TensorView view(Named &n) {
+    return {DType::F32, n.shape, n.data.data()};
+  }
 
   std::map<std::string, TensorView> dataInputs() {
     return {{"tokens", {DType::I32, {B, T}, tokens.data()}},

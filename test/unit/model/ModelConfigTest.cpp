@@ -90,7 +90,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "unknown field 'nhead' (did you mean 'n_head'?)"},
         BadConfig{"{" BASE "\"n_head\": 4, \"d_model\": 16, \"dropout\": 0.1}",
                   "unknown field 'dropout'"},
-        BadConfig{"{" BASE "\"n_head\": 4}", "missing required field 'd_model'"},
+        BadConfig{"{" BASE "\"n_head\": 4}",
+                  "missing required field 'd_model'"},
         BadConfig{"{" BASE "\"n_head\": 4, \"d_model\": 16, "
                   "\"layernorm_eps\": 0}",
                   "field 'layernorm_eps' must be a finite number > 0"},
