@@ -77,27 +77,11 @@ struct FuseAttentionPattern : OpRewritePattern<ReshapeOp> {
 
     // Between the scores and the softmax: exactly one causal mask and one
     // constant scale, in either order, each used only by the next step.
-    Value cursor = softmax.getInput();
-    bool masked = false;
-    std::optional<float> scale;
-    for (int step = 0; step < 2; ++step) {
-      Operation *def = cursor.getDefiningOp();
-      if (!def || !def->hasOneUse())
-        return rewriter.notifyMatchFailure(merge, "shared intermediate");
-      if (auto mask = dyn_cast<CausalMaskOp>(def); mask && !masked) {
-        masked = true;
-        cursor = mask.getInput();
-        continue;
-      }
-      Value scaled;
-      if (auto factor = matchConstantScale(def, scaled); factor && !scale) {
-        scale = factor;
-        cursor = scaled;
-        continue;
-      }
-      return rewriter.notifyMatchFailure(merge, "not a scale or mask");
-    }
-    auto scores = cursor.getDefiningOp<MatmulOp>();
+    ScaleMaskChain chain = matchScaleMaskChain(softmax.getInput());
+    if (!chain.masked || !chain.scale)
+      return rewriter.notifyMatchFailure(merge, "no single-use scale + mask");
+    std::optional<float> scale = chain.scale;
+    auto scores = chain.input.getDefiningOp<MatmulOp>();
     if (!scores || !scores->hasOneUse() || scores.getTransposeLhs())
       return rewriter.notifyMatchFailure(merge, "no q·kᵀ matmul");
 

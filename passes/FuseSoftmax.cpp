@@ -22,38 +22,18 @@ struct FuseSoftmaxPattern : OpRewritePattern<SoftmaxOp> {
                                 PatternRewriter &rewriter) const override {
     if (softmax.getNormalizedAxis() != softmax.getType().getRank() - 1)
       return rewriter.notifyMatchFailure(softmax, "softmax not on last axis");
-    Value cursor = softmax.getInput();
-    bool masked = false, scaleFeedsMask = false;
-    std::optional<float> scale;
-    for (int step = 0; step < 2; ++step) {
-      Operation *def = cursor.getDefiningOp();
-      if (!def || !def->hasOneUse())
-        break;
-      if (auto mask = dyn_cast<CausalMaskOp>(def); mask && !masked) {
-        masked = true;
-        cursor = mask.getInput();
-        continue;
-      }
-      Value scaled;
-      if (auto factor = matchConstantScale(def, scaled); factor && !scale) {
-        scale = factor;
-        // Walking upwards: a mask already seen lies below, i.e. mask(scale(x)).
-        scaleFeedsMask = masked;
-        cursor = scaled;
-        continue;
-      }
-      break;
-    }
-    if (!masked && !scale)
+    ScaleMaskChain chain = matchScaleMaskChain(softmax.getInput());
+    if (!chain.masked && !chain.scale)
       return rewriter.notifyMatchFailure(softmax, "nothing to fuse");
     // mask(scale*x) is what the fused op computes. scale(mask(x)) equals it
     // only for a positive factor (0 * -inf is NaN; a negative one flips -inf).
-    if (masked && scale && !scaleFeedsMask && !(*scale > 0.0f))
+    if (chain.masked && chain.scale && !chain.scaleFeedsMask &&
+        !(*chain.scale > 0.0f))
       return rewriter.notifyMatchFailure(softmax, "non-positive scale of mask");
     rewriter.replaceOpWithNewOp<ScaledMaskedSoftmaxOp>(
-        softmax, softmax.getType(), cursor,
-        rewriter.getF32FloatAttr(scale.value_or(1.0f)),
-        masked ? rewriter.getUnitAttr() : UnitAttr());
+        softmax, softmax.getType(), chain.input,
+        rewriter.getF32FloatAttr(chain.scale.value_or(1.0f)),
+        chain.masked ? rewriter.getUnitAttr() : UnitAttr());
     return success();
   }
 };

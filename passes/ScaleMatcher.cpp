@@ -29,3 +29,28 @@ std::optional<float> gpt::matchConstantScale(Operation *op, Value &input) {
   }
   return std::nullopt;
 }
+
+gpt::ScaleMaskChain gpt::matchScaleMaskChain(Value softmaxInput) {
+  ScaleMaskChain chain;
+  chain.input = softmaxInput;
+  for (int step = 0; step < 2; ++step) {
+    Operation *def = chain.input.getDefiningOp();
+    if (!def || !def->hasOneUse())
+      break;
+    if (auto mask = dyn_cast<CausalMaskOp>(def); mask && !chain.masked) {
+      chain.masked = true;
+      chain.input = mask.getInput();
+      continue;
+    }
+    Value scaled;
+    if (auto factor = matchConstantScale(def, scaled); factor && !chain.scale) {
+      chain.scale = factor;
+      // Walking upwards: a mask already seen lies below, i.e. mask(scale(x)).
+      chain.scaleFeedsMask = chain.masked;
+      chain.input = scaled;
+      continue;
+    }
+    break;
+  }
+  return chain;
+}

@@ -9,14 +9,24 @@ static RankedTensorType ranked(Value v) {
   return cast<RankedTensorType>(v.getType());
 }
 
+/// query [B, T, D] with a static D that num_heads divides.
+static LogicalResult verifyHeads(Operation *op, RankedTensorType q,
+                                 int64_t heads) {
+  if (q.getRank() != 3 || ShapedType::isDynamic(q.getDimSize(2)))
+    return op->emitOpError()
+           << "query must be [batch, seq, dim] with a static dim";
+  if (heads <= 0 || q.getDimSize(2) % heads != 0)
+    return op->emitOpError()
+           << "num_heads = " << heads << " must be positive and divide "
+           << q.getDimSize(2);
+  return success();
+}
+
 LogicalResult AttentionWithLseOp::verify() {
   auto q = ranked(getQuery());
-  if (q.getRank() != 3 || ShapedType::isDynamic(q.getDimSize(2)))
-    return emitOpError() << "query must be [batch, seq, dim] with a static dim";
   int64_t heads = static_cast<int64_t>(getNumHeads());
-  if (heads <= 0 || q.getDimSize(2) % heads != 0)
-    return emitOpError() << "num_heads = " << heads
-                         << " must be positive and divide " << q.getDimSize(2);
+  if (failed(verifyHeads(*this, q, heads)))
+    return failure();
   if (getResult().getType() != q)
     return emitOpError() << "result must have the query's type";
   SmallVector<int64_t> lse = {q.getDimSize(0), heads, q.getDimSize(1)};
@@ -105,12 +115,9 @@ LogicalResult KVCacheWriteOp::verify() {
 
 LogicalResult PagedAttentionOp::verify() {
   auto q = ranked(getQuery());
-  if (q.getRank() != 3 || ShapedType::isDynamic(q.getDimSize(2)))
-    return emitOpError() << "query must be [batch, seq, dim] with a static dim";
   int64_t heads = static_cast<int64_t>(getNumHeads());
-  if (heads <= 0 || q.getDimSize(2) % heads != 0)
-    return emitOpError() << "num_heads = " << heads
-                         << " must be positive and divide " << q.getDimSize(2);
+  if (failed(verifyHeads(*this, q, heads)))
+    return failure();
   if (getKeyCache().getType() != getValueCache().getType())
     return emitOpError() << "key and value caches must have the same type";
   if (getResult().getType() != q)
