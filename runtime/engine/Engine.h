@@ -35,7 +35,7 @@ struct EngineOptions {
 struct SamplingParams {
   float temperature = 1.0f;
   float topP = 1.0f;
-  int topK = 0; ///< 0: off
+  int topK = 0;                  ///< 0: off
   float presencePenalty = 0.0f;  ///< over the tokens generated so far
   float frequencyPenalty = 0.0f; ///< over the tokens generated so far
   uint64_t seed = 0;
