@@ -13,8 +13,9 @@ struct FrontendOptions {
   /// `loss` takes a per-token weight tensor (chat fine-tuning trains only on
   /// assistant tokens). Without it, every token counts equally.
   bool weightedLoss = true;
-  /// Emit @prefill / @decode (generation over a paged KV cache).
-  bool generation = false;
+  /// Emit @prefill / @decode (generation over a paged KV cache). On by
+  /// default since the runtime executes them (gptc --no-generation: off).
+  bool generation = true;
   /// Positions per block of the paged KV cache used by prefill/decode.
   int64_t kvBlockSize = 16;
 };

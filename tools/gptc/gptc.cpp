@@ -73,7 +73,12 @@ cl::opt<bool> noTraining(
     cl::init(false), cl::cat(category));
 cl::opt<bool> generation(
     "generation",
-    cl::desc("Also emit @prefill and @decode (paged KV-cache generation)"),
+    cl::desc("Emit @prefill and @decode (paged KV-cache generation); the "
+             "default, kept for compatibility"),
+    cl::init(false), cl::cat(category));
+cl::opt<bool> noGeneration(
+    "no-generation",
+    cl::desc("Do not emit @prefill and @decode (training-only artifact)"),
     cl::init(false), cl::cat(category));
 cl::opt<bool> reportMemory(
     "report-memory",
@@ -121,7 +126,9 @@ int main(int argc, char **argv) {
   context.loadDialect<mlir::gpt::GPTDialect, mlir::func::FuncDialect,
                       mlir::arith::ArithDialect>();
   gpt::FrontendOptions frontendOptions;
-  frontendOptions.generation = generation;
+  if (generation && noGeneration)
+    return userError("--generation and --no-generation contradict each other");
+  frontendOptions.generation = !noGeneration;
   mlir::OwningOpRef<mlir::ModuleOp> module =
       gpt::buildGPTModule(context, config, frontendOptions);
   if (failed(mlir::verify(*module)))

@@ -470,3 +470,62 @@ TEST(Engine, RecompilesArtifactWithoutGeneration) {
   EXPECT_EQ(generate(engine, p, greedy(8)), ref.greedy(p, 8));
   EXPECT_FALSE(fs::is_empty(cache / "gpt" / "artifacts"));
 }
+
+// Throughput on a larger model (random weights): GPT_ENGINE_BENCH=PRESET
+// (gpt2-124m, or a config JSON path) runs it; skipped otherwise.
+TEST(Engine, Bench) {
+  const char *which = std::getenv("GPT_ENGINE_BENCH");
+  if (!which || !*which)
+    GTEST_SKIP() << "set GPT_ENGINE_BENCH=gpt2-124m (or a config path)";
+  std::string spec = which;
+  ModelConfig config =
+      fs::exists(spec) ? loadModelConfig(spec) : presetModelConfig(spec);
+  fs::path dir = testRoot() / "bench";
+  fs::create_directories(dir);
+  {
+    std::ofstream out(dir / "config.json");
+    out << modelConfigToJson(config);
+  }
+  std::string log;
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(train::runProcess({std::string(GPT_BINARY_DIR) + "/bin/gptc",
+                               "--config", (dir / "config.json").string(),
+                               "--emit=artifact", "--generation", "-o",
+                               (dir / "artifact.gptart").string()},
+                              log),
+            0)
+      << log;
+  train::SafetensorsFile weights;
+  weights.tensors = train::initParameters(config, 1);
+  train::writeSafetensors(dir / "model.safetensors", weights);
+  auto secs = [](auto a) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - a)
+        .count();
+  };
+  std::printf("compile + init: %.1f s\n", secs(t0));
+  EngineOptions opt;
+  opt.kvCacheBytes = int64_t(512) << 20;
+  opt.maxBatch = 16;
+  Engine engine(dir.string(), opt);
+  for (int batch : {1, 4, 8}) {
+    std::vector<std::unique_ptr<Collector>> cs;
+    SamplingParams p = greedy(32);
+    int promptLen = 128;
+    t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < batch; ++i) {
+      cs.push_back(std::make_unique<Collector>());
+      std::vector<int32_t> pr;
+      for (int j = 0; j < promptLen; ++j)
+        pr.push_back((j * 31 + i * 7) % int(config.vocab_size));
+      engine.submit(pr, p, cs.back()->callback());
+    }
+    for (auto &c : cs)
+      c->wait();
+    double total = secs(t0);
+    EngineStats s = engine.stats();
+    std::printf("batch %d: prompt %d + 32 tokens each in %.2f s; prefill "
+                "%.0f tok/s, decode %.1f tok/s (recent, all sequences)\n",
+                batch, promptLen, total, s.prefillTokensPerSecond,
+                s.decodeTokensPerSecond);
+  }
+}
