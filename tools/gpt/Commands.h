@@ -22,6 +22,10 @@ void addTrainCommand(CLI::App &app);
 void addEvalCommand(CLI::App &app);
 /// `gpt generate`
 void addGenerateCommand(CLI::App &app);
+/// `gpt serve` (OpenAI-compatible HTTP server)
+void addServeCommand(CLI::App &app);
+/// `gpt chat` (interactive terminal chat)
+void addChatCommand(CLI::App &app);
 
 /// `gpt bench train`
 void addBenchCommand(CLI::App &app);

@@ -11,7 +11,8 @@ const Registrar kCommands[] = {
     gpt::cli::addTokenizerCommand, gpt::cli::addDataCommand,
     gpt::cli::addTrainCommand,     gpt::cli::addEvalCommand,
     gpt::cli::addGenerateCommand,  gpt::cli::addBenchCommand,
-    gpt::cli::addEvalChatCommand,
+    gpt::cli::addEvalChatCommand,  gpt::cli::addServeCommand,
+    gpt::cli::addChatCommand,
 };
 } // namespace
 
