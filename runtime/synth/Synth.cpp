@@ -44,6 +44,24 @@ bool isHeldOut(const Instance &in, const std::string &task,
 struct Mix {
   std::vector<const TaskDef *> tasks;
   std::vector<double> cumulative; // cumulative weights
+  bool exhausted = false;         // every task was removed: repeats allowed
+
+  /// Drops `task`; when none is left, restores them all and sets exhausted.
+  void remove(const TaskDef &task) {
+    std::vector<const TaskDef *> keep;
+    for (const TaskDef *t : tasks)
+      if (t != &task)
+        keep.push_back(t);
+    if (keep.empty()) {
+      exhausted = true;
+      return;
+    }
+    tasks = keep;
+    cumulative.clear();
+    double sum = 0;
+    for (const TaskDef *t : tasks)
+      cumulative.push_back(sum += t->info.weight);
+  }
   const TaskDef &pick(Rng &rng) const {
     double x = static_cast<double>(rng.below(1u << 30)) /
                static_cast<double>(1u << 30) * cumulative.back();
@@ -134,34 +152,30 @@ Dataset generate(const SynthOptions &options) {
     }
   }
 
+  // Held-out instances are distinct: a task whose held-out space is used up
+  // leaves the mix (the others fill its share); if every task is used up,
+  // instances repeat.
   std::set<std::pair<std::string, std::string>> used;
+  Mix held = mix;
   out.heldout.reserve(options.heldout);
-  for (std::size_t i = 0; i < options.heldout; ++i) {
-    const TaskDef &task = mix.pick(heldRng);
-    // A new held-out instance if one can be found, else a repeat.
-    Instance fallback;
-    bool haveFallback = false;
-    for (int tries = 0;; ++tries) {
+  while (out.heldout.size() < options.heldout) {
+    const TaskDef &task = held.pick(heldRng);
+    bool added = false;
+    for (int tries = 0; tries < kMaxTries && !added; ++tries) {
       Instance in = task.sample(heldRng);
-      bool held = isHeldOut(in, task.info.name, options.seed);
-      if (held && used.insert({task.info.name, in.key}).second) {
+      if (!isHeldOut(in, task.info.name, options.seed))
+        continue;
+      if (used.insert({task.info.name, in.key}).second || held.exhausted) {
         out.heldout.push_back(
             finish(task, std::move(in), heldRng, options.systemFraction));
-        break;
-      }
-      if (held && !haveFallback) {
-        fallback = std::move(in);
-        haveFallback = true;
-      }
-      if (tries == kMaxTries) {
-        if (!haveFallback)
-          throw std::runtime_error("task '" + task.info.name +
-                                   "' found no held-out instance");
-        out.heldout.push_back(
-            finish(task, std::move(fallback), heldRng, options.systemFraction));
-        break;
+        added = true;
       }
     }
+    if (!added && !held.exhausted)
+      held.remove(task);
+    else if (!added)
+      throw std::runtime_error("task '" + task.info.name +
+                               "' found no held-out instance");
   }
   return out;
 }

@@ -39,7 +39,7 @@ struct SynthOptions {
   /// Tasks to generate (empty: all), names from taskNames().
   std::vector<std::string> tasks;
   /// Probability that a conversation starts with a system message.
-  double systemFraction = 0.25;
+  double systemFraction = 0.1;
 };
 
 struct Dataset {

@@ -57,10 +57,9 @@ Instance qa(std::string key, std::string question, std::string answer) {
   return in;
 }
 
-/// Single-digit half of the time, else two digits.
-int operand(Rng &rng) {
-  return rng.chance(0.5) ? rng.range(0, 9) : rng.range(10, 99);
-}
+/// Operands are small so that a 1M-parameter model learns the tables in
+/// minutes: sums of two digits, and their inverses.
+int digit(Rng &rng) { return rng.range(0, 9); }
 
 // Lowercase ASCII words of 3 to 7 letters, all distinct.
 const Strings &words() {
@@ -110,7 +109,7 @@ Instance sampleAdd(Rng &rng) {
       "Add {} and {}.",        "Calculate {} + {}.",
       "{} + {} = ?",           "What is the sum of {} and {}?",
       "Please add {} and {}.", "What do you get when you add {} and {}?"};
-  int a = operand(rng), b = operand(rng);
+  int a = digit(rng), b = digit(rng);
   return qa(str(a) + "+" + str(b), fill(rng.pick(t), {str(a), str(b)}),
             str(a + b));
 }
@@ -124,9 +123,8 @@ Instance sampleSub(Rng &rng) {
                             "{a} - {b} = ?",
                             "Take {b} away from {a}.",
                             "What is {b} less than {a}?"};
-  int a = operand(rng), b = operand(rng);
-  if (a < b)
-    std::swap(a, b);
+  // The inverse of the addition table: a = x + y, b = y.
+  int b = digit(rng), a = b + digit(rng);
   std::string q = rng.pick(t);
   std::string out;
   for (std::size_t i = 0; i < q.size(); ++i) {
@@ -150,7 +148,7 @@ Instance sampleCompare(Rng &rng) {
   static const Strings smaller = {
       "Which is smaller, {} or {}?", "Which number is smaller: {} or {}?",
       "What is the smaller of {} and {}?", "Which is less, {} or {}?"};
-  int a = rng.range(0, 99), b = rng.range(0, 98);
+  int a = rng.range(0, 20), b = rng.range(0, 19);
   if (b >= a)
     ++b; // a != b
   bool wantLarger = rng.chance(0.5);
@@ -167,7 +165,7 @@ Instance sampleNext(Rng &rng) {
   static const Strings before = {
       "What number comes before {}?", "What comes right before {}?",
       "What is one less than {}?", "Count down by one from {}."};
-  int n = rng.range(1, 98);
+  int n = rng.range(1, 19);
   bool up = rng.chance(0.5);
   return qa(str(n) + (up ? "+1" : "-1"),
             fill(rng.pick(up ? after : before), {str(n)}),
@@ -183,7 +181,7 @@ Instance sampleFollowUp(Rng &rng) {
   static const Strings takeAway = {"Now subtract {}.", "Take away {}.",
                                    "And minus {}?",
                                    "What if you take {} away?"};
-  int a = rng.range(0, 20), b = rng.range(0, 20), c = rng.range(1, 9);
+  int a = digit(rng), b = digit(rng), c = rng.range(1, 5);
   bool add = a + b < c || rng.chance(0.5);
   int result = add ? a + b + c : a + b - c;
   Instance in;
@@ -214,16 +212,28 @@ Instance sampleCountWords(Rng &rng) {
                             "Count the words: {}",
                             "How many words are there in \"{}\"?",
                             "How many words do you see here: {}"};
-  Strings ws = distinctWords(rng, static_cast<std::size_t>(rng.range(1, 7)));
+  Strings ws = distinctWords(rng, static_cast<std::size_t>(rng.range(1, 5)));
   std::string list = join(ws, " ");
   return qa(list, fill(rng.pick(t), {list}), str(static_cast<int>(ws.size())));
+}
+
+/// A word of 3 to 5 letters (the letter tasks).
+const std::string &shortWord(Rng &rng) {
+  static const Strings shortWords = [] {
+    Strings s;
+    for (const std::string &w : words())
+      if (w.size() <= 5)
+        s.push_back(w);
+    return s;
+  }();
+  return rng.pick(shortWords);
 }
 
 Instance sampleCountLetters(Rng &rng) {
   static const Strings t = {
       "How many letters are in the word {}?", "How many letters does {} have?",
       "Count the letters in {}.", "How long is the word {}, in letters?"};
-  const std::string &w = rng.pick(words());
+  const std::string &w = shortWord(rng);
   return qa(w, fill(rng.pick(t), {w}), str(static_cast<int>(w.size())));
 }
 
@@ -231,7 +241,7 @@ Instance sampleSpell(Rng &rng) {
   static const Strings t = {"Spell the word {}.", "How do you spell {}?",
                             "Spell {} letter by letter.",
                             "Write {} one letter at a time."};
-  const std::string &w = rng.pick(words());
+  const std::string &w = shortWord(rng);
   return qa(w, fill(rng.pick(t), {w}), spaced(w));
 }
 
@@ -242,7 +252,7 @@ Instance sampleReverse(Rng &rng) {
   static const Strings fromLetters = {
       "Reverse these letters: {}", "Write these letters in reverse order: {}",
       "Reverse the order of the letters {}."};
-  const std::string &w = rng.pick(words());
+  const std::string &w = shortWord(rng);
   std::string rev(w.rbegin(), w.rend());
   bool letters = rng.chance(0.5);
   std::string q = fill(rng.pick(letters ? fromLetters : fromWord),
@@ -260,10 +270,10 @@ Instance sampleSortNumbers(Rng &rng) {
       "Sort these numbers from largest to smallest: {}",
       "Put these numbers in decreasing order: {}",
       "Order from highest to lowest: {}"};
-  std::size_t n = static_cast<std::size_t>(rng.range(3, 4));
+  std::size_t n = 3;
   std::vector<int> xs;
   while (xs.size() < n) {
-    int x = rng.range(0, 99);
+    int x = rng.range(0, 9);
     if (std::find(xs.begin(), xs.end(), x) == xs.end())
       xs.push_back(x);
   }
@@ -286,7 +296,7 @@ Instance sampleSortWords(Rng &rng) {
                             "Sort alphabetically: {}",
                             "Arrange in alphabetical order: {}"};
   // Distinct first letters, so the order only depends on the first letter.
-  std::size_t n = static_cast<std::size_t>(rng.range(3, 4));
+  std::size_t n = 3;
   Strings ws;
   while (ws.size() < n) {
     const std::string &w = rng.pick(words());
@@ -414,23 +424,25 @@ Instance sampleFact(Rng &rng) {
 
 const std::vector<TaskDef> &taskDefs() {
   static const std::vector<TaskDef> defs = {
-      {{"add", "addition of one- and two-digit numbers", 3.0}, sampleAdd},
-      {{"sub", "subtraction of one- and two-digit numbers (result >= 0)", 2.5},
+      {{"add", "addition of two digits", 3.0}, sampleAdd},
+      {{"sub", "subtraction, the inverse of the digit addition table", 2.5},
        sampleSub},
-      {{"compare", "the larger or smaller of two numbers", 1.0}, sampleCompare},
-      {{"next", "the number after or before n", 1.0}, sampleNext},
-      {{"followup", "two turns: a sum, then add or subtract one more number",
+      {{"compare", "the larger or smaller of two numbers up to 20", 1.0},
+       sampleCompare},
+      {{"next", "the number after or before n (1-19)", 1.0}, sampleNext},
+      {{"followup", "two turns: a sum of digits, then add or subtract 1-5",
         1.5},
        sampleFollowUp},
-      {{"count_words", "how many words are in a list of 1-7 words", 1.5},
+      {{"count_words", "how many words are in a list of 1-5 words", 1.5},
        sampleCountWords},
-      {{"count_letters", "how many letters a word has", 1.0},
+      {{"count_letters", "how many letters a word of 3-5 letters has", 1.0},
        sampleCountLetters},
-      {{"spell", "spell a word letter by letter", 1.0}, sampleSpell},
-      {{"reverse", "spell a word (or a list of letters) backwards", 1.5},
+      {{"spell", "spell a word of 3-5 letters letter by letter", 1.0},
+       sampleSpell},
+      {{"reverse", "spell a 3-5 letter word (or its letters) backwards", 1.5},
        sampleReverse},
-      {{"sort_numbers", "sort 3-4 numbers up or down", 1.5}, sampleSortNumbers},
-      {{"sort_words", "sort 3-4 words alphabetically", 1.0}, sampleSortWords},
+      {{"sort_numbers", "sort 3 digits up or down", 1.5}, sampleSortNumbers},
+      {{"sort_words", "sort 3 words alphabetically", 1.0}, sampleSortWords},
       {{"facts", "capitals, opposites, colors of things, animal sounds", 2.0},
        sampleFact},
   };
