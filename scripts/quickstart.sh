@@ -129,8 +129,8 @@ fi
 echo "(data, training and evaluation took $(elapsed))"
 
 # ---------------------------------------------------------------------------
-# Serving. `gpt serve` (OpenAI-compatible HTTP API) is being built alongside;
-# until it lands this prints how the model will be served and how to try it.
+# Serving: `gpt serve` (OpenAI-compatible HTTP API, docs/serving.md). A build
+# without it prints the command instead.
 # ---------------------------------------------------------------------------
 start_server() {
   local run=$1
@@ -143,13 +143,13 @@ or with the openai client (npm install openai):
   node -e 'const OpenAI = require("openai"); const c = new OpenAI({baseURL: "http://127.0.0.1:$PORT/v1", apiKey: "none"});
     c.chat.completions.create({model: "$(basename "$run")", messages: [{role: "user", content: "Spell cat backwards."}], temperature: 0})
      .then(r => console.log(r.choices[0].message.content));'
-Or chat in the terminal: $GPT generate --model $run --prompt '...'
+Or chat in the terminal: $GPT chat --model $run
 EOF
   if "$GPT" serve --help >/dev/null 2>&1; then
     echo "serving $run on http://127.0.0.1:$PORT (Ctrl-C stops it)"
     exec "$GPT" serve --model "$run" --host 127.0.0.1 --port "$PORT"
   else
-    echo "NOTE: this build has no 'gpt serve' yet (issue 5, in progress)."
+    echo "NOTE: this build has no 'gpt serve'."
     echo "When it lands: $GPT serve --model $run --host 127.0.0.1 --port $PORT"
   fi
 }
