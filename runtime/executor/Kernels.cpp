@@ -306,10 +306,63 @@ void layernormGrad(KernelContext &c) {
                          mean, rstd, rows, D, false, c.pool);
 }
 
+/// y = x · W (+ bias) for at most kFewRows rows (decode): one pass over W,
+/// no packing, so the step is bound by reading the weights once. Each row's
+/// result does not depend on how many rows there are.
+constexpr int64_t kFewRows = 8;
+void linearFewRows(const float *x, const float *w, const float *bias, float *y,
+                   int64_t M, int64_t K, int64_t N, bool tw, ThreadPool &pool) {
+  if (tw) { // W [N, K]: one dot product per (row, output)
+    pool.parallelFor(N, grainFor(K, 8192), [&](int64_t b, int64_t e) {
+      for (int64_t n = b; n < e; ++n) {
+        const float *wr = w + n * K;
+        for (int64_t m = 0; m < M; ++m) {
+          const float *xr = x + m * K;
+          float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+          for (int64_t k = 0; k < K; ++k)
+            dot += xr[k] * wr[k];
+          y[m * N + n] = dot + (bias ? bias[n] : 0.0f);
+        }
+      }
+    });
+    return;
+  }
+  // W [K, N]: each task owns a slice of columns and streams W's rows.
+  constexpr int64_t kCols = 128;
+  pool.parallelFor((N + kCols - 1) / kCols, 1, [&](int64_t b, int64_t e) {
+    float acc[kFewRows][kCols];
+    for (int64_t chunk = b; chunk < e; ++chunk) {
+      int64_t n0 = chunk * kCols, n = std::min(kCols, N - n0);
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t j = 0; j < n; ++j)
+          acc[m][j] = 0.0f;
+      for (int64_t k = 0; k < K; ++k) {
+        const float *wr = w + k * N + n0;
+        for (int64_t m = 0; m < M; ++m) {
+          float a = x[m * K + k];
+          float *am = acc[m];
+#pragma omp simd
+          for (int64_t j = 0; j < n; ++j)
+            am[j] += a * wr[j];
+        }
+      }
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t j = 0; j < n; ++j)
+          y[m * N + n0 + j] = acc[m][j] + (bias ? bias[n0 + j] : 0.0f);
+    }
+  });
+}
+
 void linear(KernelContext &c) {
   const Tensor &x = *c.in[0], &w = *c.in[1], &y = *c.out[0];
   bool tw = attrBool(c.kernel, "transpose_weight");
   int64_t K = x.last(), M = x.rows(), N = tw ? w.shape[0] : w.shape[1];
+  if (M <= kFewRows) {
+    linearFewRows(x.f(), w.f(), c.in[2] ? c.in[2]->f() : nullptr, y.f(), M, K,
+                  N, tw, c.pool);
+    return;
+  }
   float beta = 0.0f;
   if (c.in[2]) {
     const float *bias = c.in[2]->f();

@@ -529,3 +529,44 @@ TEST(Engine, Bench) {
                 s.decodeTokensPerSecond);
   }
 }
+
+// Where a decode step spends its time (same opt-in as Engine.Bench, which
+// must run first to create the run directory).
+TEST(Engine, BenchProfileDecode) {
+  fs::path dir = testRoot() / "bench";
+  if (!std::getenv("GPT_ENGINE_BENCH") || !fs::exists(dir / "artifact.gptart"))
+    GTEST_SKIP() << "needs Engine.Bench first";
+  CpuExecutor exec(readArtifact((dir / "artifact.gptart").string()));
+  train::SafetensorsFile w = train::readSafetensors(dir / "model.safetensors");
+  ModelConfig config = loadModelConfig((dir / "config.json").string());
+  std::map<std::string, TensorView> in;
+  for (auto &kv : w.tensors)
+    in[kv.first] = {DType::F32, kv.second.shape, kv.second.data.data()};
+  const int64_t NB = (config.context_length + 15) / 16, N = NB;
+  std::vector<std::vector<float>> pools(
+      2 * config.n_layer, std::vector<float>(N * 16 * config.d_model));
+  for (int64_t l = 0; l < config.n_layer; ++l)
+    for (int kv = 0; kv < 2; ++kv)
+      in["kv." + std::to_string(l) + (kv ? ".v" : ".k")] = {
+          DType::F32, {N, 16, config.d_model}, pools[2 * l + kv].data()};
+  std::vector<int32_t> table(NB), tokens{1}, start{0};
+  for (int64_t i = 0; i < NB; ++i)
+    table[i] = int32_t(i);
+  in["tokens"] = {DType::I32, {1, 1}, tokens.data()};
+  in["start"] = {DType::I32, {1}, start.data()};
+  in["block_table"] = {DType::I32, {1, NB}, table.data()};
+  exec.run("decode", in);
+  exec.setProfiling(true);
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 10; ++i) {
+    start[0] = 100 + i;
+    exec.run("decode", in);
+  }
+  double s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
+  std::printf("decode B=1: %.1f ms/step\n", s * 100);
+  for (auto &kv : exec.profile())
+    std::printf("  %-20s %8.2f ms/step\n", kv.first.c_str(),
+                kv.second.seconds * 100);
+}
