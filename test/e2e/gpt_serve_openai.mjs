@@ -140,12 +140,12 @@ await test('chat', async () => {
   const r = await client.chat.completions.create({
     ...greedy,
     messages: [
-      { role: 'system', content: 'You are helpful.' },
-      { role: 'user', content: 'What is 2+3?' },
-      { role: 'assistant', content: '5' },
-      { role: 'user', content: 'And 1+1?' },
+      { role: 'system', content: 'Be kind.' },
+      { role: 'user', content: 'Who?' },
+      { role: 'assistant', content: 'I.' },
+      { role: 'user', content: 'Why?' },
     ],
-    max_tokens: 10,
+    max_tokens: 8,
   });
   check(r.object === 'chat.completion', 'object');
   check(r.id.startsWith('chatcmpl-'), 'id');
@@ -163,12 +163,12 @@ await test('chat streaming', async () => {
   const stream = await client.chat.completions.create({
     ...greedy,
     messages: [
-      { role: 'system', content: 'You are helpful.' },
-      { role: 'user', content: 'What is 2+3?' },
-      { role: 'assistant', content: '5' },
-      { role: 'user', content: 'And 1+1?' },
+      { role: 'system', content: 'Be kind.' },
+      { role: 'user', content: 'Who?' },
+      { role: 'assistant', content: 'I.' },
+      { role: 'user', content: 'Why?' },
     ],
-    max_tokens: 10,
+    max_tokens: 8,
     stream: true,
     stream_options: { include_usage: true },
   });
@@ -203,7 +203,8 @@ await test('completion streaming', async () => {
 });
 
 await test('client disconnect cancels', async () => {
-  const stream = await client.completions.create({ model: MODEL, prompt: 'The', max_tokens: 40, stream: true });
+  // 8 x 50 tokens: long enough that the abort lands mid-generation.
+  const stream = await client.completions.create({ model: MODEL, prompt: 'The', max_tokens: 50, n: 8, stream: true });
   for await (const chunk of stream) {
     stream.controller.abort();
     break;
