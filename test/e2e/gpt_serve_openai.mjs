@@ -93,8 +93,15 @@ await test('seed reproducibility', async () => {
   await Promise.all([1, 2, 3].map(() => client.completions.create({ model: MODEL, prompt: 'x', max_tokens: 8 })));
   const b = await client.completions.create(req);
   check(a.choices[0].text === b.choices[0].text, `seeded outputs equal: ${JSON.stringify(a.choices[0].text)} vs ${JSON.stringify(b.choices[0].text)}`);
-  const c = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 8, seed: 7, temperature: 1 });
-  const d = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 8, seed: 7, temperature: 1 });
+  // ... nor traffic in the same batch.
+  const [c1, , c2] = await Promise.all([client.completions.create(req),
+    client.completions.create({ model: MODEL, prompt: 'A', max_tokens: 20, temperature: 1 }),
+    client.completions.create(req)]);
+  check(c1.choices[0].text === a.choices[0].text && c2.choices[0].text === a.choices[0].text,
+        'seeded outputs equal while batched with other requests');
+  const chatReq = { model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 8, seed: 7, temperature: 1 };
+  const c = await client.chat.completions.create(chatReq);
+  const d = await client.chat.completions.create(chatReq);
   check(c.choices[0].message.content === d.choices[0].message.content, 'seeded chat equal');
 });
 
