@@ -302,8 +302,15 @@ private:
     } else if (auto o = dyn_cast<arith::ConstantOp>(op)) {
       auto dense = cast<DenseElementsAttr>(o.getValue());
       attrs["value"] = dense.getSplatValue<APFloat>().convertToDouble();
-    } else if (auto o = dyn_cast<AdamWOp>(op))
+    } else if (auto o = dyn_cast<AdamWOp>(op)) {
       attrs["decay"] = flag(o.getDecay());
+    } else if (auto o = dyn_cast<PositionEmbeddingOp>(op)) {
+      if (!o.getStart())
+        ins.push_back(-1);
+    } else if (auto o = dyn_cast<PagedAttentionOp>(op)) {
+      attrs["num_heads"] = static_cast<int64_t>(o.getNumHeads());
+      attrs["scale"] = o.getScale().convertToDouble();
+    }
     if (op->getAttrOfType<StringAttr>("gpt.kernel").getValue() == "elementwise")
       return elementwiseProgram(op, attrs);
     return success();
