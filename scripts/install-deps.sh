@@ -10,6 +10,7 @@ PACKAGES=(
   libbenchmark-dev libgtest-dev libgmock-dev libopenblas-dev
   nlohmann-json3-dev libcpp-httplib-dev libcli11-dev
   python3 clang-format
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -659,9 +659,9 @@ ModelBundle gpt2FromGguf(const GgufFile &f, const std::string &where) {
     if (want < 0)
       fail(where,
            at + ": token type " + std::to_string(type) + " is not supported");
-    if (want == 0 && text == tokenizer::kEndOfText && phase == 0) {
-      want = 1; // GGUFs without token types: <|endoftext|> is special
-    }
+    if (want == 0 && (text == tokenizer::kEndOfText ||
+                      text == tokenizer::kImStart || text == tokenizer::kImEnd))
+      want = 1; // our special tokens, also when the file has no token types
     if (want < phase)
       fail(where, at + " ('" + text +
                       "'): ordinary tokens must come before special tokens, "

@@ -27,6 +27,11 @@ void addServeCommand(CLI::App &app);
 /// `gpt chat` (interactive terminal chat)
 void addChatCommand(CLI::App &app);
 
+/// `gpt import hf|gguf` (tools/gpt/ImportCommand.cpp)
+void addImportCommand(CLI::App &app);
+/// `gpt export gguf` (tools/gpt/ExportCommand.cpp)
+void addExportCommand(CLI::App &app);
+
 /// `gpt bench train`
 void addBenchCommand(CLI::App &app);
 

@@ -12,7 +12,8 @@ const Registrar kCommands[] = {
     gpt::cli::addTrainCommand,     gpt::cli::addEvalCommand,
     gpt::cli::addGenerateCommand,  gpt::cli::addBenchCommand,
     gpt::cli::addEvalChatCommand,  gpt::cli::addServeCommand,
-    gpt::cli::addChatCommand,
+    gpt::cli::addChatCommand,      gpt::cli::addImportCommand,
+    gpt::cli::addExportCommand,
 };
 } // namespace
 
