@@ -33,10 +33,9 @@ std::string shapeStr(const std::vector<std::int64_t> &s) {
 }
 
 /// Any float tensor as F32 (F32 copied, F16 / BF16 widened, F64 narrowed).
-Tensor toF32(const Tensor &t, const std::string &where,
-             const std::string &name) {
+Tensor toF32(Tensor t, const std::string &where, const std::string &name) {
   if (t.dtype == DType::F32)
-    return t;
+    return t; // moved, not copied (checkpoints can be gigabytes)
   Tensor out;
   out.dtype = DType::F32;
   out.shape = t.shape;
@@ -249,7 +248,7 @@ Tensor ggufToF32(const GgufTensor &t, const std::string &where) {
   }
   raw.shape.assign(t.ne.rbegin(), t.ne.rend());
   raw.data = t.data;
-  return toF32(raw, where, t.name);
+  return toF32(std::move(raw), where, t.name);
 }
 
 std::uint64_t ggufUInt(const GgufFile &f, const std::string &key,
@@ -470,7 +469,7 @@ ModelBundle importHfGpt2(const fs::path &dir) {
       fail(wwhere, "tensor '" + ours +
                        "' appears both with and without the 'transformer.' "
                        "prefix");
-    m.params.emplace(ours, toF32(t, wwhere, name));
+    m.params.emplace(ours, toF32(std::move(t), wwhere, name));
   }
   (void)sawLmHead;
   if (ignored)

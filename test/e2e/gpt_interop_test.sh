@@ -66,6 +66,19 @@ $GPT export gguf "$WORK/run" -o "$WORK/named_f16.gguf" --dtype f16 \
 cmp -s "$WORK/again_f16.gguf" "$WORK/named_f16.gguf" ||
   fail "F16 export of the F16 round trip differs"
 
+# Hugging Face's own GGUF parser (npm @huggingface/gguf), when npm can get it.
+if command -v npm >/dev/null && command -v node >/dev/null &&
+  (cd "$WORK" && timeout 180 npm install --silent --no-audit --no-fund \
+    @huggingface/gguf@0.4.6 >/dev/null 2>&1); then
+  cp "$HERE/gpt_interop_gguf_check.mjs" "$WORK/"
+  for dt in f32 f16; do
+    (cd "$WORK" && node gpt_interop_gguf_check.mjs "$WORK/m_$dt.gguf" $dt) ||
+      fail "@huggingface/gguf check ($dt)"
+  done
+else
+  echo "note: npm @huggingface/gguf unavailable, skipping that reader"
+fi
+
 # Malformed inputs: non-zero exit and a message naming the file.
 head -c 5000 "$WORK/m_f32.gguf" >"$WORK/trunc.gguf"
 out=$($GPT import gguf "$WORK/trunc.gguf" -o "$WORK/x" 2>&1) &&

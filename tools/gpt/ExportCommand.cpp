@@ -45,6 +45,7 @@ void addExportCommand(CLI::App &app) {
         m,
         o->dtype == "f16" ? interop::GgufDType::F16 : interop::GgufDType::F32,
         name);
+    m.params.clear(); // the GGUF holds its own copy: halve the peak memory
     interop::writeGguf(o->out, f);
     std::cerr << "wrote " << o->out << ": " << f.tensors.size() << " tensors, "
               << m.config.vocab_size << " tokens, " << o->dtype << "\n";
