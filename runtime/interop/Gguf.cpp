@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <set>
 
 namespace gpt::interop {
 
@@ -453,9 +454,10 @@ GgufFile decodeGguf(std::string_view bytes, const std::string &where) {
     r.fail("absurd tensor count " + std::to_string(nTensors) +
            " for a file of " + std::to_string(bytes.size()) + " bytes");
 
+  std::set<std::string> seen; // keys, then tensor names (no quadratic scans)
   for (std::uint64_t k = 0; k < nKv; ++k) {
     std::string key = r.string("metadata key #" + std::to_string(k));
-    if (out.find(key))
+    if (!seen.insert(key).second)
       r.fail("duplicate metadata key '" + key + "'");
     GgufValue v = readValue(r, key);
     out.metadata.emplace_back(std::move(key), std::move(v));
@@ -476,13 +478,13 @@ GgufFile decodeGguf(std::string_view bytes, const std::string &where) {
     std::uint64_t offset, size;
   };
   std::vector<Info> infos;
+  seen.clear();
   for (std::uint64_t k = 0; k < nTensors; ++k) {
     GgufTensor t;
     t.name = r.string("tensor name #" + std::to_string(k));
     std::string at = "tensor '" + t.name + "'";
-    for (const GgufTensor &seen : out.tensors)
-      if (seen.name == t.name)
-        r.fail("duplicate tensor name '" + t.name + "'");
+    if (!seen.insert(t.name).second)
+      r.fail("duplicate tensor name '" + t.name + "'");
     std::uint32_t nd = r.u32(at + " n_dims");
     if (nd > kGgufMaxDims)
       r.fail(at + ": " + std::to_string(nd) + " dimensions (at most " +

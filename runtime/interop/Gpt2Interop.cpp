@@ -708,17 +708,21 @@ ModelBundle gpt2FromGguf(const GgufFile &f, const std::string &where) {
   } catch (const ConfigError &e) {
     throw InteropError(e.what());
   }
+  // Maps, not scans: a hostile file may hold many tensors and layers.
+  std::map<std::string_view, const GgufTensor *> byName;
+  for (const GgufTensor &t : f.tensors)
+    byName.emplace(t.name, &t);
+  std::map<std::string, std::vector<std::int64_t>> shapes;
+  for (ParamSpec &s : parameterSpecs(c))
+    shapes.emplace(std::move(s.name), std::move(s.shape));
   std::set<std::string> used;
   for (const NameMap &nm : ggufNames(c)) {
-    const GgufTensor *t = f.findTensor(nm.gguf);
-    if (!t)
+    auto found = byName.find(nm.gguf);
+    if (found == byName.end())
       fail(where, "missing tensor '" + nm.gguf + "'");
+    const GgufTensor *t = found->second;
     used.insert(nm.gguf);
-    std::vector<std::int64_t> shape;
-    for (const ParamSpec &s : parameterSpecs(c))
-      if (s.name == nm.ours)
-        shape = s.shape;
-    std::vector<std::int64_t> ne = ggufNe(nm.ours, shape);
+    std::vector<std::int64_t> ne = ggufNe(nm.ours, shapes.at(nm.ours));
     if (t->ne != ne)
       fail(where, "tensor '" + nm.gguf + "' has ne " + shapeStr(t->ne) +
                       ", expected " + shapeStr(ne) + " for this config");

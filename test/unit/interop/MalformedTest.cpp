@@ -5,6 +5,8 @@
 
 #include "interop/Gguf.h"
 
+#include <chrono>
+
 using namespace itest;
 using namespace gpt::interop;
 
@@ -179,6 +181,15 @@ GgufFile modelFile() { return decodeGguf(validModelGguf(), "f.gguf"); }
 std::string importError(const GgufFile &f) {
   try {
     gpt2FromGguf(decodeGguf(encodeGguf(f), "f.gguf"), "f.gguf");
+  } catch (const InteropError &e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::string importErrorOf(const GgufFile &f) {
+  try {
+    gpt2FromGguf(f, "f.gguf");
   } catch (const InteropError &e) {
     return e.what();
   }
@@ -389,4 +400,24 @@ TEST(Safetensors, FilesWeWriteFollowTheReferenceLayout) {
     pos = e;
   }
   EXPECT_EQ(8 + n + pos, b.size());
+}
+
+TEST(MalformedGguf, ManyKeysAndTensorsStayCheap) {
+  // Duplicate checks must not be quadratic: 100k keys and 100k tensors.
+  const int n = 100000;
+  Raw r;
+  r.header(n, n);
+  for (int i = 0; i < n; ++i)
+    r.str("k" + std::to_string(i)).u32(4).u32(i);
+  for (int i = 0; i < n; ++i)
+    r.str("t" + std::to_string(i)).u32(1).u64(0).u32(0).u64(0);
+  r.pad();
+  auto start = std::chrono::steady_clock::now();
+  GgufFile f = decodeGguf(r.b, "f.gguf");
+  double s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  EXPECT_EQ(f.tensors.size(), static_cast<std::size_t>(n));
+  EXPECT_LT(s, 10.0);
+  EXPECT_NE(importErrorOf(f).find("missing key"), std::string::npos);
 }
