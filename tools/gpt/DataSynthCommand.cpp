@@ -29,7 +29,9 @@ void addDataSynthCommand(CLI::App &data) {
   cmd->add_option("--seed", o->s.seed, "Seed (same seed, same files)")
       ->capture_default_str();
   cmd->add_option("--tasks", o->s.tasks,
-                  "Only these tasks (default: all; see --list-tasks)");
+                  "Only these tasks, comma-separated (default: all; see "
+                  "--list-tasks)")
+      ->delimiter(',');
   cmd->add_option("--system-fraction", o->s.systemFraction,
                   "Fraction of conversations with a system message")
       ->capture_default_str();
