@@ -6,18 +6,26 @@
 #include "RunDir.h"
 
 #include "artifact/Artifact.h"
+#include "engine/Engine.h"
 #include "executor/CpuExecutor.h"
 #include "train/ArtifactCache.h"
 #include "train/Init.h"
+#include "train/Safetensors.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <mutex>
 #include <random>
 #include <sys/resource.h>
+#include <unistd.h>
 
 namespace gpt::cli {
 namespace {
@@ -183,6 +191,169 @@ int runBenchTrain(const BenchOptions &o) {
   }
   return 0;
 }
+
+struct GenerateBenchOptions {
+  std::string model, preset = "tiny", config;
+  int64_t vocab = 0;
+  std::vector<int> promptLengths = {128, 512};
+  std::vector<int> batches = {1, 8, 32};
+  int decodeTokens = 64, clients = 16, threads = 0;
+  bool json = false;
+};
+
+/// A run directory with random weights for a config (what the engine
+/// loads: config.json and model.safetensors; it compiles the artifact).
+std::filesystem::path randomRunDir(const ModelConfig &config) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() /
+                 ("gpt_bench_generate_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "config.json") << modelConfigToJson(config);
+  train::SafetensorsFile weights;
+  weights.tensors = train::initParameters(config, 1234);
+  train::writeSafetensors(dir / "model.safetensors", weights);
+  return dir;
+}
+
+using Clock = std::chrono::steady_clock;
+
+/// Submits `prompts` at once, each generating exactly `tokens` tokens
+/// (greedy, no stop tokens); returns per request the time to its first
+/// token and the time its last token arrived, from the submit.
+struct Timings {
+  std::vector<double> firstToken, lastToken;
+  double wall = 0;
+};
+Timings runBatch(Engine &engine,
+                 const std::vector<std::vector<int32_t>> &prompts, int tokens) {
+  std::mutex mutex;
+  std::condition_variable done;
+  size_t finished = 0;
+  Timings t;
+  t.firstToken.assign(prompts.size(), -1);
+  t.lastToken.assign(prompts.size(), 0);
+  SamplingParams sp;
+  sp.temperature = 0.0f;
+  sp.maxTokens = tokens;
+  auto start = Clock::now();
+  for (size_t i = 0; i < prompts.size(); ++i)
+    engine.submit(prompts[i], sp, [&, i](const TokenEvent &e) {
+      double now = std::chrono::duration<double>(Clock::now() - start).count();
+      std::lock_guard<std::mutex> lock(mutex);
+      if (e.finished) {
+        if (!e.error.empty())
+          std::cerr << "gpt bench: request failed: " << e.error << "\n";
+        ++finished;
+        done.notify_all();
+        return;
+      }
+      if (t.firstToken[i] < 0)
+        t.firstToken[i] = now;
+      t.lastToken[i] = now;
+    });
+  std::unique_lock<std::mutex> lock(mutex);
+  done.wait(lock, [&] { return finished == prompts.size(); });
+  t.wall = std::chrono::duration<double>(Clock::now() - start).count();
+  return t;
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
+}
+
+int runBenchGenerate(const GenerateBenchOptions &o) {
+  std::filesystem::path dir = o.model;
+  bool temporary = false;
+  ModelConfig config;
+  if (o.model.empty()) {
+    config =
+        o.config.empty() ? trainPreset(o.preset) : loadModelConfig(o.config);
+    if (o.config.empty() || o.vocab > 0)
+      config.vocab_size = o.vocab > 0 ? o.vocab : 50257;
+    validateModelConfig(config, "bench config");
+    dir = randomRunDir(config);
+    temporary = true;
+  } else {
+    config = loadModelConfig((dir / "config.json").string());
+  }
+  EngineOptions eo;
+  eo.threads = o.threads;
+  eo.maxBatch = std::max(o.clients,
+                         *std::max_element(o.batches.begin(), o.batches.end()));
+  nlohmann::json out = {
+      {"benchmark", "generate"},
+      {"config", nlohmann::json::parse(modelConfigToJson(config))},
+      {"threads", o.threads}};
+  {
+    Engine engine(dir.string(), eo);
+    std::mt19937 rng(1);
+    std::uniform_int_distribution<int32_t> token(0, config.vocab_size - 1);
+    auto prompt = [&](int n) {
+      std::vector<int32_t> p(n);
+      for (int32_t &x : p)
+        x = token(rng);
+      return p;
+    };
+    runBatch(engine, {prompt(8)}, 2); // warm-up: arenas, pages, pool
+    for (int len : o.promptLengths) {
+      if (len + 1 > config.context_length)
+        continue;
+      Timings t = runBatch(engine, {prompt(len)}, 1);
+      out["prefill"][std::to_string(len)] = {
+          {"tokens_per_second", len / t.firstToken[0]},
+          {"ms", t.firstToken[0] * 1e3}};
+    }
+    const int tokens =
+        std::min<int>(o.decodeTokens, config.context_length - 17);
+    for (int b : o.batches) {
+      std::vector<std::vector<int32_t>> prompts;
+      for (int i = 0; i < b; ++i)
+        prompts.push_back(prompt(16));
+      Timings t = runBatch(engine, prompts, tokens);
+      // Decode rate: tokens after each request's first, over the time from
+      // the last first token (everyone admitted) to the end.
+      double admitted =
+          *std::max_element(t.firstToken.begin(), t.firstToken.end());
+      double end = *std::max_element(t.lastToken.begin(), t.lastToken.end());
+      double rate = b * (tokens - 1) / std::max(1e-9, end - admitted);
+      out["decode"][std::to_string(b)] = {
+          {"tokens_per_second", rate},
+          {"ms_per_step", 1e3 * (end - admitted) / (tokens - 1)}};
+    }
+    // Concurrent clients: all arrive at once with 64-token prompts.
+    std::vector<std::vector<int32_t>> prompts;
+    for (int i = 0; i < o.clients; ++i)
+      prompts.push_back(
+          prompt(std::min<int64_t>(64, config.context_length - tokens - 1)));
+    Timings t = runBatch(engine, prompts, tokens);
+    out["serving"] = {
+        {"clients", o.clients},
+        {"aggregate_tokens_per_second", o.clients * tokens / t.wall},
+        {"ttft_p50_ms", 1e3 * percentile(t.firstToken, 0.5)},
+        {"ttft_p99_ms", 1e3 * percentile(t.firstToken, 0.99)}};
+  }
+  out["peak_memory_bytes"] = peakRssBytes();
+  if (temporary)
+    std::filesystem::remove_all(dir);
+  if (o.json) {
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  for (auto &[len, r] : out["prefill"].items())
+    std::printf("prefill %5s tokens: %8.0f tokens/s\n", len.c_str(),
+                r["tokens_per_second"].get<double>());
+  for (auto &[b, r] : out["decode"].items())
+    std::printf("decode batch %3s:    %8.1f tokens/s (%.1f ms/step)\n",
+                b.c_str(), r["tokens_per_second"].get<double>(),
+                r["ms_per_step"].get<double>());
+  std::printf(
+      "%d clients: %.1f tokens/s aggregate, TTFT p50 %.0f ms, p99 %.0f ms\n",
+      o.clients, out["serving"]["aggregate_tokens_per_second"].get<double>(),
+      out["serving"]["ttft_p50_ms"].get<double>(),
+      out["serving"]["ttft_p99_ms"].get<double>());
+  return 0;
+}
 } // namespace
 
 void addBenchCommand(CLI::App &app) {
@@ -208,6 +379,38 @@ void addBenchCommand(CLI::App &app) {
   train->add_option("--threads", o->threads, "CPU threads (default: all)");
   train->add_flag("--json", o->json, "Print one JSON object");
   train->add_flag("--profile", o->profile, "Per-kernel time table");
+  auto g = std::make_shared<GenerateBenchOptions>();
+  CLI::App *generate = bench->add_subcommand(
+      "generate", "Generation through the engine: prefill tokens/s per prompt "
+                  "length, decode tokens/s per batch size, concurrent clients "
+                  "(aggregate tokens/s, time to first token)");
+  generate->add_option("--model", g->model,
+                       "Run directory (default: random weights of --preset "
+                       "or --config)");
+  generate->add_option("--preset", g->preset, "Model shape (default tiny)");
+  generate->add_option("--config", g->config, "Model config JSON instead");
+  generate->add_option("--vocab", g->vocab, "Vocabulary size (default 50257)");
+  generate
+      ->add_option("--prompt-lengths", g->promptLengths,
+                   "Prefill prompt lengths (default 128,512)")
+      ->delimiter(',');
+  generate
+      ->add_option("--batches", g->batches,
+                   "Decode batch sizes (default 1,8,32)")
+      ->delimiter(',');
+  generate->add_option("--decode-tokens", g->decodeTokens,
+                       "Tokens generated per request (default 64)");
+  generate->add_option("--clients", g->clients,
+                       "Concurrent clients of the serving run (default 16)");
+  generate->add_option("--threads", g->threads, "CPU threads (default: all)");
+  generate->add_flag("--json", g->json, "Print one JSON object");
+  generate->callback([g] {
+    if (g->decodeTokens < 2 || g->clients < 1 || g->batches.empty())
+      throw std::runtime_error("--decode-tokens must be >= 2, --clients >= 1");
+    int rc = runBenchGenerate(*g);
+    if (rc != 0)
+      std::exit(rc);
+  });
   train->callback([o] {
     if (o->steps <= 0 || o->warmup < 0)
       throw std::runtime_error("--steps must be > 0 and --warmup >= 0");
