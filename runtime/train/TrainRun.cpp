@@ -91,6 +91,11 @@ RunResult runTraining(FunctionRunner &runner, const RunOptions &o) {
         std::to_string(state.step));
   } else {
     trainer.initialize(hp.seed);
+    if (!o.initFrom.empty()) {
+      trainer.loadParameters(readSafetensors(o.initFrom).tensors,
+                             o.initFrom.string());
+      log("initialized from " + o.initFrom.string());
+    }
     state.initSeed = hp.seed;
     state.tokenizerFingerprint = manifest.tokenizerFingerprint;
   }

@@ -23,9 +23,12 @@ struct RunOptions {
   ModelConfig config;
   /// hp.totalSteps is the LR schedule's length (cosine decay to min_lr).
   Hyperparams hp;
-  std::int64_t steps = 0;     // total steps of the run (0: time budget)
-  double timeBudget = 0;      // seconds of this invocation (0: none)
-  bool resume = false;        // continue the checkpoint in runDir
+  std::int64_t steps = 0; // total steps of the run (0: time budget)
+  double timeBudget = 0;  // seconds of this invocation (0: none)
+  bool resume = false;    // continue the checkpoint in runDir
+  /// Fine-tuning: start a fresh run from these weights (model.safetensors
+  /// of a trained or imported run) instead of a random initialization.
+  std::filesystem::path initFrom;
   std::int64_t evalEvery = 0; // steps; 0: only at the end
   std::int64_t evalBatches = 20;
   std::int64_t checkpointEvery = 0; // steps; 0: only at the end

@@ -103,6 +103,17 @@ grep -Eq "(loss|gradient norm) is (nan|inf|-nan)" "$WORK/err" ||
   fail "NaN message: $(tail -2 "$WORK/err")"
 grep -q "last good checkpoint" "$WORK/err" || fail "NaN keeps checkpoint"
 
+# Fine-tuning: a fresh run started from the trained weights begins near
+# where the first run ended, far below a random start.
+$GPT train --init-from "$WORK/run" --data "$WORK/prep" --out "$WORK/ft" \
+  --steps 2 --threads 2 >/dev/null 2>"$WORK/err" || fail "init-from: $(cat "$WORK/err")"
+grep -q "initialized from" "$WORK/err" || fail "init-from message"
+ft_first=$(losses "$WORK/ft" | head -1)
+awk -v a="$first" -v b="$ft_first" 'BEGIN { exit !(b < a - 0.2) }' ||
+  fail "fine-tuning starts at $ft_first, not below the fresh start $first"
+$GPT train --init-from "$WORK/run" --preset tiny --data "$WORK/prep" \
+  --out "$WORK/ft2" --steps 1 >/dev/null 2>&1 && fail "init-from with --preset"
+
 # Bad inputs.
 printf 'garbage' >"$WORK/bad.gptart"
 $GPT train "${COMMON[@]}" --steps 2 --artifact "$WORK/bad.gptart" \

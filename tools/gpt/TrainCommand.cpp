@@ -29,7 +29,7 @@ extern "C" void onSigint(int) {
 }
 
 struct TrainOpts {
-  std::string config, preset, data, out, artifact;
+  std::string config, preset, data, out, artifact, initFrom;
   std::int64_t steps = 0;
   double timeBudget = 0;
   std::int64_t batch = 0, seq = 0, gradAccum = 1, warmup = -1, decaySteps = 0;
@@ -44,6 +44,22 @@ struct TrainOpts {
 
 // The model config of a fresh run, with vocab_size from the data.
 ModelConfig resolveConfig(const TrainOpts &o, std::int64_t vocab) {
+  if (!o.initFrom.empty()) {
+    // Fine-tuning: the shape is the trained model's; the data must fit its
+    // vocabulary (prepare it with that run's tokenizer).
+    if (!o.config.empty() || !o.preset.empty())
+      throw std::runtime_error("--init-from takes the model shape from that "
+                               "run: drop --config / --preset");
+    ModelConfig c =
+        loadModelConfig((fs::path(o.initFrom) / "config.json").string());
+    if (vocab > c.vocab_size)
+      throw std::runtime_error(
+          "the data's vocabulary (" + std::to_string(vocab) +
+          ") is larger than the model's in " + o.initFrom + " (" +
+          std::to_string(c.vocab_size) +
+          "): prepare the data with that run's tokenizer/");
+    return c;
+  }
   if (o.config.empty() == o.preset.empty())
     throw std::runtime_error("give exactly one of --config FILE or --preset "
                              "tiny|small|gpt2-124m");
@@ -148,6 +164,8 @@ int runTrain(const TrainOpts &o, CLI::App *cmd) {
   ro.steps = o.steps;
   ro.timeBudget = o.timeBudget;
   ro.resume = o.resume;
+  if (!o.initFrom.empty())
+    ro.initFrom = fs::path(o.initFrom) / "model.safetensors";
   ro.evalEvery =
       o.evalEvery >= 0
           ? o.evalEvery
@@ -253,6 +271,9 @@ void addTrainCommand(CLI::App &app) {
   cmd->add_option("--checkpoint-every", o->checkpointEvery,
                   "Checkpoint every N steps (default: at each evaluation)");
   cmd->add_option("--threads", o->threads, "CPU threads (default: all)");
+  cmd->add_option("--init-from", o->initFrom,
+                  "Fine-tune: start from the weights of this run directory "
+                  "(trained or `gpt import`ed); its config fixes the shape");
   cmd->add_option("--artifact", o->artifact,
                   "Use this compiled artifact instead of running gptc");
   cmd->add_flag("--resume", o->resume,
