@@ -1,6 +1,7 @@
 // Internal to gpt_synth: the random generator and the task samplers.
 #pragma once
 
+#include "data/Random.h"
 #include "synth/Synth.h"
 
 #include <cstdint>
@@ -9,25 +10,11 @@
 
 namespace gpt::synth::detail {
 
-/// SplitMix64 with bias-free bounded draws.
-class Rng {
+/// The data pipeline's SplitMix64 (bias-free bounded draws) plus the draws
+/// the task samplers need.
+class Rng : public data::SplitMix64 {
 public:
-  explicit Rng(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t next() {
-    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  /// Uniform in [0, bound), bound > 0.
-  std::uint64_t below(std::uint64_t bound) {
-    std::uint64_t limit = ~0ull - (~0ull % bound);
-    std::uint64_t x;
-    do {
-      x = next();
-    } while (x >= limit);
-    return x % bound;
-  }
+  using SplitMix64::SplitMix64;
   /// Uniform integer in [lo, hi].
   int range(int lo, int hi) {
     return lo +
@@ -40,9 +27,6 @@ public:
   template <class T> const T &pick(const std::vector<T> &v) {
     return v[below(v.size())];
   }
-
-private:
-  std::uint64_t state_;
 };
 
 /// One sampled question instance, before the split decides where it goes.
