@@ -459,4 +459,17 @@ void writeArtifactFile(const std::string &path,
     throw ArtifactError(path + ": cannot write file");
 }
 
+std::string shapeStr(const std::vector<int64_t> &s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i)
+      out += ", ";
+    out += s[i] == kDimBatch      ? "B"
+           : s[i] == kDimSequence ? "T"
+           : s[i] == kDimPool     ? "N"
+                                  : std::to_string(s[i]);
+  }
+  return out + "]";
+}
+
 } // namespace gpt

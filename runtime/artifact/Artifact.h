@@ -161,6 +161,9 @@ SymbolicCount symbolicCount(const std::vector<int64_t> &shape);
 /// or when the shape has an N dim (-3) and N < 0 (not bound).
 std::vector<int64_t> bindShape(const std::vector<int64_t> &shape, int64_t B,
                                int64_t T, int64_t N = -1);
+/// "[B, T, 768]": a symbolic shape for messages.
+std::string shapeStr(const std::vector<int64_t> &shape);
+
 /// Product of dims (1 for a 0-d shape).
 int64_t numElements(const std::vector<int64_t> &shape);
 

@@ -244,19 +244,6 @@ bool contains(const std::vector<int> &v, int x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
 
-std::string shapeStr(const Shape &s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (i)
-      out += ", ";
-    out += s[i] == kDimBatch      ? "B"
-           : s[i] == kDimSequence ? "T"
-           : s[i] == kDimPool     ? "N"
-                                  : std::to_string(s[i]);
-  }
-  return out + "]";
-}
-
 bool isFloatAttr(const json &v) {
   if (v.is_number())
     return true;

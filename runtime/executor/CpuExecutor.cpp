@@ -12,19 +12,6 @@
 namespace gpt {
 namespace {
 
-std::string shapeStr(const std::vector<int64_t> &s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (i)
-      out += ", ";
-    out += s[i] == kDimBatch      ? "B"
-           : s[i] == kDimSequence ? "T"
-           : s[i] == kDimPool     ? "N"
-                                  : std::to_string(s[i]);
-  }
-  return out + "]";
-}
-
 /// A 64-byte aligned, uninitialized byte buffer.
 class AlignedBuffer {
 public:
