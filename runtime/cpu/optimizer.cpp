@@ -55,9 +55,19 @@ double globalGradNorm(const TensorSpan *tensors, int64_t count,
     const float *x = tensors[t].data;
     double *slots = partial.data() + firstChunk[t];
     pool.parallelFor(tensors[t].size, kGrain, [&](int64_t begin, int64_t end) {
+      // 32 independent double lanes (four AVX-512 vectors): one accumulator
+      // would make the loop wait on the add latency instead of memory.
+      constexpr int kLanes = 32;
+      double lanes[kLanes] = {};
+      int64_t i = begin;
+      for (; i + kLanes <= end; i += kLanes)
+#pragma omp simd
+        for (int j = 0; j < kLanes; ++j)
+          lanes[j] += static_cast<double>(x[i + j]) * x[i + j];
       double s = 0.0;
-#pragma omp simd reduction(+ : s)
-      for (int64_t i = begin; i < end; ++i)
+      for (int j = 0; j < kLanes; ++j)
+        s += lanes[j];
+      for (; i < end; ++i)
         s += static_cast<double>(x[i]) * x[i];
       slots[begin / kGrain] = s;
     });
