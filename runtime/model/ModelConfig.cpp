@@ -155,37 +155,33 @@ ModelConfig loadModelConfig(const std::string &path) {
   return parseModelConfig(buffer.str(), path);
 }
 
-bool tryParseModelConfig(const std::string &text, const std::string &source,
-                         ModelConfig &out, std::string &error) {
+namespace {
+/// Runs a throwing reader for callers built without exceptions.
+template <typename Reader>
+bool tryRead(Reader read, ModelConfig &out, std::string &error) {
   try {
-    out = parseModelConfig(text, source);
+    out = read();
     return true;
   } catch (const std::exception &e) {
     error = e.what();
     return false;
   }
+}
+} // namespace
+
+bool tryParseModelConfig(const std::string &text, const std::string &source,
+                         ModelConfig &out, std::string &error) {
+  return tryRead([&] { return parseModelConfig(text, source); }, out, error);
 }
 
 bool tryLoadModelConfig(const std::string &path, ModelConfig &out,
                         std::string &error) {
-  try {
-    out = loadModelConfig(path);
-    return true;
-  } catch (const std::exception &e) {
-    error = e.what();
-    return false;
-  }
+  return tryRead([&] { return loadModelConfig(path); }, out, error);
 }
 
 bool tryPresetModelConfig(const std::string &name, ModelConfig &out,
                           std::string &error) {
-  try {
-    out = presetModelConfig(name);
-    return true;
-  } catch (const std::exception &e) {
-    error = e.what();
-    return false;
-  }
+  return tryRead([&] { return presetModelConfig(name); }, out, error);
 }
 
 std::string modelConfigToJson(const ModelConfig &c) {

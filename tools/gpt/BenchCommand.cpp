@@ -50,14 +50,22 @@ double peakRssBytes() {
   return static_cast<double>(usage.ru_maxrss) * 1024.0;
 }
 
-int runBenchTrain(const BenchOptions &o) {
+/// The benchmarked shape: a preset (vocabulary 50257 unless --vocab) or a
+/// config file (its vocabulary unless --vocab).
+ModelConfig benchConfig(const std::string &preset, const std::string &file,
+                        int64_t vocab) {
   ModelConfig config =
-      o.config.empty() ? trainPreset(o.preset) : loadModelConfig(o.config);
-  if (o.config.empty())
-    config.vocab_size = o.vocab > 0 ? o.vocab : 50257;
-  else if (o.vocab > 0)
-    config.vocab_size = o.vocab;
+      file.empty() ? trainPreset(preset) : loadModelConfig(file);
+  if (vocab > 0)
+    config.vocab_size = vocab;
+  else if (file.empty())
+    config.vocab_size = 50257;
   validateModelConfig(config, "bench config");
+  return config;
+}
+
+int runBenchTrain(const BenchOptions &o) {
+  ModelConfig config = benchConfig(o.preset, o.config, o.vocab);
   const int64_t B = o.batch, T = o.seq > 0 ? o.seq : config.context_length;
   if (B <= 0 || T <= 0 || T > config.context_length)
     throw std::runtime_error("--batch must be > 0 and --seq in [1, " +
@@ -267,11 +275,7 @@ int runBenchGenerate(const GenerateBenchOptions &o) {
   bool temporary = false;
   ModelConfig config;
   if (o.model.empty()) {
-    config =
-        o.config.empty() ? trainPreset(o.preset) : loadModelConfig(o.config);
-    if (o.config.empty() || o.vocab > 0)
-      config.vocab_size = o.vocab > 0 ? o.vocab : 50257;
-    validateModelConfig(config, "bench config");
+    config = benchConfig(o.preset, o.config, o.vocab);
     dir = randomRunDir(config);
     temporary = true;
   } else {
