@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build lld ccache git pkg-config
   llvm-19-dev libmlir-19-dev mlir-19-tools llvm-19-tools
-  libvulkan-dev mesa-vulkan-drivers vulkan-tools glslc libshaderc-dev spirv-tools
+  libvulkan-dev mesa-vulkan-drivers vulkan-tools glslc libshaderc-dev spirv-tools vulkan-validationlayers glslang-dev
   libbenchmark-dev libgtest-dev libgmock-dev libopenblas-dev
   nlohmann-json3-dev libcpp-httplib-dev libcli11-dev
   python3 clang-format

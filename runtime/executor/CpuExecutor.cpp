@@ -1,7 +1,9 @@
 //===- CpuExecutor.cpp - Binding, arenas and the kernel loop --------------===//
 #include "executor/CpuExecutor.h"
+#include "executor/Binding.h"
 #include "executor/KernelsInternal.h"
 
+#include "cpu/isa.h"
 #include "cpu/thread_pool.h"
 
 #include <chrono>
@@ -115,105 +117,16 @@ CpuExecutor::run(const std::string &function,
   for (const auto &s : states_)
     if (s->fn->name == function)
       st = s.get();
-  if (!st) {
-    std::string names;
-    for (const Function &f : artifact_.functions)
-      names += (names.empty() ? "" : ", ") + f.name;
-    throw ExecutorError("no function '" + function +
-                        "' in the artifact (it has: " + names + ")");
-  }
+  if (!st)
+    findFunctionOrThrow(artifact_, function); // throws, listing the names
   const Function &f = *st->fn;
   const std::string where = "function '" + f.name + "'";
   auto fail = [&](const std::string &what) {
     throw ExecutorError(where + ": " + what);
   };
-
-  // --- Bind the inputs by name; derive B and T. ---------------------------
-  for (const auto &kv : inputs)
-    if (f.findInput(kv.first) < 0)
-      fail("unexpected input '" + kv.first + "'");
-  std::vector<const TensorView *> views(f.inputs.size());
-  for (size_t i = 0; i < f.inputs.size(); ++i) {
-    auto it = inputs.find(f.inputs[i].name);
-    if (it == inputs.end())
-      fail("missing input '" + f.inputs[i].name + "'");
-    views[i] = &it->second;
-  }
-  std::vector<size_t> order;
-  int64_t tokens = f.findInput("tokens");
-  if (tokens >= 0)
-    order.push_back(static_cast<size_t>(tokens));
-  for (size_t i = 0; i < f.inputs.size(); ++i)
-    if (int64_t(i) != tokens)
-      order.push_back(i);
-  int64_t B = -1, T = -1, N = -1;
-  std::string bFrom, tFrom, nFrom;
-  for (size_t i : order) {
-    const FunctionInput &in = f.inputs[i];
-    const Value &value = f.values[in.value];
-    const TensorView &view = *views[i];
-    std::string name = "input '" + in.name + "'";
-    if (view.dtype != value.dtype)
-      fail(name + ": dtype " + dtypeName(view.dtype) + ", expected " +
-           dtypeName(value.dtype));
-    if (view.shape.size() != value.shape.size())
-      fail(name + ": shape " + shapeStr(view.shape) + " has rank " +
-           std::to_string(view.shape.size()) + ", expected " +
-           shapeStr(value.shape));
-    for (size_t d = 0; d < view.shape.size(); ++d) {
-      int64_t want = value.shape[d], got = view.shape[d];
-      std::string dim = name + ": dim " + std::to_string(d) + " of shape " +
-                        shapeStr(view.shape);
-      if (got < 0)
-        fail(dim + " is negative");
-      if (want == kDimPool) {
-        if (got < 1)
-          fail(dim + ": the KV pool size N must be >= 1");
-        if (N < 0) {
-          N = got;
-          nFrom = in.name;
-        } else if (N != got) {
-          fail(dim + " is " + std::to_string(got) + " but N = " +
-               std::to_string(N) + " (from input '" + nFrom + "')");
-        }
-      } else if (want == kDimBatch || want == kDimSequence) {
-        bool batch = want == kDimBatch;
-        int64_t &sym = batch ? B : T;
-        std::string &from = batch ? bFrom : tFrom;
-        if (got < 1)
-          fail(dim + ": " + (batch ? "B" : "T") + " must be >= 1");
-        if (sym < 0) {
-          sym = got;
-          from = in.name;
-        } else if (sym != got) {
-          fail(dim + " is " + std::to_string(got) + " but " +
-               (batch ? "B" : "T") + " = " + std::to_string(sym) +
-               " (from input '" + from + "')");
-        }
-      } else if (got != want) {
-        fail(dim + " is " + std::to_string(got) + ", expected " +
-             std::to_string(want) + " (declared " + shapeStr(value.shape) +
-             ")");
-      }
-    }
-    if (!view.data) {
-      int64_t n = 1;
-      for (int64_t d : view.shape)
-        n *= d;
-      if (n > 0)
-        fail(name + ": data pointer is null");
-    }
-  }
-  if (st->usesB && B < 0)
-    fail("no input binds the batch size B (-1 dims)");
-  if (st->usesT && T < 0)
-    fail("no input binds the sequence length T (-2 dims)");
-  if (st->usesN && N < 0)
-    fail("no input binds the KV pool size N (-3 dims)");
-  if (B < 0)
-    B = 1;
-  if (T < 0)
-    T = 1;
+  CallBinding call = bindCall(f, inputs);
+  const std::vector<const TensorView *> &views = call.views;
+  const int64_t B = call.B, T = call.T, N = call.N;
 
   // --- Shapes and arenas for this binding. ---------------------------------
   if (!st->staticReady) {
@@ -235,21 +148,7 @@ CpuExecutor::run(const std::string &function,
       st->tokenArena.allocate(tokenBytes, where + " token arena");
       ++st->tokenAllocations;
     }
-    st->shapes.resize(f.values.size());
-    for (size_t v = 0; v < f.values.size(); ++v) {
-      try {
-        st->shapes[v] = bindShape(f.values[v].shape, B, T, N);
-      } catch (const ArtifactError &e) {
-        fail("values[" + std::to_string(v) + "]: " + e.what());
-      }
-    }
-    for (size_t k = 0; k < f.kernels.size(); ++k) {
-      std::string err = checkKernelShapes(f, f.kernels[k], st->shapes);
-      if (!err.empty())
-        fail("kernels[" + std::to_string(k) + "] (" + f.kernels[k].kernel +
-             ") at B = " + std::to_string(B) + ", T = " + std::to_string(T) +
-             ": " + err);
-    }
+    st->shapes = bindValueShapes(f, B, T, N);
     st->tensors.resize(f.values.size());
     for (size_t v = 0; v < f.values.size(); ++v) {
       exec::Tensor &t = st->tensors[v];
@@ -338,4 +237,11 @@ CpuExecutor::run(const std::string &function,
   return result;
 }
 
+} // namespace gpt
+
+namespace gpt {
+std::string CpuExecutor::deviceDescription() const {
+  return std::string("CPU (") + cpu::isaName(cpu::activeIsa()) + ", " +
+         std::to_string(pool_->numThreads()) + " threads)";
+}
 } // namespace gpt

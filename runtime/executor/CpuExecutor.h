@@ -9,6 +9,7 @@
 #pragma once
 
 #include "artifact/Artifact.h"
+#include "executor/Executor.h"
 
 #include <cstdint>
 #include <map>
@@ -22,28 +23,6 @@ namespace cpu {
 class ThreadPool;
 }
 
-/// A call that cannot run (bad bindings, token id out of range, T > context).
-class ExecutorError : public std::runtime_error {
-public:
-  using std::runtime_error::runtime_error;
-};
-
-/// A caller-owned buffer (row-major, contiguous).
-struct TensorView {
-  DType dtype = DType::F32;
-  std::vector<int64_t> shape;
-  void *data = nullptr;
-};
-
-/// A tensor owned by the caller after run() returns; f32 or i32 holds the
-/// data according to dtype.
-struct HostTensor {
-  DType dtype = DType::F32;
-  std::vector<int64_t> shape;
-  std::vector<float> f32;
-  std::vector<int32_t> i32;
-};
-
 /// Arena sizes of one function, for tests and diagnostics.
 struct ArenaInfo {
   size_t staticBytes = 0;   ///< allocated static arena
@@ -52,7 +31,7 @@ struct ArenaInfo {
   int64_t B = 0, T = 0;     ///< the binding of the last call
 };
 
-class CpuExecutor {
+class CpuExecutor : public Executor {
 public:
   /// Validates the artifact (again) and keeps a copy. threads: 0 = the
   /// global kernel pool (GPT_THREADS or the hardware's thread count), else
@@ -70,27 +49,18 @@ public:
   /// name. Aliased outputs are written in place into the caller's buffers.
   std::map<std::string, HostTensor>
   run(const std::string &function,
-      const std::map<std::string, TensorView> &inputs);
+      const std::map<std::string, TensorView> &inputs) override;
 
-  const Artifact &artifact() const { return artifact_; }
+  const Artifact &artifact() const override { return artifact_; }
+  std::string backend() const override { return "cpu"; }
+  std::string deviceDescription() const override;
 
-  /// Per-kernel wall time, accumulated over calls while profiling is on
-  /// (`gpt bench --profile`). Keyed by kernel name.
-  struct KernelTime {
-    double seconds = 0.0;
-    int64_t calls = 0;
-  };
-  void setProfiling(bool on) { profiling_ = on; }
-  const std::map<std::string, KernelTime> &profile() const { return profile_; }
-  void resetProfile() { profile_.clear(); }
   ArenaInfo arenaInfo(const std::string &function) const;
 
   struct FunctionState;
   struct Scratch;
 
 private:
-  bool profiling_ = false;
-  std::map<std::string, KernelTime> profile_;
   Artifact artifact_;
   std::unique_ptr<cpu::ThreadPool> ownPool_;
   cpu::ThreadPool *pool_;

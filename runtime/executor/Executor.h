@@ -1,0 +1,82 @@
+//===- Executor.h - What every backend's executor offers ------------------===//
+//
+// An executor runs the functions of a compiled artifact (docs/artifact.md):
+// it binds the caller's host tensors to a function's inputs by name, runs the
+// kernels, writes in-place outputs back into the caller's buffers and
+// returns the rest. CpuExecutor and VulkanExecutor implement it; the trainer,
+// the engine and `gpt bench` only see this interface.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "artifact/Artifact.h"
+
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace gpt {
+
+/// A call that cannot run (bad bindings, token id out of range, T > context,
+/// no device).
+class ExecutorError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+/// A caller-owned buffer (row-major, contiguous).
+struct TensorView {
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  void *data = nullptr;
+};
+
+/// A tensor owned by the caller after run() returns; f32 or i32 holds the
+/// data according to dtype.
+struct HostTensor {
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  std::vector<float> f32;
+  std::vector<int32_t> i32;
+};
+
+class Executor {
+public:
+  virtual ~Executor() = default;
+
+  /// Binds every input of `function` by name (missing, extra, wrong dtype or
+  /// shape → ExecutorError naming it); B and T come from the "tokens" input's
+  /// shape [B, T] (else from the first input with -1/-2 dims). Runs the
+  /// kernels in order and returns the outputs that do not alias an input, by
+  /// name. Aliased outputs are written in place into the caller's buffers.
+  virtual std::map<std::string, HostTensor>
+  run(const std::string &function,
+      const std::map<std::string, TensorView> &inputs) = 0;
+
+  virtual const Artifact &artifact() const = 0;
+  /// "cpu" or "vulkan".
+  virtual std::string backend() const = 0;
+  /// A one-line description of where kernels run (CPU ISA and threads, or
+  /// the Vulkan device).
+  virtual std::string deviceDescription() const = 0;
+
+  /// Per-kernel time, accumulated over calls while profiling is on
+  /// (`gpt bench --profile`), keyed by kernel name: wall time on the CPU,
+  /// GPU timestamps on Vulkan.
+  struct KernelTime {
+    double seconds = 0.0;
+    int64_t calls = 0;
+  };
+  void setProfiling(bool on) { profiling_ = on; }
+  bool profiling() const { return profiling_; }
+  const std::map<std::string, KernelTime> &profile() const { return profile_; }
+  void resetProfile() { profile_.clear(); }
+
+protected:
+  bool profiling_ = false;
+  std::map<std::string, KernelTime> profile_;
+};
+
+} // namespace gpt

@@ -1,0 +1,633 @@
+//===- VulkanContext.cpp - Instance, device, memory and pipelines ---------===//
+#include "vulkan/VulkanContext.h"
+#include "vulkan/Shaders.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace gpt {
+namespace vk {
+
+const char *resultName(VkResult r) {
+  switch (r) {
+  case VK_SUCCESS:
+    return "VK_SUCCESS";
+  case VK_ERROR_OUT_OF_HOST_MEMORY:
+    return "VK_ERROR_OUT_OF_HOST_MEMORY";
+  case VK_ERROR_OUT_OF_DEVICE_MEMORY:
+    return "VK_ERROR_OUT_OF_DEVICE_MEMORY";
+  case VK_ERROR_INITIALIZATION_FAILED:
+    return "VK_ERROR_INITIALIZATION_FAILED";
+  case VK_ERROR_DEVICE_LOST:
+    return "VK_ERROR_DEVICE_LOST";
+  case VK_ERROR_LAYER_NOT_PRESENT:
+    return "VK_ERROR_LAYER_NOT_PRESENT";
+  case VK_ERROR_EXTENSION_NOT_PRESENT:
+    return "VK_ERROR_EXTENSION_NOT_PRESENT";
+  case VK_ERROR_FEATURE_NOT_PRESENT:
+    return "VK_ERROR_FEATURE_NOT_PRESENT";
+  case VK_ERROR_INCOMPATIBLE_DRIVER:
+    return "VK_ERROR_INCOMPATIBLE_DRIVER";
+  case VK_ERROR_TOO_MANY_OBJECTS:
+    return "VK_ERROR_TOO_MANY_OBJECTS";
+  case VK_TIMEOUT:
+    return "VK_TIMEOUT";
+  default:
+    return "VkResult error";
+  }
+}
+
+void check(VkResult r, const char *what) {
+  if (r != VK_SUCCESS)
+    throw ExecutorError(std::string("vulkan: ") + what + " failed: " +
+                        resultName(r) + " (" + std::to_string(int(r)) + ")");
+}
+
+namespace {
+
+const char *kValidationLayer = "VK_LAYER_KHRONOS_validation";
+
+bool envFlag(const char *name) {
+  const char *v = std::getenv(name);
+  return v && *v && std::strcmp(v, "0") != 0;
+}
+
+VKAPI_ATTR VkBool32 VKAPI_CALL
+onMessage(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
+          VkDebugUtilsMessageTypeFlagsEXT,
+          const VkDebugUtilsMessengerCallbackDataEXT *data, void *user) {
+  auto *m = static_cast<Context::Messages *>(user);
+  if (severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT) {
+    m->count.fetch_add(1);
+    std::lock_guard<std::mutex> lock(m->mutex);
+    m->last = data && data->pMessage ? data->pMessage : "(no text)";
+    std::fprintf(stderr, "vulkan validation: %s\n", m->last.c_str());
+  }
+  return VK_FALSE;
+}
+
+struct Instance {
+  VkInstance instance = VK_NULL_HANDLE;
+  ~Instance() {
+    if (instance)
+      vkDestroyInstance(instance, nullptr);
+  }
+};
+
+VkInstance createInstance(bool validation, void *messengerInfo) {
+  VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
+  app.pApplicationName = "gpt";
+  app.pEngineName = "gpt";
+  app.apiVersion = VK_API_VERSION_1_2;
+  std::vector<const char *> layers, extensions;
+  if (validation) {
+    uint32_t n = 0;
+    vkEnumerateInstanceLayerProperties(&n, nullptr);
+    std::vector<VkLayerProperties> props(n);
+    vkEnumerateInstanceLayerProperties(&n, props.data());
+    bool found = false;
+    for (const auto &p : props)
+      found = found || std::strcmp(p.layerName, kValidationLayer) == 0;
+    if (!found)
+      throw ExecutorError(
+          std::string("vulkan: validation was requested but ") +
+          kValidationLayer +
+          " is not installed (Debian: apt install vulkan-validationlayers)");
+    layers.push_back(kValidationLayer);
+    extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
+  }
+  VkInstanceCreateInfo ci{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+  ci.pNext = messengerInfo; // also reports instance creation problems
+  ci.pApplicationInfo = &app;
+  ci.enabledLayerCount = static_cast<uint32_t>(layers.size());
+  ci.ppEnabledLayerNames = layers.data();
+  ci.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
+  ci.ppEnabledExtensionNames = extensions.data();
+  VkInstance instance = VK_NULL_HANDLE;
+  VkResult r = vkCreateInstance(&ci, nullptr, &instance);
+  if (r == VK_ERROR_INCOMPATIBLE_DRIVER || r == VK_ERROR_INITIALIZATION_FAILED)
+    throw ExecutorError("no Vulkan device: the Vulkan loader found no driver "
+                        "(" +
+                        std::string(resultName(r)) +
+                        "); install one, e.g. mesa-vulkan-drivers for the "
+                        "lavapipe CPU driver, or use --backend cpu");
+  check(r, "vkCreateInstance");
+  return instance;
+}
+
+const char *typeName(VkPhysicalDeviceType t) {
+  switch (t) {
+  case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+    return "discrete-gpu";
+  case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+    return "integrated-gpu";
+  case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+    return "virtual-gpu";
+  case VK_PHYSICAL_DEVICE_TYPE_CPU:
+    return "cpu";
+  default:
+    return "other";
+  }
+}
+
+std::string versionStr(uint32_t v) {
+  return std::to_string(VK_API_VERSION_MAJOR(v)) + "." +
+         std::to_string(VK_API_VERSION_MINOR(v)) + "." +
+         std::to_string(VK_API_VERSION_PATCH(v));
+}
+
+std::vector<VkPhysicalDevice> physicalDevices(VkInstance instance) {
+  uint32_t n = 0;
+  check(vkEnumeratePhysicalDevices(instance, &n, nullptr),
+        "vkEnumeratePhysicalDevices");
+  std::vector<VkPhysicalDevice> devices(n);
+  check(vkEnumeratePhysicalDevices(instance, &n, devices.data()),
+        "vkEnumeratePhysicalDevices");
+  devices.resize(n);
+  return devices;
+}
+
+/// Facts and capabilities of one device.
+VulkanDeviceInfo describe(VkPhysicalDevice pd, int index, DeviceCaps *caps) {
+  VulkanDeviceInfo info;
+  info.index = index;
+  VkPhysicalDeviceDriverProperties driver{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
+  VkPhysicalDeviceSubgroupProperties subgroup{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+  subgroup.pNext = &driver;
+  VkPhysicalDeviceProperties2 props{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+  props.pNext = &subgroup;
+  vkGetPhysicalDeviceProperties2(pd, &props);
+  const VkPhysicalDeviceProperties &p = props.properties;
+  info.name = p.deviceName;
+  info.type = typeName(p.deviceType);
+  info.apiVersion = versionStr(p.apiVersion);
+  info.driver = std::string(driver.driverName) + " " + driver.driverInfo;
+  info.subgroupSize = subgroup.subgroupSize;
+
+  VkPhysicalDeviceVulkan12Features f12{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+  VkPhysicalDeviceFeatures2 f{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+  f.pNext = &f12;
+  vkGetPhysicalDeviceFeatures2(pd, &f);
+  info.float16 = f12.shaderFloat16;
+
+  VkPhysicalDeviceMemoryProperties mem;
+  vkGetPhysicalDeviceMemoryProperties(pd, &mem);
+  for (uint32_t h = 0; h < mem.memoryHeapCount; ++h)
+    if (mem.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
+      info.deviceLocalBytes += mem.memoryHeaps[h].size;
+
+  if (p.apiVersion < VK_API_VERSION_1_2) {
+    info.usable = false;
+    info.unusableReason = "Vulkan " + info.apiVersion + " < 1.2";
+  } else if (!f12.bufferDeviceAddress) {
+    info.usable = false;
+    info.unusableReason = "no bufferDeviceAddress";
+  } else if (!f.features.shaderInt64) {
+    info.usable = false;
+    info.unusableReason = "no shaderInt64";
+  }
+  if (caps) {
+    caps->subgroupSize = subgroup.subgroupSize;
+    caps->subgroupArithmetic =
+        (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+        (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
+    caps->float16 = f12.shaderFloat16;
+    caps->maxSharedBytes = p.limits.maxComputeSharedMemorySize;
+    caps->maxWorkgroupInvocations = p.limits.maxComputeWorkGroupInvocations;
+    caps->maxGroupCountX = p.limits.maxComputeWorkGroupCount[0];
+  }
+  return info;
+}
+
+int typeRank(const std::string &type) {
+  if (type == "discrete-gpu")
+    return 0;
+  if (type == "integrated-gpu")
+    return 1;
+  if (type == "virtual-gpu")
+    return 2;
+  if (type == "cpu")
+    return 3;
+  return 4;
+}
+
+std::string defaultCachePath() {
+  std::filesystem::path base;
+  if (const char *x = std::getenv("XDG_CACHE_HOME"); x && *x)
+    base = x;
+  else if (const char *h = std::getenv("HOME"); h && *h)
+    base = std::filesystem::path(h) / ".cache";
+  else
+    return "";
+  return (base / "gpt" / "vulkan-pipelines.bin").string();
+}
+
+} // namespace
+
+Context::Context(const VulkanOptions &options) : options_(options) {
+  VkDebugUtilsMessengerCreateInfoEXT mi{
+      VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
+  mi.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
+                       VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+  // Validation only: the loader's GENERAL warnings (e.g. drivers skipped by
+  // VK_LOADER_DRIVERS_SELECT) are not misuse.
+  mi.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT;
+  mi.pfnUserCallback = onMessage;
+  mi.pUserData = &messages_;
+  instance_ =
+      createInstance(options.validation, options.validation ? &mi : nullptr);
+  try {
+    if (options.validation) {
+      auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
+          vkGetInstanceProcAddr(instance_, "vkCreateDebugUtilsMessengerEXT"));
+      if (!create)
+        throw ExecutorError("vulkan: vkCreateDebugUtilsMessengerEXT missing");
+      check(create(instance_, &mi, nullptr, &messenger_),
+            "vkCreateDebugUtilsMessengerEXT");
+    }
+
+    // --- Pick the device. -------------------------------------------------
+    std::vector<VkPhysicalDevice> devices = physicalDevices(instance_);
+    if (devices.empty())
+      throw ExecutorError("no Vulkan device: the loader reports none (install "
+                          "a driver, e.g. mesa-vulkan-drivers, or use "
+                          "--backend cpu)");
+    int chosen = -1;
+    if (options.device >= 0) {
+      if (options.device >= int(devices.size()))
+        throw ExecutorError("no Vulkan device " +
+                            std::to_string(options.device) + " (there are " +
+                            std::to_string(devices.size()) +
+                            "; `gpt devices` lists them)");
+      VulkanDeviceInfo d =
+          describe(devices[options.device], options.device, nullptr);
+      if (!d.usable)
+        throw ExecutorError("Vulkan device " + std::to_string(options.device) +
+                            " (" + d.name +
+                            ") cannot run gpt: " + d.unusableReason);
+      chosen = options.device;
+    } else {
+      int best = 99;
+      for (size_t i = 0; i < devices.size(); ++i) {
+        VulkanDeviceInfo d = describe(devices[i], int(i), nullptr);
+        if (d.usable && typeRank(d.type) < best) {
+          best = typeRank(d.type);
+          chosen = int(i);
+        }
+      }
+      if (chosen < 0)
+        throw ExecutorError("no usable Vulkan device (gpt needs Vulkan 1.2 "
+                            "with bufferDeviceAddress and shaderInt64; `gpt "
+                            "devices` lists what is there)");
+    }
+    physical_ = devices[chosen];
+    info_ = describe(physical_, chosen, &caps_);
+    vkGetPhysicalDeviceMemoryProperties(physical_, &memory_);
+    VkPhysicalDeviceProperties props;
+    vkGetPhysicalDeviceProperties(physical_, &props);
+    timestampPeriod_ = props.limits.timestampPeriod;
+    pushBytes_ = std::min<uint32_t>(props.limits.maxPushConstantsSize, 256);
+
+    // --- One compute queue. -----------------------------------------------
+    uint32_t nq = 0;
+    vkGetPhysicalDeviceQueueFamilyProperties(physical_, &nq, nullptr);
+    std::vector<VkQueueFamilyProperties> families(nq);
+    vkGetPhysicalDeviceQueueFamilyProperties(physical_, &nq, families.data());
+    bool found = false;
+    for (uint32_t i = 0; i < nq && !found; ++i)
+      if (families[i].queueFlags & VK_QUEUE_COMPUTE_BIT) {
+        queueFamily_ = i;
+        timestampValidBits_ = families[i].timestampValidBits;
+        found = true;
+      }
+    if (!found)
+      throw ExecutorError("Vulkan device '" + info_.name +
+                          "' has no compute queue");
+    float priority = 1.0f;
+    VkDeviceQueueCreateInfo qi{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+    qi.queueFamilyIndex = queueFamily_;
+    qi.queueCount = 1;
+    qi.pQueuePriorities = &priority;
+
+    VkPhysicalDeviceVulkan12Features have12{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+    VkPhysicalDeviceVulkan11Features have11{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
+    have12.pNext = &have11;
+    VkPhysicalDeviceFeatures2 have{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+    have.pNext = &have12;
+    vkGetPhysicalDeviceFeatures2(physical_, &have);
+
+    // Enable only what shaders may use, each where the device has it.
+    VkPhysicalDeviceVulkan11Features want11{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
+    want11.storageBuffer16BitAccess = have11.storageBuffer16BitAccess;
+    VkPhysicalDeviceVulkan12Features want12{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+    want12.pNext = &want11;
+    want12.bufferDeviceAddress = VK_TRUE;
+    want12.shaderFloat16 = have12.shaderFloat16;
+    want12.storageBuffer8BitAccess = have12.storageBuffer8BitAccess;
+    want12.shaderInt8 = have12.shaderInt8;
+    VkPhysicalDeviceFeatures2 want{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+    want.pNext = &want12;
+    want.features.shaderInt64 = VK_TRUE;
+
+    VkDeviceCreateInfo di{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+    di.pNext = &want;
+    di.queueCreateInfoCount = 1;
+    di.pQueueCreateInfos = &qi;
+    check(vkCreateDevice(physical_, &di, nullptr, &device_), "vkCreateDevice");
+    vkGetDeviceQueue(device_, queueFamily_, 0, &queue_);
+
+    VkCommandPoolCreateInfo pi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+    pi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+    pi.queueFamilyIndex = queueFamily_;
+    check(vkCreateCommandPool(device_, &pi, nullptr, &commandPool_),
+          "vkCreateCommandPool");
+    VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    check(vkCreateFence(device_, &fi, nullptr, &fence_), "vkCreateFence");
+
+    VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, pushBytes_};
+    VkPipelineLayoutCreateInfo li{
+        VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
+    li.pushConstantRangeCount = 1;
+    li.pPushConstantRanges = &range;
+    check(vkCreatePipelineLayout(device_, &li, nullptr, &layout_),
+          "vkCreatePipelineLayout");
+
+    // The on-disk pipeline cache: the driver checks the header (vendor,
+    // device, driver UUID) and ignores data from another device.
+    cachePath_ = options.pipelineCache.empty()  ? defaultCachePath()
+                 : options.pipelineCache == "-" ? ""
+                                                : options.pipelineCache;
+    std::string initial;
+    if (!cachePath_.empty()) {
+      std::ifstream in(cachePath_, std::ios::binary);
+      if (in) {
+        std::ostringstream ss;
+        ss << in.rdbuf();
+        initial = ss.str();
+      }
+    }
+    VkPipelineCacheCreateInfo ci{VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
+    ci.initialDataSize = initial.size();
+    ci.pInitialData = initial.data();
+    if (vkCreatePipelineCache(device_, &ci, nullptr, &cache_) != VK_SUCCESS) {
+      ci.initialDataSize = 0; // a corrupt cache file costs only a rebuild
+      ci.pInitialData = nullptr;
+      check(vkCreatePipelineCache(device_, &ci, nullptr, &cache_),
+            "vkCreatePipelineCache");
+    }
+  } catch (...) {
+    release();
+    throw;
+  }
+}
+
+void Context::savePipelineCache() {
+  if (!cache_ || cachePath_.empty())
+    return;
+  size_t n = 0;
+  if (vkGetPipelineCacheData(device_, cache_, &n, nullptr) != VK_SUCCESS || !n)
+    return;
+  std::string data(n, '\0');
+  if (vkGetPipelineCacheData(device_, cache_, &n, data.data()) != VK_SUCCESS)
+    return;
+  data.resize(n);
+  // Best effort (a cache is an optimisation): temp file, then rename.
+  std::error_code ec;
+  std::filesystem::path path(cachePath_);
+  std::filesystem::create_directories(path.parent_path(), ec);
+  std::string tmp = cachePath_ + ".tmp" + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out)
+      return;
+    out.write(data.data(), std::streamsize(data.size()));
+    if (!out)
+      return;
+  }
+  std::filesystem::rename(tmp, path, ec);
+  if (ec)
+    std::filesystem::remove(tmp, ec);
+}
+
+Context::~Context() { release(); }
+
+void Context::release() {
+  if (device_) {
+    vkDeviceWaitIdle(device_);
+    savePipelineCache();
+    for (auto &kv : pipelines_)
+      vkDestroyPipeline(device_, kv.second, nullptr);
+    pipelines_.clear();
+    if (cache_)
+      vkDestroyPipelineCache(device_, cache_, nullptr);
+    if (layout_)
+      vkDestroyPipelineLayout(device_, layout_, nullptr);
+    if (fence_)
+      vkDestroyFence(device_, fence_, nullptr);
+    if (commandPool_)
+      vkDestroyCommandPool(device_, commandPool_, nullptr);
+    vkDestroyDevice(device_, nullptr);
+    device_ = VK_NULL_HANDLE;
+  }
+  if (messenger_) {
+    auto destroy = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
+        vkGetInstanceProcAddr(instance_, "vkDestroyDebugUtilsMessengerEXT"));
+    if (destroy)
+      destroy(instance_, messenger_, nullptr);
+    messenger_ = VK_NULL_HANDLE;
+  }
+  if (instance_) {
+    vkDestroyInstance(instance_, nullptr);
+    instance_ = VK_NULL_HANDLE;
+  }
+}
+
+std::string Context::lastValidationMessage() const {
+  std::lock_guard<std::mutex> lock(messages_.mutex);
+  return messages_.last;
+}
+
+Buffer Context::createBuffer(VkDeviceSize bytes, MemoryUse use,
+                             const std::string &what) {
+  Buffer b;
+  b.size = std::max<VkDeviceSize>(bytes, 16);
+  VkBufferCreateInfo bi{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+  bi.size = b.size;
+  bi.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
+             VK_BUFFER_USAGE_SHADER_DEVICE_ADDRESS_BIT |
+             VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+             VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+  bi.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+  check(vkCreateBuffer(device_, &bi, nullptr, &b.buffer), "vkCreateBuffer");
+  VkMemoryRequirements req;
+  vkGetBufferMemoryRequirements(device_, b.buffer, &req);
+
+  const VkMemoryPropertyFlags hostBits = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+                                         VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+  auto pick = [&](VkMemoryPropertyFlags need) -> int {
+    for (uint32_t i = 0; i < memory_.memoryTypeCount; ++i)
+      if ((req.memoryTypeBits & (1u << i)) &&
+          (memory_.memoryTypes[i].propertyFlags & need) == need)
+        return int(i);
+    return -1;
+  };
+  int type = -1;
+  switch (use) {
+  case MemoryUse::Device:
+    if (!options_.forceStaging)
+      type = pick(VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | hostBits);
+    if (type < 0)
+      type = pick(VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+    if (type < 0)
+      type = pick(0);
+    break;
+  case MemoryUse::Upload:
+    type = pick(hostBits);
+    break;
+  case MemoryUse::Readback:
+    type = pick(hostBits | VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
+    if (type < 0)
+      type = pick(hostBits);
+    break;
+  }
+  if (type < 0) {
+    vkDestroyBuffer(device_, b.buffer, nullptr);
+    throw ExecutorError("vulkan: no memory type for the " + what);
+  }
+  VkMemoryAllocateFlagsInfo flags{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_FLAGS_INFO};
+  flags.flags = VK_MEMORY_ALLOCATE_DEVICE_ADDRESS_BIT;
+  VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+  ai.pNext = &flags;
+  ai.allocationSize = req.size;
+  ai.memoryTypeIndex = uint32_t(type);
+  VkResult r = vkAllocateMemory(device_, &ai, nullptr, &b.memory);
+  if (r != VK_SUCCESS) {
+    vkDestroyBuffer(device_, b.buffer, nullptr);
+    throw ExecutorError("vulkan: cannot allocate " + std::to_string(bytes) +
+                        " bytes of device memory for the " + what + " (" +
+                        resultName(r) + ")");
+  }
+  check(vkBindBufferMemory(device_, b.buffer, b.memory, 0),
+        "vkBindBufferMemory");
+  VkBufferDeviceAddressInfo addr{VK_STRUCTURE_TYPE_BUFFER_DEVICE_ADDRESS_INFO};
+  addr.buffer = b.buffer;
+  b.address = vkGetBufferDeviceAddress(device_, &addr);
+  bool hostVisible =
+      (memory_.memoryTypes[type].propertyFlags & hostBits) == hostBits;
+  if (hostVisible && (use != MemoryUse::Device || !options_.forceStaging)) {
+    void *p = nullptr;
+    check(vkMapMemory(device_, b.memory, 0, VK_WHOLE_SIZE, 0, &p),
+          "vkMapMemory");
+    b.mapped = static_cast<char *>(p);
+  }
+  return b;
+}
+
+void Context::destroyBuffer(Buffer &b) {
+  if (b.mapped)
+    vkUnmapMemory(device_, b.memory);
+  if (b.buffer)
+    vkDestroyBuffer(device_, b.buffer, nullptr);
+  if (b.memory)
+    vkFreeMemory(device_, b.memory, nullptr);
+  b = Buffer{};
+}
+
+VkPipeline Context::createPipeline(const uint32_t *words, size_t count,
+                                   const std::string &name) {
+  VkShaderModuleCreateInfo mi{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
+  mi.codeSize = count * 4;
+  mi.pCode = words;
+  VkShaderModule module = VK_NULL_HANDLE;
+  check(vkCreateShaderModule(device_, &mi, nullptr, &module),
+        ("vkCreateShaderModule(" + name + ")").c_str());
+  VkComputePipelineCreateInfo ci{
+      VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
+  ci.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
+  ci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+  ci.stage.module = module;
+  ci.stage.pName = "main";
+  ci.layout = layout_;
+  VkPipeline pipeline = VK_NULL_HANDLE;
+  VkResult r =
+      vkCreateComputePipelines(device_, cache_, 1, &ci, nullptr, &pipeline);
+  vkDestroyShaderModule(device_, module, nullptr);
+  check(r, ("vkCreateComputePipelines(" + name + ")").c_str());
+  return pipeline;
+}
+
+VkPipeline Context::pipeline(const std::string &shader) {
+  auto it = pipelines_.find(shader);
+  if (it != pipelines_.end())
+    return it->second;
+  const EmbeddedShader *s = findShader(shader.c_str());
+  if (!s)
+    throw ExecutorError("vulkan: no shader '" + shader +
+                        "' was built into this runtime");
+  VkPipeline p = createPipeline(s->words, s->wordCount, shader);
+  pipelines_[shader] = p;
+  return p;
+}
+
+VkPipeline Context::pipeline(const std::string &key,
+                             const std::vector<uint32_t> &spirv) {
+  auto it = pipelines_.find("artifact:" + key);
+  if (it != pipelines_.end())
+    return it->second;
+  VkPipeline p = createPipeline(spirv.data(), spirv.size(), key);
+  pipelines_["artifact:" + key] = p;
+  return p;
+}
+
+void Context::submitAndWait(VkCommandBuffer cmd) {
+  VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+  si.commandBufferCount = 1;
+  si.pCommandBuffers = &cmd;
+  check(vkResetFences(device_, 1, &fence_), "vkResetFences");
+  check(vkQueueSubmit(queue_, 1, &si, fence_), "vkQueueSubmit");
+  check(vkWaitForFences(device_, 1, &fence_, VK_TRUE, UINT64_MAX),
+        "vkWaitForFences");
+}
+
+} // namespace vk
+
+VulkanOptions VulkanOptions::fromEnvironment() {
+  VulkanOptions o;
+  o.validation = vk::envFlag("GPT_VK_VALIDATION");
+  o.forceStaging = vk::envFlag("GPT_VK_FORCE_STAGING");
+  if (const char *d = std::getenv("GPT_VK_DEVICE"); d && *d)
+    o.device = std::atoi(d);
+  return o;
+}
+
+std::vector<VulkanDeviceInfo> listVulkanDevices() {
+  vk::Instance inst;
+  inst.instance = vk::createInstance(false, nullptr);
+  std::vector<VkPhysicalDevice> devices = vk::physicalDevices(inst.instance);
+  if (devices.empty())
+    throw ExecutorError("no Vulkan device: the loader reports none (install "
+                        "a driver, e.g. mesa-vulkan-drivers)");
+  std::vector<VulkanDeviceInfo> out;
+  for (size_t i = 0; i < devices.size(); ++i)
+    out.push_back(vk::describe(devices[i], int(i), nullptr));
+  return out;
+}
+
+} // namespace gpt

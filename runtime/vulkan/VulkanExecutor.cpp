@@ -1,0 +1,560 @@
+//===- VulkanExecutor.cpp - Binding, buffers, recording and replay --------===//
+#include "vulkan/VulkanExecutor.h"
+#include "executor/Binding.h"
+#include "vulkan/VulkanContext.h"
+
+#include <cstring>
+
+namespace gpt {
+using vk::Buffer;
+using vk::check;
+using vk::DeviceTensor;
+using vk::MemoryUse;
+
+namespace {
+
+constexpr VkDeviceSize kConstantChunk = 64 << 10;
+
+vk::KernelTable makeKernelTable() {
+  vk::KernelTable t;
+  vk::registerDataKernels(t);
+  vk::registerMatmulKernels(t);
+  vk::registerAttentionKernels(t);
+  vk::registerNormLossKernels(t);
+  vk::registerOptimizerKernels(t);
+  vk::registerElementwiseKernel(t);
+  return t;
+}
+
+VkDeviceSize align16(VkDeviceSize n) { return (n + 15) & ~VkDeviceSize(15); }
+
+} // namespace
+
+/// Where a value's bytes live on the device.
+struct Location {
+  Buffer *buffer = nullptr;
+  VkDeviceSize offset = 0;
+};
+
+struct FunctionState {
+  const Function *fn = nullptr;
+  std::vector<int64_t> root;
+  int64_t B = -1, T = -1, N = -1; ///< binding of the recorded commands
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<DeviceTensor> tensors;
+  std::vector<Location> where;
+
+  Buffer staticArena, tokenArena;
+  std::vector<Buffer> inputs; ///< one device buffer per function input
+  Buffer staging, readback;   ///< host-visible; only when inputs aren't
+  std::vector<VkDeviceSize> stagingOffset;  ///< per input (~0: mapped)
+  std::vector<VkDeviceSize> readbackOffset; ///< per output (~0: mapped)
+  std::map<std::pair<size_t, int>, Buffer> scratch;
+  std::vector<Buffer> constantChunks;
+
+  VkCommandBuffer cmd = VK_NULL_HANDLE;
+  bool recorded = false, recordedProfiling = false;
+  VkQueryPool queries = VK_NULL_HANDLE;
+  uint32_t queryCapacity = 0;
+  std::vector<size_t> dispatchKernel; ///< kernel index of each dispatch
+};
+
+struct VulkanExecutor::Impl : vk::Recorder {
+  Artifact artifact;
+  std::unique_ptr<vk::Context> ctx;
+  vk::KernelTable table;
+  std::vector<std::unique_ptr<FunctionState>> states;
+
+  // --- Recorder state of the call being recorded or replayed. -------------
+  FunctionState *st = nullptr;
+  size_t kernelIndex = 0;
+  bool replay = false, mismatch = false, profiling = false;
+  size_t dispatchCount = 0;
+  size_t chunk = 0;
+  VkDeviceSize chunkOffset = 0;
+  alignas(8) unsigned char pushBuffer[256] = {};
+
+  ~Impl() override {
+    if (!ctx)
+      return;
+    vkDeviceWaitIdle(ctx->device());
+    for (auto &s : states)
+      releaseState(*s);
+  }
+
+  void releaseState(FunctionState &s) {
+    ctx->destroyBuffer(s.staticArena);
+    ctx->destroyBuffer(s.tokenArena);
+    for (Buffer &b : s.inputs)
+      ctx->destroyBuffer(b);
+    ctx->destroyBuffer(s.staging);
+    ctx->destroyBuffer(s.readback);
+    for (auto &kv : s.scratch)
+      ctx->destroyBuffer(kv.second);
+    for (Buffer &b : s.constantChunks)
+      ctx->destroyBuffer(b);
+    if (s.cmd)
+      vkFreeCommandBuffers(ctx->device(), ctx->commandPool(), 1, &s.cmd);
+    if (s.queries)
+      vkDestroyQueryPool(ctx->device(), s.queries, nullptr);
+  }
+
+  // --- vk::Recorder ---------------------------------------------------------
+  const vk::DeviceCaps &caps() const override { return ctx->caps(); }
+
+  void record(VkPipeline pipeline, const void *push, uint32_t pushBytes,
+              uint32_t gx, uint32_t gy, uint32_t gz) {
+    if (pushBytes > ctx->pushConstantBytes())
+      throw ExecutorError("vulkan: push constants of " +
+                          std::to_string(pushBytes) + " bytes exceed the " +
+                          std::to_string(ctx->pushConstantBytes()) +
+                          " the device allows");
+    ++dispatchCount;
+    if (replay)
+      return;
+    st->dispatchKernel.push_back(kernelIndex);
+    // Push the whole layout range (zero-padded) so every byte a shader may
+    // read has been set.
+    std::memset(pushBuffer, 0, sizeof pushBuffer);
+    std::memcpy(pushBuffer, push, pushBytes);
+    vkCmdBindPipeline(st->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
+    vkCmdPushConstants(st->cmd, ctx->pipelineLayout(),
+                       VK_SHADER_STAGE_COMPUTE_BIT, 0, ctx->pushConstantBytes(),
+                       pushBuffer);
+    vkCmdDispatch(st->cmd, gx, gy, gz);
+    computeBarrier();
+    if (profiling && st->dispatchKernel.size() < st->queryCapacity)
+      vkCmdWriteTimestamp(st->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                          st->queries, uint32_t(st->dispatchKernel.size()));
+  }
+
+  void dispatch(const char *shader, const void *push, uint32_t pushBytes,
+                uint32_t gx, uint32_t gy, uint32_t gz) override {
+    record(replay ? VK_NULL_HANDLE : ctx->pipeline(shader), push, pushBytes, gx,
+           gy, gz);
+  }
+
+  void dispatchSpirv(const std::string &key, const std::vector<uint32_t> &spirv,
+                     const void *push, uint32_t pushBytes, uint32_t gx,
+                     uint32_t gy, uint32_t gz) override {
+    record(replay ? VK_NULL_HANDLE : ctx->pipeline(key, spirv), push, pushBytes,
+           gx, gy, gz);
+  }
+
+  uint64_t scratch(int slot, size_t bytes) override {
+    auto key = std::make_pair(kernelIndex, slot);
+    Buffer &b = st->scratch[key];
+    if (b.size < bytes) {
+      if (replay) { // cannot happen for an unchanged binding; re-record
+        mismatch = true;
+      }
+      ctx->destroyBuffer(b);
+      b = ctx->createBuffer(bytes, MemoryUse::Device, "kernel scratch");
+    }
+    return b.address;
+  }
+
+  uint64_t constants(const void *data, size_t bytes) override {
+    VkDeviceSize need = align16(bytes);
+    if (need > kConstantChunk)
+      throw ExecutorError("vulkan: constant block of " + std::to_string(bytes) +
+                          " bytes is too large");
+    if (chunk < st->constantChunks.size() &&
+        chunkOffset + need > kConstantChunk) {
+      ++chunk;
+      chunkOffset = 0;
+    }
+    if (chunk == st->constantChunks.size()) {
+      if (replay)
+        mismatch = true;
+      st->constantChunks.push_back(ctx->createBuffer(
+          kConstantChunk, MemoryUse::Upload, "kernel constants"));
+    }
+    Buffer &b = st->constantChunks[chunk];
+    std::memcpy(b.mapped + chunkOffset, data, bytes);
+    uint64_t address = b.address + chunkOffset;
+    chunkOffset += need;
+    return address;
+  }
+
+  void computeBarrier() {
+    VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    mb.srcAccessMask =
+        VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                       VK_ACCESS_TRANSFER_READ_BIT;
+    vkCmdPipelineBarrier(
+        st->cmd,
+        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+        0, 1, &mb, 0, nullptr, 0, nullptr);
+  }
+
+  // --- The call. -------------------------------------------------------------
+  void bindBuffers(FunctionState &s, const CallBinding &call);
+  void recordOrReplay(FunctionState &s);
+  std::map<std::string, HostTensor>
+  run(FunctionState &s, const CallBinding &call,
+      std::map<std::string, Executor::KernelTime> *profile);
+};
+
+/// (Re)allocates the buffers for a new binding and lays out staging.
+void VulkanExecutor::Impl::bindBuffers(FunctionState &s,
+                                       const CallBinding &call) {
+  const Function &f = *s.fn;
+  const std::string where = "function '" + f.name + "'";
+  s.shapes = bindValueShapes(f, call.B, call.T, call.N);
+  s.recorded = false;
+  if (!s.staticArena.buffer)
+    s.staticArena =
+        ctx->createBuffer(VkDeviceSize(f.staticBytes), MemoryUse::Device,
+                          where + " static arena");
+  int64_t bt = call.B * call.T;
+  if (f.tokenBytes && bt > (int64_t(1) << 46) / f.tokenBytes)
+    throw ExecutorError(where + ": token arena of " +
+                        std::to_string(f.tokenBytes) + " * " +
+                        std::to_string(bt) + " bytes is too large");
+  VkDeviceSize tokenBytes = VkDeviceSize(f.tokenBytes * bt);
+  if (!s.tokenArena.buffer || s.tokenArena.size < tokenBytes) {
+    ctx->destroyBuffer(s.tokenArena);
+    s.tokenArena = ctx->createBuffer(tokenBytes, MemoryUse::Device,
+                                     where + " token arena");
+  }
+  s.inputs.resize(f.inputs.size());
+  s.stagingOffset.assign(f.inputs.size(), ~VkDeviceSize(0));
+  VkDeviceSize stagingBytes = 0;
+  for (size_t i = 0; i < f.inputs.size(); ++i) {
+    VkDeviceSize bytes =
+        VkDeviceSize(numElements(s.shapes[f.inputs[i].value])) * 4;
+    Buffer &b = s.inputs[i];
+    if (!b.buffer || b.size < bytes) {
+      ctx->destroyBuffer(b);
+      b = ctx->createBuffer(bytes, MemoryUse::Device,
+                            where + " input '" + f.inputs[i].name + "'");
+    }
+    if (!b.mapped) {
+      s.stagingOffset[i] = stagingBytes;
+      stagingBytes += align16(bytes);
+    }
+  }
+  if (stagingBytes > s.staging.size || (stagingBytes && !s.staging.buffer)) {
+    ctx->destroyBuffer(s.staging);
+    s.staging = ctx->createBuffer(stagingBytes, MemoryUse::Upload,
+                                  where + " staging buffer");
+  }
+
+  // Addresses of every value.
+  s.tensors.assign(f.values.size(), DeviceTensor{});
+  s.where.assign(f.values.size(), Location{});
+  for (size_t v = 0; v < f.values.size(); ++v) {
+    DeviceTensor &t = s.tensors[v];
+    t.dtype = f.values[v].dtype;
+    t.shape = s.shapes[v];
+    t.numel = numElements(t.shape);
+    const Storage &st = f.values[s.root[v]].storage;
+    Location loc;
+    switch (st.kind) {
+    case StorageKind::Input:
+      loc = {&s.inputs[st.index], 0};
+      break;
+    case StorageKind::StaticArena:
+      loc = {&s.staticArena, VkDeviceSize(st.offset)};
+      break;
+    case StorageKind::TokenArena:
+      loc = {&s.tokenArena, VkDeviceSize(st.offset * bt)};
+      break;
+    case StorageKind::Alias:
+      break; // roots are not aliases
+    }
+    s.where[v] = loc;
+    t.address = loc.buffer->address + loc.offset;
+  }
+
+  // Readback: outputs whose memory the host cannot map go through one
+  // host-visible buffer.
+  s.readbackOffset.assign(f.outputs.size(), ~VkDeviceSize(0));
+  VkDeviceSize readbackBytes = 0;
+  for (size_t o = 0; o < f.outputs.size(); ++o) {
+    const Location &loc = s.where[f.outputs[o].value];
+    if (loc.buffer->mapped)
+      continue;
+    s.readbackOffset[o] = readbackBytes;
+    readbackBytes +=
+        align16(VkDeviceSize(s.tensors[f.outputs[o].value].numel) * 4);
+  }
+  if (readbackBytes > s.readback.size ||
+      (readbackBytes && !s.readback.buffer)) {
+    ctx->destroyBuffer(s.readback);
+    s.readback = ctx->createBuffer(readbackBytes, MemoryUse::Readback,
+                                   where + " readback buffer");
+  }
+  s.B = call.B;
+  s.T = call.T;
+  s.N = call.N;
+}
+
+/// Runs every kernel's record function: recording the command buffer the
+/// first time (or when anything changed), else only their host-side checks
+/// and constant blocks, replaying the recorded commands.
+void VulkanExecutor::Impl::recordOrReplay(FunctionState &s) {
+  const Function &f = *s.fn;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    replay = s.recorded && s.recordedProfiling == profiling && attempt == 0;
+    mismatch = false;
+    st = &s;
+    dispatchCount = 0;
+    chunk = 0;
+    chunkOffset = 0;
+    if (!replay) {
+      if (!s.cmd) {
+        VkCommandBufferAllocateInfo ai{
+            VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+        ai.commandPool = ctx->commandPool();
+        ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+        ai.commandBufferCount = 1;
+        check(vkAllocateCommandBuffers(ctx->device(), &ai, &s.cmd),
+              "vkAllocateCommandBuffers");
+      }
+      check(vkResetCommandBuffer(s.cmd, 0), "vkResetCommandBuffer");
+      VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+      check(vkBeginCommandBuffer(s.cmd, &bi), "vkBeginCommandBuffer");
+      s.dispatchKernel.clear();
+      if (profiling) {
+        uint32_t need = 1;
+        for (const Kernel &k : f.kernels)
+          need += k.kernel == "elementwise" ? 1 : 4; // grown below if short
+        need = std::max(need, uint32_t(4096));
+        if (s.queryCapacity < need) {
+          if (s.queries)
+            vkDestroyQueryPool(ctx->device(), s.queries, nullptr);
+          VkQueryPoolCreateInfo qi{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+          qi.queryType = VK_QUERY_TYPE_TIMESTAMP;
+          qi.queryCount = need;
+          check(vkCreateQueryPool(ctx->device(), &qi, nullptr, &s.queries),
+                "vkCreateQueryPool");
+          s.queryCapacity = need;
+        }
+        vkCmdResetQueryPool(s.cmd, s.queries, 0, s.queryCapacity);
+        vkCmdWriteTimestamp(s.cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, s.queries,
+                            0);
+      }
+      // Uploads through staging, then make them visible to the shaders.
+      bool anyCopy = false;
+      for (size_t i = 0; i < f.inputs.size(); ++i) {
+        if (s.stagingOffset[i] == ~VkDeviceSize(0))
+          continue;
+        VkDeviceSize bytes =
+            VkDeviceSize(numElements(s.shapes[f.inputs[i].value])) * 4;
+        if (!bytes)
+          continue;
+        VkBufferCopy c{s.stagingOffset[i], 0, bytes};
+        vkCmdCopyBuffer(s.cmd, s.staging.buffer, s.inputs[i].buffer, 1, &c);
+        anyCopy = true;
+      }
+      if (anyCopy)
+        computeBarrier();
+    }
+    for (size_t k = 0; k < f.kernels.size(); ++k) {
+      const Kernel &kernel = f.kernels[k];
+      kernelIndex = k;
+      vk::KernelContext kc{kernel, {}, {}, *this};
+      for (int64_t id : kernel.inputs)
+        kc.in.push_back(id < 0 ? nullptr : &s.tensors[id]);
+      for (int64_t id : kernel.outputs)
+        kc.out.push_back(id < 0 ? nullptr : &s.tensors[id]);
+      auto it = table.find(kernel.kernel);
+      try {
+        if (it == table.end())
+          throw ExecutorError("the Vulkan backend has no kernel '" +
+                              kernel.kernel + "'");
+        it->second(kc);
+      } catch (const std::exception &e) {
+        if (!replay)
+          vkEndCommandBuffer(s.cmd);
+        s.recorded = false;
+        throw ExecutorError("function '" + f.name + "': kernels[" +
+                            std::to_string(k) + "] (" + kernel.kernel +
+                            (kernel.loc.empty() ? "" : " at " + kernel.loc) +
+                            "): " + e.what());
+      }
+    }
+    if (replay && (mismatch || dispatchCount != s.dispatchKernel.size()))
+      continue; // something changed size: record afresh
+    if (!replay) {
+      if (profiling && s.dispatchKernel.size() + 1 > s.queryCapacity) {
+        vkEndCommandBuffer(s.cmd);
+        s.queryCapacity = 0; // grow and record again
+        vkDestroyQueryPool(ctx->device(), s.queries, nullptr);
+        s.queries = VK_NULL_HANDLE;
+        continue;
+      }
+      // Copies for readback.
+      for (size_t o = 0; o < f.outputs.size(); ++o) {
+        if (s.readbackOffset[o] == ~VkDeviceSize(0))
+          continue;
+        int64_t v = f.outputs[o].value;
+        VkDeviceSize bytes = VkDeviceSize(s.tensors[v].numel) * 4;
+        if (!bytes)
+          continue;
+        VkBufferCopy c{s.where[v].offset, s.readbackOffset[o], bytes};
+        vkCmdCopyBuffer(s.cmd, s.where[v].buffer->buffer, s.readback.buffer, 1,
+                        &c);
+      }
+      VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+      mb.srcAccessMask =
+          VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+      mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+      vkCmdPipelineBarrier(
+          s.cmd,
+          VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+          VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
+      check(vkEndCommandBuffer(s.cmd), "vkEndCommandBuffer");
+      s.recorded = true;
+      s.recordedProfiling = profiling;
+    }
+    return;
+  }
+  throw ExecutorError("vulkan: recording '" + f.name + "' did not settle");
+}
+
+std::map<std::string, HostTensor> VulkanExecutor::Impl::run(
+    FunctionState &s, const CallBinding &call,
+    std::map<std::string, Executor::KernelTime> *profile) {
+  const Function &f = *s.fn;
+  if (s.B != call.B || s.T != call.T || s.N != call.N || !s.staticArena.buffer)
+    bindBuffers(s, call);
+  profiling = profile != nullptr && ctx->timestamps();
+
+  // The caller's buffers change from call to call.
+  for (size_t v = 0; v < f.values.size(); ++v) {
+    const Storage &storage = f.values[s.root[v]].storage;
+    s.tensors[v].host = storage.kind == StorageKind::Input
+                            ? call.views[storage.index]->data
+                            : nullptr;
+  }
+  // Host-side checks run inside the record functions, before any upload.
+  recordOrReplay(s);
+
+  for (size_t i = 0; i < f.inputs.size(); ++i) {
+    size_t bytes = size_t(numElements(s.shapes[f.inputs[i].value])) * 4;
+    if (!bytes)
+      continue;
+    const void *src = call.views[i]->data;
+    if (s.stagingOffset[i] == ~VkDeviceSize(0))
+      std::memcpy(s.inputs[i].mapped, src, bytes);
+    else
+      std::memcpy(s.staging.mapped + s.stagingOffset[i], src, bytes);
+  }
+  ctx->submitAndWait(s.cmd);
+
+  if (profiling && !s.dispatchKernel.empty()) {
+    std::vector<uint64_t> ts(s.dispatchKernel.size() + 1);
+    check(vkGetQueryPoolResults(
+              ctx->device(), s.queries, 0, uint32_t(ts.size()), ts.size() * 8,
+              ts.data(), 8, VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
+          "vkGetQueryPoolResults");
+    std::vector<bool> seen(f.kernels.size(), false);
+    for (size_t d = 0; d < s.dispatchKernel.size(); ++d) {
+      size_t k = s.dispatchKernel[d];
+      Executor::KernelTime &kt = (*profile)[f.kernels[k].kernel];
+      kt.seconds += double(ts[d + 1] - ts[d]) * ctx->timestampPeriodNs() * 1e-9;
+      if (!seen[k]) {
+        seen[k] = true;
+        ++kt.calls;
+      }
+    }
+  }
+
+  std::map<std::string, HostTensor> result;
+  for (size_t o = 0; o < f.outputs.size(); ++o) {
+    const FunctionOutput &out = f.outputs[o];
+    const DeviceTensor &t = s.tensors[out.value];
+    size_t bytes = size_t(t.numel) * 4;
+    const char *src =
+        s.readbackOffset[o] == ~VkDeviceSize(0)
+            ? s.where[out.value].buffer->mapped + s.where[out.value].offset
+            : s.readback.mapped + s.readbackOffset[o];
+    if (out.aliasInput >= 0) {
+      if (bytes)
+        std::memcpy(call.views[out.aliasInput]->data, src, bytes);
+      continue;
+    }
+    HostTensor h;
+    h.dtype = t.dtype;
+    h.shape = t.shape;
+    if (t.dtype == DType::F32) {
+      h.f32.resize(t.numel);
+      if (bytes)
+        std::memcpy(h.f32.data(), src, bytes);
+    } else {
+      h.i32.resize(t.numel);
+      if (bytes)
+        std::memcpy(h.i32.data(), src, bytes);
+    }
+    result.emplace(out.name, std::move(h));
+  }
+  return result;
+}
+
+VulkanExecutor::VulkanExecutor(const Artifact &artifact,
+                               const VulkanOptions &options)
+    : impl_(std::make_unique<Impl>()) {
+  validateArtifact(artifact, "artifact");
+  if (artifact.target != "vulkan")
+    throw ExecutorError("artifact target is '" + artifact.target +
+                        "', the Vulkan executor runs target 'vulkan' (compile "
+                        "with gptc --target=vulkan)");
+  impl_->artifact = artifact;
+  impl_->table = makeKernelTable();
+  for (const Function &f : impl_->artifact.functions)
+    for (const Kernel &k : f.kernels)
+      if (!impl_->table.count(k.kernel))
+        throw ExecutorError("function '" + f.name +
+                            "': the Vulkan backend "
+                            "has no kernel '" +
+                            k.kernel + "'");
+  impl_->ctx = std::make_unique<vk::Context>(options);
+  for (const Function &f : impl_->artifact.functions) {
+    auto s = std::make_unique<FunctionState>();
+    s->fn = &f;
+    s->root = aliasRoots(f);
+    impl_->states.push_back(std::move(s));
+  }
+}
+
+VulkanExecutor::~VulkanExecutor() = default;
+
+const Artifact &VulkanExecutor::artifact() const { return impl_->artifact; }
+
+const VulkanDeviceInfo &VulkanExecutor::device() const {
+  return impl_->ctx->info();
+}
+
+std::string VulkanExecutor::deviceDescription() const {
+  const VulkanDeviceInfo &d = impl_->ctx->info();
+  return "Vulkan " + d.apiVersion + " " + d.name + " (" + d.type + ", " +
+         d.driver + ")";
+}
+
+int VulkanExecutor::validationMessages() const {
+  return impl_->ctx->validationMessages();
+}
+
+std::string VulkanExecutor::lastValidationMessage() const {
+  return impl_->ctx->lastValidationMessage();
+}
+
+std::map<std::string, HostTensor>
+VulkanExecutor::run(const std::string &function,
+                    const std::map<std::string, TensorView> &inputs) {
+  FunctionState *s = nullptr;
+  for (const auto &st : impl_->states)
+    if (st->fn->name == function)
+      s = st.get();
+  if (!s)
+    findFunctionOrThrow(impl_->artifact, function); // throws
+  CallBinding call = bindCall(*s->fn, inputs);
+  return impl_->run(*s, call, profiling_ ? &profile_ : nullptr);
+}
+
+} // namespace gpt

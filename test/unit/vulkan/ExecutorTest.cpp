@@ -1,0 +1,129 @@
+// The Vulkan executor itself: devices, binding, staging, replay, profiling,
+// errors. Kernels are tested per group in the *KernelTest.cpp files.
+#include "vulkan/Parity.h"
+
+#include <cstdlib>
+
+namespace gpt::test {
+namespace {
+
+/// y = copy(x); z = fill(7) with y, z of shape [B, T, 3]; x updated in
+/// place through an aliased copy of z.
+FunctionBuilder copyFillFunction() {
+  FunctionBuilder b;
+  b.name = "f";
+  int x = b.input("x", {-1, -2, 3});
+  int acc = b.input("acc", {-1, -2, 3}, "f32", "state");
+  int y = b.temp({-1, -2, 3});
+  int z = b.temp({-1, -2, 3});
+  int accOut = b.alias(acc, {-1, -2, 3});
+  b.kernel("copy", {x}, {y});
+  b.kernel("fill", {}, {z}, {{"value", 7.0}});
+  b.kernel("copy", {z}, {accOut});
+  b.output("y", y);
+  b.output("z", z);
+  b.output("acc", accOut, 1);
+  return b;
+}
+
+TEST(VulkanExecutor, ListsDevicesWithFacts) {
+  std::vector<VulkanDeviceInfo> devices = listVulkanDevices();
+  ASSERT_FALSE(devices.empty());
+  for (const VulkanDeviceInfo &d : devices) {
+    EXPECT_FALSE(d.name.empty());
+    EXPECT_FALSE(d.type.empty());
+    EXPECT_GT(d.subgroupSize, 0u);
+  }
+}
+
+TEST(VulkanExecutor, CopyFillAndInPlaceMatchCpu) {
+  FunctionBuilder b = copyFillFunction();
+  std::map<std::string, Buf> in{{"x", randn({2, 5, 3}, 1)},
+                                {"acc", randn({2, 5, 3}, 2)}};
+  ParityResult r = runBoth(b, in);
+  expectParity(r, 0.0f, 0.0f);
+  EXPECT_EQ(r.vk.at("z").f32, std::vector<float>(30, 7.0f));
+  EXPECT_EQ(r.vkInputs.at("acc").f, std::vector<float>(30, 7.0f));
+}
+
+TEST(VulkanExecutor, StagingPathGivesTheSameResults) {
+  FunctionBuilder b = copyFillFunction();
+  VulkanOptions o = testVulkanOptions();
+  o.forceStaging = true;
+  VulkanExecutor vk(vulkanArtifactOf(b), o);
+  Buf x = randn({3, 4, 3}, 5), acc = randn({3, 4, 3}, 6);
+  auto out = vk.run("f", {{"x", x.view()}, {"acc", acc.view()}});
+  EXPECT_EQ(out.at("y").f32, x.f);
+  EXPECT_EQ(acc.f, std::vector<float>(36, 7.0f));
+  EXPECT_EQ(vk.validationMessages(), 0) << vk.lastValidationMessage();
+}
+
+TEST(VulkanExecutor, ReplaysAndRebindsAcrossCalls) {
+  FunctionBuilder b = copyFillFunction();
+  VulkanExecutor vk(vulkanArtifactOf(b), testVulkanOptions());
+  // Same binding twice (replay), then larger and smaller ones.
+  for (auto shape : std::vector<std::vector<int64_t>>{
+           {2, 3, 3}, {2, 3, 3}, {4, 7, 3}, {1, 1, 3}, {4, 7, 3}}) {
+    Buf x = randn(shape, uint32_t(shape[0] * 10 + shape[1]));
+    Buf acc = randn(shape, 9);
+    auto out = vk.run("f", {{"x", x.view()}, {"acc", acc.view()}});
+    EXPECT_EQ(out.at("y").f32, x.f);
+    EXPECT_EQ(out.at("y").shape, shape);
+  }
+  EXPECT_EQ(vk.validationMessages(), 0) << vk.lastValidationMessage();
+}
+
+TEST(VulkanExecutor, ProfilesKernelsWithTimestamps) {
+  FunctionBuilder b = copyFillFunction();
+  VulkanExecutor vk(vulkanArtifactOf(b), testVulkanOptions());
+  vk.setProfiling(true);
+  Buf x = randn({2, 3, 3}, 1), acc = randn({2, 3, 3}, 2);
+  vk.run("f", {{"x", x.view()}, {"acc", acc.view()}});
+  vk.run("f", {{"x", x.view()}, {"acc", acc.view()}});
+  ASSERT_EQ(vk.profile().count("copy"), 1u);
+  EXPECT_EQ(vk.profile().at("copy").calls, 4); // two kernels, two calls
+  EXPECT_EQ(vk.profile().at("fill").calls, 2);
+  EXPECT_GE(vk.profile().at("copy").seconds, 0.0);
+  vk.setProfiling(false);
+  vk.run("f", {{"x", x.view()}, {"acc", acc.view()}});
+  EXPECT_EQ(vk.profile().at("fill").calls, 2);
+  EXPECT_EQ(vk.validationMessages(), 0) << vk.lastValidationMessage();
+}
+
+TEST(VulkanExecutor, RejectsCpuArtifactsAndBadBindings) {
+  FunctionBuilder b = copyFillFunction();
+  try {
+    VulkanExecutor vk(artifactOf(b), testVulkanOptions());
+    FAIL() << "a cpu artifact was accepted";
+  } catch (const ExecutorError &e) {
+    EXPECT_NE(std::string(e.what()).find("target 'vulkan'"), std::string::npos)
+        << e.what();
+  }
+  VulkanExecutor vk(vulkanArtifactOf(b), testVulkanOptions());
+  Buf x = randn({2, 3, 3}, 1), acc = randn({2, 4, 3}, 2);
+  try {
+    vk.run("f", {{"x", x.view()}, {"acc", acc.view()}});
+    FAIL() << "mismatched T was accepted";
+  } catch (const ExecutorError &e) {
+    EXPECT_NE(std::string(e.what()).find("input 'acc'"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(vk.run("g", {}), ExecutorError);
+}
+
+TEST(VulkanExecutor, BadDeviceIndexIsAClearError) {
+  FunctionBuilder b = copyFillFunction();
+  VulkanOptions o = testVulkanOptions();
+  o.device = 99;
+  try {
+    VulkanExecutor vk(vulkanArtifactOf(b), o);
+    FAIL() << "device 99 was accepted";
+  } catch (const ExecutorError &e) {
+    EXPECT_NE(std::string(e.what()).find("no Vulkan device 99"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+} // namespace
+} // namespace gpt::test

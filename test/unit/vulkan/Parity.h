@@ -1,0 +1,108 @@
+// Runs one hand-written artifact on the CPU executor and on the Vulkan
+// executor (lavapipe in CI, under the validation layers) and compares.
+#pragma once
+
+#include "executor/Builder.h"
+#include "vulkan/VulkanExecutor.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace gpt::test {
+
+/// One Vulkan executor per artifact, validation on (GPT_VK_VALIDATION=1 is
+/// set by ctest; the harness forces it regardless).
+inline VulkanOptions testVulkanOptions() {
+  VulkanOptions o = VulkanOptions::fromEnvironment();
+  o.validation = true;
+  o.pipelineCache = "-";
+  return o;
+}
+
+/// The artifact of `b` with target "vulkan" (same kernels).
+inline Artifact vulkanArtifactOf(const FunctionBuilder &b) {
+  json m = manifestOf({b.function()});
+  m["target"] = "vulkan";
+  return parseArtifact(serializeArtifact(m), "test.gptart");
+}
+
+struct ParityResult {
+  std::map<std::string, HostTensor> cpu, vk;
+  /// In-place inputs after each run (copies of the caller's buffers).
+  std::map<std::string, Buf> cpuInputs, vkInputs;
+};
+
+/// Runs function `b.name` on both backends with copies of `inputs` and
+/// fails the test on any validation message.
+inline ParityResult runBoth(const FunctionBuilder &b,
+                            const std::map<std::string, Buf> &inputs) {
+  ParityResult r;
+  r.cpuInputs = inputs;
+  r.vkInputs = inputs;
+  auto views = [](std::map<std::string, Buf> &bufs) {
+    std::map<std::string, TensorView> v;
+    for (auto &kv : bufs)
+      v[kv.first] = kv.second.view();
+    return v;
+  };
+  CpuExecutor cpu(artifactOf(b), 1);
+  r.cpu = cpu.run(b.name, views(r.cpuInputs));
+  VulkanExecutor vk(vulkanArtifactOf(b), testVulkanOptions());
+  r.vk = vk.run(b.name, views(r.vkInputs));
+  EXPECT_EQ(vk.validationMessages(), 0) << vk.lastValidationMessage();
+  return r;
+}
+
+/// |a - b| <= atol + rtol * |a| element-wise; reports the worst element.
+inline void expectClose(const std::vector<float> &want,
+                        const std::vector<float> &got, float atol, float rtol,
+                        const std::string &what) {
+  ASSERT_EQ(want.size(), got.size()) << what;
+  size_t worst = 0;
+  double worstExcess = -1;
+  for (size_t i = 0; i < want.size(); ++i) {
+    double err = std::fabs(double(want[i]) - double(got[i]));
+    double excess = err - (atol + rtol * std::fabs(double(want[i])));
+    if (std::isnan(got[i]) != std::isnan(want[i]))
+      excess = 1e30;
+    if (excess > worstExcess) {
+      worstExcess = excess;
+      worst = i;
+    }
+  }
+  EXPECT_LE(worstExcess, 0.0)
+      << what << ": element " << worst << " cpu " << want[worst] << " vulkan "
+      << got[worst] << " (atol " << atol << ", rtol " << rtol << ")";
+}
+
+inline void expectClose(const HostTensor &want, const HostTensor &got,
+                        float atol, float rtol, const std::string &what) {
+  EXPECT_EQ(want.shape, got.shape) << what;
+  if (want.dtype == DType::I32) {
+    EXPECT_EQ(want.i32, got.i32) << what;
+    return;
+  }
+  expectClose(want.f32, got.f32, atol, rtol, what);
+}
+
+/// Compares every returned output and every in-place input.
+inline void expectParity(const ParityResult &r, float atol, float rtol) {
+  for (const auto &kv : r.cpu) {
+    auto it = r.vk.find(kv.first);
+    ASSERT_NE(it, r.vk.end()) << "vulkan lacks output " << kv.first;
+    expectClose(kv.second, it->second, atol, rtol, "output " + kv.first);
+  }
+  for (const auto &kv : r.cpuInputs) {
+    const Buf &v = r.vkInputs.at(kv.first);
+    if (kv.second.dtype == DType::F32)
+      expectClose(kv.second.f, v.f, atol, rtol, "in-place input " + kv.first);
+    else
+      EXPECT_EQ(kv.second.i, v.i) << "in-place input " << kv.first;
+  }
+}
+
+} // namespace gpt::test
