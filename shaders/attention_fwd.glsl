@@ -1,0 +1,175 @@
+// Flash-style attention forward, shared by attention_fwd.comp (dense k/v)
+// and paged_attention.comp (#define PAGED: k/v rows through a block table).
+//
+// One workgroup per (query tile of BR rows, head, batch). Keys and values
+// stream through shared memory BC rows at a time; each query row keeps an
+// online softmax (running max m and sum l) and its output accumulator lives
+// in registers, spread over the 64 invocations. No [T,S] matrix is stored.
+// Query t sees keys j < t + offset + 1 when causal (offset = S - T dense,
+// start[b] paged), every key otherwise.
+//
+// Tile sizes come from the host (BR, BC <= 32) so that BR*(Dh+1) <= QCAP,
+// BC*(Dh+1) <= KCAP, BC*Dh <= VCAP and BR*Dh <= 64*ACC.
+#extension GL_EXT_control_flow_attributes : enable
+layout(local_size_x = 64) in;
+
+#define QCAP 2080
+#define KCAP 2080
+#define VCAP 2048
+#define ACC 32
+
+layout(push_constant) uniform Push {
+  F32 q;
+  F32 k;
+  F32 v;
+  F32 o;
+#ifdef PAGED
+  I32 table; // [B, NB]
+  I32 start; // [B]
+#else
+  F32 lse; // [B, H, T]; address 0: not wanted
+#endif
+  uint T;
+  uint H;
+  uint Dh;
+  uint qStride;  // floats between query rows
+  uint kvStride; // floats between key (and value) rows
+  uint oStride;
+#ifdef PAGED
+  uint BS;
+  uint NB;
+  uint N;
+#else
+  uint S;
+  uint causal;
+  uint pad0;
+#endif
+  float scale;
+  uint BR;
+  uint BC;
+  uint pad1;
+} p;
+
+shared float Qs[QCAP]; // [BR][Dh+1] (padded: conflict-free dot products)
+shared float Ks[KCAP]; // [BC][Dh+1]
+shared float Vs[VCAP]; // [BC][Dh]
+shared float Ps[32 * 32]; // scores, then probabilities [BR][BC]
+shared float rowM[32], rowL[32], rowCorr[32];
+
+const float NEG_INF = -1.0 / 0.0;
+
+void main() {
+  const uint tid = gl_LocalInvocationID.x;
+  const uint b = gl_WorkGroupID.z, h = gl_WorkGroupID.y;
+  const uint Dh = p.Dh, LD = Dh + 1, BR = p.BR, BC = p.BC;
+  const uint i0 = gl_WorkGroupID.x * BR;
+  if (i0 >= p.T) // uniform over the workgroup
+    return;
+  const uint rows = min(BR, p.T - i0);
+#ifdef PAGED
+  // The host checked start and the table when it could; clamp regardless so
+  // nothing reads outside the pool.
+  const int offset = max(p.start.v[b], 0);
+  const int kvLen = int(min(uint(offset) + p.T, p.NB * p.BS));
+  const bool causal = true;
+#else
+  const int offset = int(p.S) - int(p.T);
+  const int kvLen = int(p.S);
+  const bool causal = p.causal != 0;
+#endif
+  // Keys visible to the tile's last row bound the key loop.
+  const int jEnd =
+      causal ? clamp(int(i0 + rows) + offset, 0, kvLen) : kvLen;
+
+  for (uint e = tid; e < rows * Dh; e += 64) {
+    uint r = e / Dh, d = e - r * Dh;
+    Qs[r * LD + d] = p.q.v[(b * p.T + i0 + r) * p.qStride + h * Dh + d];
+  }
+  if (tid < BR) {
+    rowM[tid] = NEG_INF;
+    rowL[tid] = 0.0;
+  }
+  float acc[ACC];
+  [[unroll]] for (uint k = 0; k < ACC; ++k) acc[k] = 0.0;
+
+  for (int j0 = 0; j0 < jEnd; j0 += int(BC)) {
+    const uint cols = min(BC, uint(jEnd - j0));
+    barrier(); // the previous tile's Ks/Vs/Ps are consumed
+    for (uint e = tid; e < cols * Dh; e += 64) {
+      uint c = e / Dh, d = e - c * Dh;
+      uint j = uint(j0) + c;
+#ifdef PAGED
+      int id = clamp(p.table.v[b * p.NB + j / p.BS], 0, int(p.N) - 1);
+      uint row = uint(id) * p.BS + j % p.BS;
+#else
+      uint row = b * p.S + j;
+#endif
+      uint at = row * p.kvStride + h * Dh + d;
+      Ks[c * LD + d] = p.k.v[at];
+      Vs[c * Dh + d] = p.v.v[at];
+    }
+    barrier();
+    for (uint idx = tid; idx < rows * BC; idx += 64) {
+      uint r = idx / BC, c = idx - r * BC;
+      int limit = causal ? int(i0 + r) + offset + 1 : kvLen;
+      float s = NEG_INF;
+      if (c < cols && j0 + int(c) < limit) {
+        float dot = 0.0;
+        for (uint d = 0; d < Dh; ++d)
+          dot += Qs[r * LD + d] * Ks[c * LD + d];
+        s = dot * p.scale;
+      }
+      Ps[idx] = s;
+    }
+    barrier();
+    if (tid < rows) {
+      // Online softmax update of row tid; rescale factor for its outputs.
+      const uint r = tid;
+      float mOld = rowM[r], mx = mOld;
+      for (uint c = 0; c < cols; ++c)
+        mx = max(mx, Ps[r * BC + c]);
+      float corr = 1.0, sum = 0.0;
+      if (mx != NEG_INF) {
+        corr = mOld == NEG_INF ? 0.0 : exp(mOld - mx);
+        for (uint c = 0; c < cols; ++c) {
+          float s = Ps[r * BC + c];
+          float e = s == NEG_INF ? 0.0 : exp(s - mx);
+          Ps[r * BC + c] = e;
+          sum += e;
+        }
+      } else {
+        for (uint c = 0; c < cols; ++c)
+          Ps[r * BC + c] = 0.0;
+      }
+      rowL[r] = rowL[r] * corr + sum;
+      rowM[r] = mx;
+      rowCorr[r] = corr;
+    }
+    barrier();
+    [[unroll]] for (uint k = 0; k < ACC; ++k) {
+      uint e = tid + 64 * k;
+      if (e < rows * Dh) {
+        uint r = e / Dh, d = e - r * Dh;
+        float a = acc[k] * rowCorr[r];
+        for (uint c = 0; c < cols; ++c)
+          a += Ps[r * BC + c] * Vs[c * Dh + d];
+        acc[k] = a;
+      }
+    }
+  }
+  barrier(); // rowM/rowL are final (also when no key tile ran)
+  [[unroll]] for (uint k = 0; k < ACC; ++k) {
+    uint e = tid + 64 * k;
+    if (e < rows * Dh) {
+      uint r = e / Dh, d = e - r * Dh;
+      float l = rowL[r], inv = l > 0.0 ? 1.0 / l : 0.0;
+      p.o.v[(b * p.T + i0 + r) * p.oStride + h * Dh + d] = acc[k] * inv;
+    }
+  }
+#ifndef PAGED
+  if (tid < rows && uint64_t(p.lse) != 0) {
+    float l = rowL[tid], m = rowM[tid];
+    p.lse.v[(b * p.H + h) * p.T + i0 + tid] = l > 0.0 ? m + log(l) : m;
+  }
+#endif
+}
