@@ -1,0 +1,55 @@
+#version 460
+#include "common.glsl"
+// layernorm: y = (x - mean) * rstd * gamma (+ beta) over the last axis, biased
+// variance. One workgroup per row (rows grid-strided over the groups); fixed
+// shared-memory tree reductions, so results do not vary run to run.
+layout(local_size_x = 128) in;
+layout(push_constant) uniform Push {
+  F32 x;
+  F32 gamma;
+  F32 beta;
+  F32 y;
+  uint rows;
+  uint D;
+  float eps;
+  uint hasBeta;
+} p;
+
+shared float red[128];
+
+float wgSum(float v) {
+  uint t = gl_LocalInvocationID.x;
+  red[t] = v;
+  barrier();
+  for (uint s = 64; s > 0; s >>= 1) {
+    if (t < s)
+      red[t] += red[t + s];
+    barrier();
+  }
+  float r = red[0];
+  barrier();
+  return r;
+}
+
+void main() {
+  uint t = gl_LocalInvocationID.x, D = p.D;
+  for (uint r = gl_WorkGroupID.x; r < p.rows; r += gl_NumWorkGroups.x) {
+    uint base = r * D;
+    float sum = 0.0;
+    for (uint j = t; j < D; j += 128)
+      sum += p.x.v[base + j];
+    float mean = wgSum(sum) / float(D);
+    float var = 0.0;
+    for (uint j = t; j < D; j += 128) {
+      float c = p.x.v[base + j] - mean;
+      var += c * c;
+    }
+    float rstd = 1.0 / sqrt(wgSum(var) / float(D) + p.eps);
+    for (uint j = t; j < D; j += 128) {
+      float v = (p.x.v[base + j] - mean) * rstd * p.gamma.v[j];
+      if (p.hasBeta != 0)
+        v += p.beta.v[j];
+      p.y.v[base + j] = v;
+    }
+  }
+}
