@@ -1,0 +1,231 @@
+//===- MatmulKernels.cpp - linear, linear_weight_grad, matmul -------------===//
+//
+// Every product goes through one tiled, register-blocked GEMM shader
+// (matmul: 64 x 64 tiles; matmul_big: 128 x 128 when there are enough tiles
+// to fill a device) with transposes and batch strides in its push
+// constants. `linear` with at most kFewRows rows (decode) takes a path that
+// reads each weight once instead (linear_rows / linear_rows_t).
+// GPT_VK_MATMUL=small|big|rows forces a path (tests).
+//
+//===----------------------------------------------------------------------===//
+#include "vulkan/KernelContext.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace gpt::vk {
+namespace {
+
+constexpr int64_t kFewRows = 8;
+
+uint32_t u32(int64_t v) {
+  if (v < 0 || v > int64_t(std::numeric_limits<uint32_t>::max()))
+    throw std::runtime_error("vulkan: size " + std::to_string(v) +
+                             " exceeds the 32-bit indexing of the shaders");
+  return static_cast<uint32_t>(v);
+}
+
+std::string forcedPath() {
+  const char *e = std::getenv("GPT_VK_MATMUL");
+  return e ? e : "";
+}
+
+bool aligned16(uint64_t address) { return address % 16 == 0; }
+
+/// C[z] (M x N, ldc) = op(A[z]) op(B[z]) (+ bias) for z < batch.
+struct Gemm {
+  uint64_t a = 0, b = 0, c = 0, bias = 0;
+  int64_t M = 0, N = 0, K = 0, lda = 0, ldb = 0, ldc = 0;
+  int64_t strideA = 0, strideB = 0, strideC = 0, batch = 1;
+  bool transA = false, transB = false;
+};
+
+struct GemmPush {
+  uint64_t a, b, c, bias;
+  uint32_t M, N, K, lda, ldb, ldc, strideA, strideB, strideC, flags;
+};
+static_assert(sizeof(GemmPush) == 72);
+
+void recordGemm(Recorder &rec, const Gemm &g) {
+  if (g.M == 0 || g.N == 0 || g.batch == 0)
+    return;
+  // One tile per workgroup; 128 x 128 only when that still gives a few
+  // hundred workgroups (a large GPU has ~100 compute units).
+  int64_t bigTiles = ((g.M + 127) / 128) * ((g.N + 127) / 128) * g.batch;
+  std::string forced = forcedPath();
+  bool big = forced == "big" || (forced != "small" && bigTiles >= 256);
+  int64_t tile = big ? 128 : 64;
+  const char *shader = big ? "matmul_big" : "matmul";
+  int64_t gx = (g.N + tile - 1) / tile;
+  if (gx > rec.caps().maxGroupCountX)
+    throw std::runtime_error("vulkan: matmul with N = " + std::to_string(g.N) +
+                             " exceeds one dispatch grid");
+  // The grid's y (rows of tiles) and z (batch) are split into dispatches of
+  // at most 65535 groups, offsetting the addresses.
+  const int64_t maxGroups = 65535;
+  int64_t rowsPer = maxGroups * tile;
+  for (int64_t z0 = 0; z0 < g.batch; z0 += maxGroups) {
+    int64_t nz = std::min(maxGroups, g.batch - z0);
+    for (int64_t m0 = 0; m0 < g.M; m0 += rowsPer) {
+      int64_t mm = std::min(rowsPer, g.M - m0);
+      uint64_t a =
+          g.a + 4 * uint64_t(z0 * g.strideA + (g.transA ? m0 : m0 * g.lda));
+      uint64_t b = g.b + 4 * uint64_t(z0 * g.strideB);
+      uint64_t c = g.c + 4 * uint64_t(z0 * g.strideC + m0 * g.ldc);
+      bool batched = nz > 1;
+      bool vecA =
+          aligned16(a) && g.lda % 4 == 0 && (!batched || g.strideA % 4 == 0);
+      bool vecB =
+          aligned16(b) && g.ldb % 4 == 0 && (!batched || g.strideB % 4 == 0);
+      GemmPush push{a,
+                    b,
+                    c,
+                    g.bias,
+                    u32(mm),
+                    u32(g.N),
+                    u32(g.K),
+                    u32(g.lda),
+                    u32(g.ldb),
+                    u32(g.ldc),
+                    u32(g.strideA),
+                    u32(g.strideB),
+                    u32(g.strideC),
+                    (g.transA ? 1u : 0u) | (g.transB ? 2u : 0u) |
+                        (vecA ? 4u : 0u) | (vecB ? 8u : 0u) |
+                        (g.bias ? 16u : 0u)};
+      rec.dispatch(shader, &push, sizeof push, uint32_t(gx),
+                   uint32_t((mm + tile - 1) / tile), uint32_t(nz));
+    }
+  }
+}
+
+void recordLinear(KernelContext &ctx) {
+  const DeviceTensor &x = *ctx.in[0], &w = *ctx.in[1], &y = *ctx.out[0];
+  const DeviceTensor *bias = ctx.in.size() > 2 ? ctx.in[2] : nullptr;
+  bool tw = attrBool(ctx.kernel, "transpose_weight");
+  int64_t K = x.last(), M = x.rows(), N = tw ? w.shape[0] : w.shape[1];
+  if (M == 0 || N == 0)
+    return;
+  u32(x.numel);
+  u32(w.numel);
+  u32(y.numel);
+  std::string forced = forcedPath();
+  bool rows = forced == "rows" ||
+              (forced != "small" && forced != "big" && M <= kFewRows);
+  if (rows && M <= kFewRows) {
+    if (tw) {
+      struct {
+        uint64_t x, w, y, bias;
+        uint32_t M, N, K, hasBias, vec;
+      } push{x.address,
+             w.address,
+             y.address,
+             bias ? bias->address : 0,
+             u32(M),
+             u32(N),
+             u32(K),
+             bias ? 1u : 0u,
+             aligned16(x.address) && aligned16(w.address) && K % 4 == 0};
+      static_assert(sizeof push == 56);
+      ctx.rec.dispatch("linear_rows_t", &push, sizeof push,
+                       groupsFor(N, 1, ctx.rec.caps()));
+    } else {
+      struct {
+        uint64_t x, w, y, bias;
+        uint32_t M, N, K, hasBias;
+      } push{x.address, w.address, y.address, bias ? bias->address : 0,
+             u32(M),    u32(N),    u32(K),    bias ? 1u : 0u};
+      static_assert(sizeof push == 48);
+      ctx.rec.dispatch("linear_rows", &push, sizeof push,
+                       groupsFor(N, 64, ctx.rec.caps()));
+    }
+    return;
+  }
+  Gemm g;
+  g.a = x.address;
+  g.b = w.address;
+  g.c = y.address;
+  g.bias = bias ? bias->address : 0;
+  g.M = M;
+  g.N = N;
+  g.K = K;
+  g.lda = K;
+  g.ldb = tw ? K : N;
+  g.ldc = N;
+  g.transB = tw;
+  recordGemm(ctx.rec, g);
+}
+
+/// dW = xᵀ·dy over all rows ([K, N]), or dyᵀ·x ([N, K]) when transposed.
+void recordLinearWeightGrad(KernelContext &ctx) {
+  const DeviceTensor &x = *ctx.in[0], &dy = *ctx.in[1], &dw = *ctx.out[0];
+  bool tw = attrBool(ctx.kernel, "transpose_weight");
+  int64_t K = x.last(), N = dy.last(), rows = x.rows();
+  u32(x.numel);
+  u32(dy.numel);
+  u32(dw.numel);
+  Gemm g;
+  g.a = tw ? dy.address : x.address;
+  g.b = tw ? x.address : dy.address;
+  g.c = dw.address;
+  g.M = tw ? N : K;
+  g.N = tw ? K : N;
+  g.K = rows;
+  g.lda = g.M;
+  g.ldb = g.N;
+  g.ldc = g.N;
+  g.transA = true;
+  recordGemm(ctx.rec, g);
+}
+
+void recordMatmul(KernelContext &ctx) {
+  const DeviceTensor &a = *ctx.in[0], &b = *ctx.in[1], &y = *ctx.out[0];
+  bool tl = attrBool(ctx.kernel, "transpose_lhs");
+  bool tr = attrBool(ctx.kernel, "transpose_rhs");
+  size_t ra = a.shape.size(), rb = b.shape.size();
+  int64_t M = tl ? a.shape[ra - 1] : a.shape[ra - 2];
+  int64_t K = tl ? a.shape[ra - 2] : a.shape[ra - 1];
+  int64_t N = tr ? b.shape[rb - 2] : b.shape[rb - 1];
+  int64_t batch = 1;
+  for (size_t d = 0; d + 2 < ra; ++d)
+    batch *= a.shape[d];
+  bool bBatched = rb > 2;
+  u32(a.numel);
+  u32(b.numel);
+  u32(y.numel);
+  Gemm g;
+  g.a = a.address;
+  g.b = b.address;
+  g.c = y.address;
+  g.N = N;
+  g.K = K;
+  g.lda = tl ? M : K;
+  g.ldb = tr ? K : N;
+  g.ldc = N;
+  g.transA = tl;
+  g.transB = tr;
+  if (!bBatched && !tl) { // one tall product
+    g.M = batch * M;
+  } else {
+    g.M = M;
+    g.batch = batch;
+    g.strideA = M * K;
+    g.strideB = bBatched ? K * N : 0;
+    g.strideC = M * N;
+  }
+  recordGemm(ctx.rec, g);
+}
+
+} // namespace
+
+void registerMatmulKernels(KernelTable &table) {
+  table["linear"] = recordLinear;
+  table["linear_weight_grad"] = recordLinearWeightGrad;
+  table["matmul"] = recordMatmul;
+}
+
+} // namespace gpt::vk

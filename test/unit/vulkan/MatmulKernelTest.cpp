@@ -1,0 +1,192 @@
+// linear, linear_weight_grad and matmul on Vulkan against the CPU executor,
+// through every shader path (GPT_VK_MATMUL forces one: small = 64 x 64
+// tiles, big = 128 x 128, rows = the decode path), with ragged edges, odd K
+// (scalar loads), K % 4 == 0 (vec4 loads) and a misaligned operand.
+//
+// Tolerance: the summation order differs from the CPU's (tiles, vec4 dots,
+// tree reductions), so errors grow with K: for unit-normal inputs an output
+// is ~sqrt(K) in size and fp32 rounding of a K-term sum is ~1e-7 * K in the
+// worst case; atol = 1e-6 * K and rtol = 1e-5 leave a few-fold margin.
+#include "vulkan/Parity.h"
+
+#include <cmath>
+#include <cstdlib>
+
+using namespace gpt;
+using namespace gpt::test;
+
+namespace {
+
+struct Case {
+  FunctionBuilder b;
+  std::map<std::string, Buf> bufs;
+
+  int in(const std::string &name, Buf buf, std::vector<int64_t> declared = {}) {
+    const char *dtype = buf.dtype == DType::F32 ? "f32" : "i32";
+    int id = b.input(name, declared.empty() ? buf.shape : declared, dtype);
+    bufs[name] = std::move(buf);
+    return id;
+  }
+  ParityResult run() { return runBoth(b, bufs); }
+};
+
+/// Forces a matmul path for the scope ("" = the record function's choice).
+struct ForcePath {
+  explicit ForcePath(const std::string &path) {
+    if (path.empty())
+      unsetenv("GPT_VK_MATMUL");
+    else
+      setenv("GPT_VK_MATMUL", path.c_str(), 1);
+  }
+  ~ForcePath() { unsetenv("GPT_VK_MATMUL"); }
+};
+
+float atolFor(int64_t K) { return 1e-6f * float(std::max<int64_t>(K, 16)); }
+
+struct LinearCase {
+  int64_t B, T, K, N;
+  bool tw, bias;
+  std::string path;
+};
+
+std::string nameOf(const ::testing::TestParamInfo<LinearCase> &info) {
+  const LinearCase &p = info.param;
+  return "B" + std::to_string(p.B) + "T" + std::to_string(p.T) + "K" +
+         std::to_string(p.K) + "N" + std::to_string(p.N) + (p.tw ? "_tw" : "") +
+         (p.bias ? "_bias" : "") + (p.path.empty() ? "" : "_" + p.path);
+}
+
+void PrintTo(const LinearCase &p, std::ostream *os) {
+  *os << "B=" << p.B << " T=" << p.T << " K=" << p.K << " N=" << p.N
+      << " tw=" << p.tw << " bias=" << p.bias << " path=" << p.path;
+}
+
+class VulkanLinear : public ::testing::TestWithParam<LinearCase> {};
+
+} // namespace
+
+TEST_P(VulkanLinear, ForwardAndWeightGrad) {
+  const LinearCase &p = GetParam();
+  ForcePath force(p.path);
+  Case c;
+  int x = c.in("x", randn({p.B, p.T, p.K}, 1), {-1, -2, p.K});
+  int w = c.in("w", randn(p.tw ? std::vector<int64_t>{p.N, p.K}
+                               : std::vector<int64_t>{p.K, p.N},
+                          2));
+  int bi = p.bias ? c.in("bias", randn({p.N}, 3)) : -1;
+  int dy = c.in("dy", randn({p.B, p.T, p.N}, 4), {-1, -2, p.N});
+  int y = c.b.temp({-1, -2, p.N});
+  int dw = c.b.temp({p.tw ? p.N : p.K, p.tw ? p.K : p.N});
+  c.b.kernel("linear", {x, w, bi}, {y}, {{"transpose_weight", p.tw}});
+  c.b.kernel("linear_weight_grad", {x, dy}, {dw}, {{"transpose_weight", p.tw}});
+  c.b.output("y", y);
+  c.b.output("dw", dw);
+  ParityResult r = c.run();
+  // y sums K products; dw sums B*T products.
+  expectClose(r.cpu["y"], r.vk["y"], atolFor(p.K), 1e-5f, "y");
+  expectClose(r.cpu["dw"], r.vk["dw"], atolFor(p.B * p.T), 1e-5f, "dw");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Paths, VulkanLinear,
+    ::testing::Values(
+        // Decode: few rows (the rows path by default), both layouts.
+        LinearCase{1, 1, 64, 130, false, true, ""},
+        LinearCase{3, 1, 64, 130, true, true, ""},
+        LinearCase{2, 4, 45, 70, true, false, ""},
+        LinearCase{2, 3, 45, 70, false, false, ""},
+        // Tiled, ragged in M, N and K.
+        LinearCase{2, 37, 45, 70, false, true, "small"},
+        LinearCase{2, 37, 45, 70, true, true, "small"},
+        LinearCase{2, 37, 64, 72, false, false, "small"},
+        LinearCase{2, 37, 64, 72, true, true, "small"},
+        LinearCase{2, 37, 45, 70, false, true, "big"},
+        LinearCase{3, 50, 68, 136, true, false, "big"},
+        LinearCase{3, 50, 68, 136, false, true, "big"},
+        // Few rows through the tiles and many rows by default.
+        LinearCase{1, 5, 33, 20, true, true, "small"},
+        LinearCase{4, 20, 24, 40, false, true, ""}),
+    nameOf);
+
+namespace {
+
+struct MatmulCase {
+  bool tl, tr, bBatched;
+  std::string path;
+};
+
+void PrintTo(const MatmulCase &p, std::ostream *os) {
+  *os << "tl=" << p.tl << " tr=" << p.tr << " bBatched=" << p.bBatched
+      << " path=" << p.path;
+}
+
+class VulkanMatmul : public ::testing::TestWithParam<MatmulCase> {};
+
+} // namespace
+
+TEST_P(VulkanMatmul, Batched) {
+  const MatmulCase &p = GetParam();
+  ForcePath force(p.path);
+  const int64_t M = 19, K = 21, N = 70;
+  Case c;
+  std::vector<int64_t> as = p.tl ? std::vector<int64_t>{2, 3, K, M}
+                                 : std::vector<int64_t>{2, 3, M, K};
+  std::vector<int64_t> bs =
+      p.tr ? std::vector<int64_t>{N, K} : std::vector<int64_t>{K, N};
+  if (p.bBatched)
+    bs.insert(bs.begin(), {2, 3});
+  int a = c.in("a", randn(as, 5));
+  int bb = c.in("b", randn(bs, 6));
+  int y = c.b.temp({2, 3, M, N});
+  c.b.kernel("matmul", {a, bb}, {y},
+             {{"transpose_lhs", p.tl}, {"transpose_rhs", p.tr}});
+  c.b.output("c", y);
+  expectParity(c.run(), atolFor(K), 1e-5f);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Paths, VulkanMatmul,
+    ::testing::Values(
+        MatmulCase{false, false, true, ""}, MatmulCase{false, true, true, ""},
+        MatmulCase{true, false, true, ""}, MatmulCase{true, true, true, ""},
+        MatmulCase{false, false, false, ""}, MatmulCase{true, true, false, ""},
+        MatmulCase{false, true, false, "big"},
+        MatmulCase{true, false, true, "big"}),
+    [](const ::testing::TestParamInfo<MatmulCase> &info) {
+      const MatmulCase &p = info.param;
+      return std::string(p.tl ? "tl" : "nl") + (p.tr ? "_tr" : "_nr") +
+             (p.bBatched ? "_batched" : "_2d") +
+             (p.path.empty() ? "" : "_" + p.path);
+    });
+
+// Operands at addresses that are not 16-byte aligned (token-arena values
+// after a 1-float-per-token value, B*T odd): the vec4 loads must fall back.
+TEST(VulkanMatmulAlign, MisalignedOperands) {
+  for (const char *path : {"small", "rows"}) {
+    ForcePath force(path);
+    Case c;
+    const int64_t B = 1, T = path[0] == 'r' ? 3 : 37, K = 64, N = 68;
+    int x = c.in("x", randn({B, T, K}, 7), {-1, -2, K});
+    int w = c.in("w", randn({N, K}, 8));
+    int pad = c.b.temp({-1, -2, 1});
+    int xs = c.b.temp({-1, -2, K});
+    int y = c.b.temp({-1, -2, N});
+    c.b.kernel("fill", {}, {pad}, {{"value", 1.0}});
+    c.b.kernel("copy", {x}, {xs});
+    c.b.kernel("linear", {xs, w, -1}, {y}, {{"transpose_weight", true}});
+    c.b.output("y", y);
+    c.b.output("pad", pad);
+    expectParity(c.run(), atolFor(K), 1e-5f);
+  }
+}
+
+TEST(VulkanMatmulAlign, SingleRowWeightGrad) {
+  // linear_weight_grad over one row (K of the product = 1).
+  Case c;
+  int x = c.in("x", randn({1, 1, 5}, 9), {-1, -2, 5});
+  int dy = c.in("dy", randn({1, 1, 3}, 10), {-1, -2, 3});
+  int dw = c.b.temp({5, 3});
+  c.b.kernel("linear_weight_grad", {x, dy}, {dw});
+  c.b.output("dw", dw);
+  expectParity(c.run(), 1e-6f, 1e-6f);
+}
