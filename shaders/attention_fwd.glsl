@@ -8,6 +8,10 @@
 // Query t sees keys j < t + offset + 1 when causal (offset = S - T dense,
 // start[b] paged), every key otherwise.
 //
+// Paged decode with few workgroups splits the keys (flash-decoding): each
+// workgroup writes its unnormalized accumulator, m and l to `part`, and
+// paged_attention_combine.comp merges the splits in a fixed order.
+//
 // Tile sizes come from the host (BR, BC <= 32) so that BR*(Dh+1) <= QCAP,
 // BC*(Dh+1) <= KCAP, BC*Dh <= VCAP and BR*Dh <= 64*ACC.
 #extension GL_EXT_control_flow_attributes : enable
@@ -26,6 +30,7 @@ layout(push_constant) uniform Push {
 #ifdef PAGED
   I32 table; // [B, NB]
   I32 start; // [B]
+  F32 part;  // split-K partials [B, H, nsplit, T, Dh + 2] (nsplit > 1)
 #else
   F32 lse; // [B, H, T]; address 0: not wanted
 #endif
@@ -47,7 +52,12 @@ layout(push_constant) uniform Push {
   float scale;
   uint BR;
   uint BC;
+#ifdef PAGED
+  uint nsplit; // > 1: workgroup x = key range of `chunk` keys, one query tile
+  uint chunk;
+#else
   uint pad1;
+#endif
 } p;
 
 shared float Qs[QCAP]; // [BR][Dh+1] (padded: conflict-free dot products)
@@ -62,7 +72,12 @@ void main() {
   const uint tid = gl_LocalInvocationID.x;
   const uint b = gl_WorkGroupID.z, h = gl_WorkGroupID.y;
   const uint Dh = p.Dh, LD = Dh + 1, BR = p.BR, BC = p.BC;
+#ifdef PAGED
+  const bool split = p.nsplit > 1;
+  const uint i0 = split ? 0 : gl_WorkGroupID.x * BR;
+#else
   const uint i0 = gl_WorkGroupID.x * BR;
+#endif
   if (i0 >= p.T) // uniform over the workgroup
     return;
   const uint rows = min(BR, p.T - i0);
@@ -78,8 +93,14 @@ void main() {
   const bool causal = p.causal != 0;
 #endif
   // Keys visible to the tile's last row bound the key loop.
-  const int jEnd =
-      causal ? clamp(int(i0 + rows) + offset, 0, kvLen) : kvLen;
+  int jBegin = 0;
+  int jEnd = causal ? clamp(int(i0 + rows) + offset, 0, kvLen) : kvLen;
+#ifdef PAGED
+  if (split) {
+    jBegin = min(int(gl_WorkGroupID.x * p.chunk), jEnd);
+    jEnd = min(jEnd, jBegin + int(p.chunk));
+  }
+#endif
 
   for (uint e = tid; e < rows * Dh; e += 64) {
     uint r = e / Dh, d = e - r * Dh;
@@ -92,7 +113,7 @@ void main() {
   float acc[ACC];
   [[unroll]] for (uint k = 0; k < ACC; ++k) acc[k] = 0.0;
 
-  for (int j0 = 0; j0 < jEnd; j0 += int(BC)) {
+  for (int j0 = jBegin; j0 < jEnd; j0 += int(BC)) {
     const uint cols = min(BC, uint(jEnd - j0));
     barrier(); // the previous tile's Ks/Vs/Ps are consumed
     for (uint e = tid; e < cols * Dh; e += 64) {
@@ -158,6 +179,24 @@ void main() {
     }
   }
   barrier(); // rowM/rowL are final (also when no key tile ran)
+#ifdef PAGED
+  if (split) {
+    const uint stride = Dh + 2;
+    const uint base = ((b * p.H + h) * p.nsplit + gl_WorkGroupID.x) * p.T;
+    [[unroll]] for (uint k = 0; k < ACC; ++k) {
+      uint e = tid + 64 * k;
+      if (e < rows * Dh) {
+        uint r = e / Dh, d = e - r * Dh;
+        p.part.v[(base + r) * stride + 2 + d] = acc[k];
+      }
+    }
+    if (tid < rows) {
+      p.part.v[(base + tid) * stride] = rowM[tid];
+      p.part.v[(base + tid) * stride + 1] = rowL[tid];
+    }
+    return;
+  }
+#endif
   [[unroll]] for (uint k = 0; k < ACC; ++k) {
     uint e = tid + 64 * k;
     if (e < rows * Dh) {

@@ -228,12 +228,21 @@ void checkPaged(const int32_t *table, const int32_t *start, int64_t B,
 }
 
 struct PagedPush {
-  uint64_t q, k, v, o, table, start;
+  uint64_t q, k, v, o, table, start, part;
   uint32_t T, H, Dh, qStride, kvStride, oStride, BS, NB, N;
   float scale;
-  uint32_t BR, BC, pad1;
+  uint32_t BR, BC, nsplit, chunk;
 };
-static_assert(sizeof(PagedPush) == 104, "matches attention_fwd.glsl (PAGED)");
+static_assert(sizeof(PagedPush) == 112, "matches attention_fwd.glsl (PAGED)");
+
+struct CombinePush {
+  uint64_t part, o;
+  uint32_t n, T, H, Dh, nsplit, oStride;
+};
+static_assert(sizeof(CombinePush) == 40, "matches paged_attention_combine");
+
+/// Keys per split of the split-K decode path: 8 key tiles.
+constexpr int64_t kSplitTiles = 8;
 
 void recordPagedAttention(KernelContext &ctx) {
   // q, k_cache, v_cache, block_table, start -> o
@@ -268,6 +277,26 @@ void recordPagedAttention(KernelContext &ctx) {
   push.scale = a.scale;
   push.BR = std::min<uint32_t>(tile, u32(T));
   push.BC = tile;
+  // Decode (one query tile): one workgroup per (sequence, head) would walk
+  // the whole context alone, so split the keys over workgroups and merge.
+  // The split depends on shapes only (NB * BS bounds every context), not on
+  // start, so a replayed command buffer stays valid.
+  int64_t chunk = kSplitTiles * tile;
+  int64_t nsplit = (NB * BS + chunk - 1) / chunk;
+  if (T <= int64_t(tile) && nsplit > 1) {
+    push.nsplit = u32(nsplit);
+    push.chunk = u32(chunk);
+    push.part = ctx.rec.scratch(0, size_t(B * a.H * nsplit * T * (a.Dh + 2)) *
+                                       sizeof(float));
+    ctx.rec.dispatch("paged_attention", &push, sizeof push, u32(nsplit),
+                     u32(a.H), u32(B));
+    CombinePush combine{push.part, push.o,    u32(B * T * D), u32(T),
+                        u32(a.H),  u32(a.Dh), u32(nsplit),    u32(D)};
+    ctx.rec.dispatch("paged_attention_combine", &combine, sizeof combine,
+                     groupsFor(B * T * D, 64, ctx.rec.caps()));
+    return;
+  }
+  push.nsplit = 1;
   ctx.rec.dispatch("paged_attention", &push, sizeof push,
                    u32((T + push.BR - 1) / push.BR), u32(a.H), u32(B));
 }

@@ -250,7 +250,11 @@ INSTANTIATE_TEST_SUITE_P(
         // a chunk of a prompt after cached positions
         PagedDims{2, 9, 2, 16, 16, 2, {7, 16}},
         // GPT-2 head size, block size 1, decode across several key tiles
-        PagedDims{2, 3, 1, 64, 1, 70, {4, 66}}));
+        PagedDims{2, 3, 1, 64, 1, 70, {4, 66}},
+        // split-K decode (NB * BS > 8 key tiles): splits past a short
+        // sequence's context are empty
+        PagedDims{2, 1, 2, 64, 16, 40, {300, 620}},
+        PagedDims{3, 5, 2, 8, 8, 80, {0, 500, 255}}));
 
 // The host checks the block table like the CPU kernel, with its wording.
 TEST(PagedAttentionVulkan, BadBlockTableIsAnError) {
