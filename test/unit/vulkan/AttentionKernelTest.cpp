@@ -256,12 +256,13 @@ INSTANTIATE_TEST_SUITE_P(
         PagedDims{2, 1, 2, 64, 16, 40, {300, 620}},
         PagedDims{3, 5, 2, 8, 8, 80, {0, 500, 255}}));
 
-// The host checks the block table like the CPU kernel, with its wording.
+// The host checks the block table like the CPU kernel, with its wording,
+// also when a call replays the recorded command buffer.
 TEST(PagedAttentionVulkan, BadBlockTableIsAnError) {
-  PagedDims s{1, 1, 2, 2, 2, 3, {2}};
-  Case c = pagedCase(s, 4, {0, 9, 1});
+  PagedDims s{1, 1, 2, 2, 2, 3, {5}};
+  Case c = pagedCase(s, 4, {0, 3, 1});
+  VulkanExecutor vk(vulkanArtifactOf(c.b), testVulkanOptions());
   auto error = [&]() -> std::string {
-    VulkanExecutor vk(vulkanArtifactOf(c.b), testVulkanOptions());
     std::map<std::string, TensorView> views;
     for (auto &kv : c.bufs)
       views[kv.first] = kv.second.view();
@@ -272,8 +273,13 @@ TEST(PagedAttentionVulkan, BadBlockTableIsAnError) {
     }
     return "<no error>";
   };
+  EXPECT_EQ(error(), "<no error>"); // recorded; the calls below replay
+  c.bufs["start"].i[0] = 2;
+  c.bufs["block_table"].i[1] = 9;
   std::string err = error();
-  EXPECT_NE(err.find("block_table[1] = 9 is outside the pool [0, 4)"),
+  EXPECT_NE(err.find("paged_attention"), std::string::npos) << err;
+  EXPECT_NE(err.find("sequence 0: block_table[1] = 9 is outside the pool "
+                     "[0, 4)"),
             std::string::npos)
       << err;
   c.bufs["block_table"].i[1] = 3;
@@ -289,6 +295,7 @@ TEST(PagedAttentionVulkan, BadBlockTableIsAnError) {
       << err;
   c.bufs["start"].i[0] = 5;
   EXPECT_EQ(error(), "<no error>");
+  EXPECT_EQ(vk.validationMessages(), 0) << vk.lastValidationMessage();
 }
 
 } // namespace
