@@ -1,9 +1,10 @@
 #version 460
 #include "common.glsl"
-// linear for few rows (decode, M <= 8) with W [N, K]: one workgroup per
-// output column reads W's row once (vec4 when aligned) for all M rows, then
-// reduces the 64 partial sums in a fixed tree (deterministic).
-layout(local_size_x = 64) in;
+// linear for few rows (decode, M <= 8) with W [N, K]: a workgroup owns 8
+// output columns, 32 lanes each; the lanes of a column stride over its W
+// row (vec4 when aligned: 512 contiguous bytes per step) for all M rows,
+// reading each weight once, then reduce in a fixed tree (deterministic).
+layout(local_size_x = 256) in;
 layout(push_constant) uniform Push {
   uint64_t x; // [M, K]
   uint64_t w; // [N, K]
@@ -15,18 +16,22 @@ layout(push_constant) uniform Push {
   uint hasBias;
   uint vec; // x and w 16-byte aligned and K % 4 == 0
 } p;
-shared float red[8][64];
+shared float red[8][256];
 void main() {
-  uint tid = gl_LocalInvocationID.x;
-  for (uint n = gl_WorkGroupID.x; n < p.N; n += gl_NumWorkGroups.x) {
+  uint tid = gl_LocalInvocationID.x, col = tid / 32, lane = tid % 32;
+  uint groups = (p.N + 7) / 8;
+  for (uint g = gl_WorkGroupID.x; g < groups; g += gl_NumWorkGroups.x) {
+    uint n = g * 8 + col;
     float acc[8];
     for (uint m = 0; m < 8; ++m)
       acc[m] = 0.0;
-    uint64_t wRow = p.w + uint64_t(n) * p.K * 4;
-    if (p.vec != 0) {
+    uint64_t wRow = p.w + uint64_t(min(n, p.N - 1)) * p.K * 4;
+    if (n >= p.N) {
+      // no column: contributes zeros
+    } else if (p.vec != 0) {
       F32x4 W = F32x4(wRow), X = F32x4(p.x);
       uint K4 = p.K / 4;
-      for (uint k = tid; k < K4; k += 64) {
+      for (uint k = lane; k < K4; k += 32) {
         vec4 wv = W.v[k];
         for (uint m = 0; m < 8; ++m)
           if (m < p.M)
@@ -34,7 +39,7 @@ void main() {
       }
     } else {
       F32 W = F32(wRow), X = F32(p.x);
-      for (uint k = tid; k < p.K; k += 64) {
+      for (uint k = lane; k < p.K; k += 32) {
         float wv = W.v[k];
         for (uint m = 0; m < 8; ++m)
           if (m < p.M)
@@ -44,15 +49,15 @@ void main() {
     for (uint m = 0; m < 8; ++m)
       red[m][tid] = acc[m];
     barrier();
-    for (uint s = 32; s > 0; s >>= 1) {
-      if (tid < s)
+    for (uint s = 16; s > 0; s >>= 1) {
+      if (lane < s)
         for (uint m = 0; m < 8; ++m)
           red[m][tid] += red[m][tid + s];
       barrier();
     }
-    if (tid < p.M)
-      p.y.v[tid * p.N + n] =
-          red[tid][0] + (p.hasBias != 0 ? p.bias.v[n] : 0.0);
+    if (lane < p.M && n < p.N)
+      p.y.v[lane * p.N + n] =
+          red[lane][col * 32] + (p.hasBias != 0 ? p.bias.v[n] : 0.0);
     barrier();
   }
 }

@@ -132,16 +132,42 @@ void recordLinear(KernelContext &ctx) {
              aligned16(x.address) && aligned16(w.address) && K % 4 == 0};
       static_assert(sizeof push == 56);
       ctx.rec.dispatch("linear_rows_t", &push, sizeof push,
-                       groupsFor(N, 1, ctx.rec.caps()));
+                       groupsFor(N, 8, ctx.rec.caps()));
     } else {
+      // Few column blocks (e.g. N = 768: 12) would leave most of a GPU
+      // idle: split K into slices of >= 64 (partials in scratch), then add
+      // the slices in order (sum_leading).
+      int64_t blocks = (N + 63) / 64;
+      int64_t slices = std::clamp<int64_t>((256 + blocks - 1) / blocks, 1,
+                                           std::max<int64_t>(1, K / 64));
+      int64_t kChunk = (K + slices - 1) / slices;
+      slices = kChunk ? (K + kChunk - 1) / kChunk : 1;
+      uint64_t out = slices > 1 ? ctx.rec.scratch(0, size_t(slices * M * N) * 4)
+                                : y.address;
       struct {
         uint64_t x, w, y, bias;
-        uint32_t M, N, K, hasBias;
-      } push{x.address, w.address, y.address, bias ? bias->address : 0,
-             u32(M),    u32(N),    u32(K),    bias ? 1u : 0u};
-      static_assert(sizeof push == 48);
+        uint32_t M, N, K, hasBias, kChunk;
+      } push{x.address,
+             w.address,
+             out,
+             bias ? bias->address : 0,
+             u32(M),
+             u32(N),
+             u32(K),
+             bias ? 1u : 0u,
+             u32(std::max<int64_t>(kChunk, 1))};
+      static_assert(sizeof push == 56);
       ctx.rec.dispatch("linear_rows", &push, sizeof push,
-                       groupsFor(N, 64, ctx.rec.caps()));
+                       groupsFor(N, 64, ctx.rec.caps()), u32(slices));
+      if (slices > 1) {
+        struct {
+          uint64_t x, y;
+          uint32_t S, R, chunk, chunks;
+        } sum{out, y.address, u32(M * N), u32(slices), u32(slices), 1};
+        static_assert(sizeof sum == 32);
+        ctx.rec.dispatch("sum_leading", &sum, sizeof sum,
+                         groupsFor(M * N, 256, ctx.rec.caps()));
+      }
     }
     return;
   }

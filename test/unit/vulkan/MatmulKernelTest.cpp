@@ -95,6 +95,9 @@ INSTANTIATE_TEST_SUITE_P(
         LinearCase{3, 1, 64, 130, true, true, ""},
         LinearCase{2, 4, 45, 70, true, false, ""},
         LinearCase{2, 3, 45, 70, false, false, ""},
+        // Decode with K split into slices (few column blocks).
+        LinearCase{2, 1, 200, 70, false, true, ""},
+        LinearCase{1, 1, 520, 130, false, false, ""},
         // Tiled, ragged in M, N and K.
         LinearCase{2, 37, 45, 70, false, true, "small"},
         LinearCase{2, 37, 45, 70, true, true, "small"},
