@@ -3,6 +3,7 @@
 #include "dialects/gpt/GPTOps.h"
 #include "passes/FunctionUtils.h"
 #include "passes/SymbolicShape.h"
+#include "target/VulkanShaders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -64,7 +65,9 @@ LogicalResult instruction(Operation *op, llvm::DenseMap<Value, int64_t> &reg,
 
 class FunctionEmitter {
 public:
-  FunctionEmitter(func::FuncOp fn, StringRef name) : fn(fn), name(name) {}
+  /// `shaders`: the Vulkan target's shader cache (nullptr for cpu).
+  FunctionEmitter(func::FuncOp fn, StringRef name, ElementwiseShaders *shaders)
+      : fn(fn), name(name), shaders(shaders) {}
 
   LogicalResult run(json::Object &out) {
     json::Array inputs;
@@ -311,8 +314,13 @@ private:
       attrs["num_heads"] = static_cast<int64_t>(o.getNumHeads());
       attrs["scale"] = o.getScale().convertToDouble();
     }
-    if (op->getAttrOfType<StringAttr>("gpt.kernel").getValue() == "elementwise")
-      return elementwiseProgram(op, attrs);
+    if (op->getAttrOfType<StringAttr>("gpt.kernel").getValue() ==
+        "elementwise") {
+      if (failed(elementwiseProgram(op, attrs)))
+        return failure();
+      if (shaders)
+        return shaders->attach(op, ins.size(), attrs);
+    }
     return success();
   }
 
@@ -356,6 +364,7 @@ private:
 
   func::FuncOp fn;
   std::string name;
+  ElementwiseShaders *shaders;
   json::Array values, kernels;
   llvm::DenseMap<Value, int64_t> ids;
   llvm::DenseMap<Value, int64_t> inPlaceOf; // value -> argument it updates
@@ -373,7 +382,12 @@ LogicalResult gpt::emitArtifact(ModuleOp module, StringRef compilerVersion,
   manifest["format"] = 1;
   manifest["compiler"] = compilerVersion;
   auto target = module->getAttrOfType<StringAttr>("gpt.target");
-  manifest["target"] = target ? target.getValue() : "cpu";
+  StringRef targetName = target ? target.getValue() : "cpu";
+  if (targetName != "cpu" && targetName != "vulkan")
+    return module.emitError()
+           << "unknown gpt.target '" << targetName << "' (cpu or vulkan)";
+  manifest["target"] = targetName;
+  ElementwiseShaders shaders;
   auto config = module->getAttrOfType<StringAttr>("gpt.config");
   if (!config)
     return module.emitError() << "module has no gpt.config";
@@ -386,7 +400,9 @@ LogicalResult gpt::emitArtifact(ModuleOp module, StringRef compilerVersion,
   for (auto fn : module.getOps<func::FuncOp>()) {
     json::Object out;
     StringRef name = fn.getName() == "loss" ? "eval_loss" : fn.getName();
-    if (failed(FunctionEmitter(fn, name).run(out)))
+    if (failed(FunctionEmitter(fn, name,
+                               targetName == "vulkan" ? &shaders : nullptr)
+                   .run(out)))
       return failure();
     functions.push_back(std::move(out));
   }

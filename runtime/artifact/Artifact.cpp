@@ -357,6 +357,8 @@ Artifact artifactFromManifest(const nlohmann::json &m,
                          " (this runtime reads format 1)");
   a.compiler = s.string(s.field(m, "compiler", "manifest"), "compiler");
   a.target = s.string(s.field(m, "target", "manifest"), "target");
+  if (!isKnownTarget(a.target))
+    s.fail("target", "unknown target '" + a.target + "' (cpu or vulkan)");
   a.configJson = s.field(m, "config", "manifest");
   if (!a.configJson.is_object())
     s.fail("config",
@@ -371,6 +373,20 @@ Artifact artifactFromManifest(const nlohmann::json &m,
   for (size_t i = 0; i < functions.size(); ++i)
     a.functions.push_back(
         s.function(functions[i], "functions[" + std::to_string(i) + "]"));
+  // Generated shaders are decoded once here, not per call; whether the
+  // target allows or needs them is checked by validateArtifact.
+  for (size_t fi = 0; fi < a.functions.size(); ++fi)
+    for (size_t ki = 0; ki < a.functions[fi].kernels.size(); ++ki) {
+      Kernel &k = a.functions[fi].kernels[ki];
+      auto it = k.attrs.find("spirv");
+      if (k.kernel != "elementwise" || it == k.attrs.end() || !it->is_string())
+        continue;
+      std::string err = decodeSpirvAttr(it->get<std::string>(), k.spirv);
+      if (!err.empty())
+        s.fail("functions[" + std::to_string(fi) + "].kernels[" +
+                   std::to_string(ki) + "].attrs.spirv",
+               err);
+    }
   // gptc 0.1 emits paged_attention without its attributes; they can only be
   // the model's: n_head heads and 1/sqrt(head_dim) (docs/artifact.md).
   for (Function &f : a.functions)
@@ -457,6 +473,94 @@ void writeArtifactFile(const std::string &path,
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   if (!out)
     throw ArtifactError(path + ": cannot write file");
+}
+
+bool isKnownTarget(const std::string &target) {
+  return target == "cpu" || target == "vulkan";
+}
+
+namespace {
+constexpr char kBase64[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+} // namespace
+
+std::string base64Encode(const void *data, size_t size) {
+  const auto *p = static_cast<const unsigned char *>(data);
+  std::string out;
+  out.reserve((size + 2) / 3 * 4);
+  for (size_t i = 0; i < size; i += 3) {
+    uint32_t v = uint32_t(p[i]) << 16;
+    if (i + 1 < size)
+      v |= uint32_t(p[i + 1]) << 8;
+    if (i + 2 < size)
+      v |= p[i + 2];
+    out += kBase64[(v >> 18) & 63];
+    out += kBase64[(v >> 12) & 63];
+    out += i + 1 < size ? kBase64[(v >> 6) & 63] : '=';
+    out += i + 2 < size ? kBase64[v & 63] : '=';
+  }
+  return out;
+}
+
+bool base64Decode(const std::string &text, std::string &bytes) {
+  bytes.clear();
+  if (text.size() % 4 != 0)
+    return false;
+  int8_t value[256];
+  std::memset(value, -1, sizeof value);
+  for (int i = 0; i < 64; ++i)
+    value[static_cast<unsigned char>(kBase64[i])] = static_cast<int8_t>(i);
+  bytes.reserve(text.size() / 4 * 3);
+  for (size_t i = 0; i < text.size(); i += 4) {
+    bool last = i + 4 == text.size();
+    int pad = 0;
+    uint32_t v = 0;
+    for (size_t j = 0; j < 4; ++j) {
+      unsigned char ch = static_cast<unsigned char>(text[i + j]);
+      // '=' only at the very end: "xx==" or "xxx=".
+      if (ch == '=' && last && j >= 2 && (j == 3 || text[i + 3] == '=')) {
+        ++pad;
+        v <<= 6;
+        continue;
+      }
+      if (value[ch] < 0 || pad)
+        return false;
+      v = (v << 6) | uint32_t(value[ch]);
+    }
+    bytes += static_cast<char>((v >> 16) & 0xff);
+    if (pad < 2)
+      bytes += static_cast<char>((v >> 8) & 0xff);
+    if (pad < 1)
+      bytes += static_cast<char>(v & 0xff);
+  }
+  return true;
+}
+
+std::string decodeSpirvAttr(const std::string &base64,
+                            std::vector<uint32_t> &words) {
+  words.clear();
+  std::string bytes;
+  if (!base64Decode(base64, bytes))
+    return "not valid base64";
+  if (bytes.size() % 4 != 0)
+    return "SPIR-V is " + std::to_string(bytes.size()) +
+           " bytes, not a whole number of 32-bit words";
+  // The header alone is 5 words.
+  if (bytes.size() < 20)
+    return "SPIR-V is " + std::to_string(bytes.size()) +
+           " bytes, shorter than its 20-byte header";
+  const auto *p = reinterpret_cast<const unsigned char *>(bytes.data());
+  words.resize(bytes.size() / 4);
+  for (size_t i = 0; i < words.size(); ++i)
+    words[i] = readU32(p + 4 * i);
+  if (words[0] != kSpirvMagic) {
+    std::ostringstream os;
+    os << std::hex << "bad SPIR-V magic 0x" << words[0] << " (expected 0x"
+       << kSpirvMagic << ")";
+    words.clear();
+    return os.str();
+  }
+  return "";
 }
 
 std::string shapeStr(const std::vector<int64_t> &s) {

@@ -86,6 +86,9 @@ struct Kernel {
   nlohmann::json attrs = nlohmann::json::object();
   std::string loc;   ///< optional source location (debugging)
   EwProgram program; ///< `elementwise` only, decoded from attrs.program
+  /// `elementwise` of a "vulkan" artifact only: the compute shader the
+  /// compiler generated (attrs.spirv, base64), decoded once at load time.
+  std::vector<uint32_t> spirv;
 };
 
 struct Function {
@@ -133,6 +136,28 @@ Artifact artifactFromManifest(const nlohmann::json &manifest,
 /// bounds, kernel arity, dtypes, attributes, shapes). parseArtifact calls it;
 /// the executors call it again for artifacts built in memory.
 void validateArtifact(const Artifact &artifact, const std::string &sourceName);
+
+/// Targets an artifact may be compiled for.
+bool isKnownTarget(const std::string &target); ///< "cpu" or "vulkan"
+
+/// Standard base64 (RFC 4648, with '=' padding) of bytes.
+std::string base64Encode(const void *data, size_t size);
+/// Decodes standard base64; false on a bad character, length or padding.
+bool base64Decode(const std::string &text, std::string &bytes);
+/// SPIR-V magic number (first word, little-endian).
+constexpr uint32_t kSpirvMagic = 0x07230203;
+/// Decodes an `elementwise` kernel's "spirv" attribute (base64 of the
+/// little-endian words). Returns "" on success, else what is wrong.
+std::string decodeSpirvAttr(const std::string &base64,
+                            std::vector<uint32_t> &words);
+
+namespace detail {
+/// Decodes an `elementwise` program (attrs.program) with the reader's
+/// schema checks; register ids are checked by validateArtifact. Throws
+/// ArtifactError prefixed with `source` and `path`.
+EwProgram decodeProgram(const nlohmann::json &program, const std::string &path,
+                        const std::string &source);
+} // namespace detail
 
 /// Writes the container around a manifest (header + compact JSON).
 std::string serializeArtifact(const nlohmann::json &manifest);

@@ -22,7 +22,7 @@ using Shape = std::vector<int64_t>;
 
 constexpr int64_t kMaxElements = int64_t(1) << 48;
 
-enum class AttrType { Float, Bool, Int, Ints, Program };
+enum class AttrType { Float, Bool, Int, Ints, Program, Spirv };
 struct AttrSpec {
   const char *name;
   AttrType type;
@@ -198,7 +198,8 @@ const std::vector<KernelSpec> &kernelSpecs() {
        -1,
        {},
        {},
-       {{"program", AttrType::Program, true}},
+       {{"program", AttrType::Program, true},
+        {"spirv", AttrType::Spirv, false}},
        {D::F32},
        {D::F32}},
       {"sum_leading", 1, 1, 1, 1, {}, {}, {}, {D::F32}, {D::F32}},
@@ -314,6 +315,11 @@ struct Checker {
         if (!v.is_object())
           fail(p, "expected an object");
         break;
+      case AttrType::Spirv:
+        if (!v.is_string())
+          fail(p,
+               "expected a string (base64 of SPIR-V words), got " + v.dump());
+        break;
       }
     }
     for (const AttrSpec &a : spec.attrs)
@@ -360,6 +366,28 @@ struct Checker {
              "register " + std::to_string(prog.outputs[o]) +
                  " out of range (program has " + std::to_string(regs) +
                  " registers)");
+  }
+
+  /// Vulkan artifacts carry each elementwise program's compute shader (the
+  /// runtime has no shader compiler); other targets must not.
+  void checkSpirv(const Kernel &k, const std::string &path) const {
+    bool has = k.attrs.contains("spirv");
+    if (artifact.target != "vulkan") {
+      if (has)
+        fail(path + ".attrs.spirv", "generated SPIR-V in an artifact for "
+                                    "target '" +
+                                        artifact.target +
+                                        "' (only target 'vulkan' has it)");
+      return;
+    }
+    if (!has)
+      fail(path + ".attrs",
+           "missing attribute 'spirv' of kernel 'elementwise' (target "
+           "'vulkan' needs the generated shader)");
+    // Decoded at load time (artifactFromManifest); an artifact built in
+    // memory must fill Kernel::spirv itself.
+    if (k.spirv.size() < 5 || k.spirv[0] != kSpirvMagic)
+      fail(path + ".attrs.spirv", "SPIR-V not decoded or not valid");
   }
 
   void checkFunction(const Function &f, const std::string &path) const {
@@ -582,8 +610,10 @@ struct Checker {
                    "', which no function output aliases (read-only)");
       }
       checkAttrs(k, *spec, p);
-      if (k.kernel == "elementwise")
+      if (k.kernel == "elementwise") {
         checkProgram(k, p);
+        checkSpirv(k, p);
+      }
     }
     // Shapes, at a probe binding of B and T (the executor checks again for
     // the real ones).
@@ -1081,6 +1111,9 @@ void validateArtifact(const Artifact &artifact, const std::string &source) {
   Checker c{artifact, source};
   if (artifact.format != 1)
     c.fail("format", "unsupported format " + std::to_string(artifact.format));
+  if (!isKnownTarget(artifact.target))
+    c.fail("target",
+           "unknown target '" + artifact.target + "' (cpu or vulkan)");
   std::set<std::string> names;
   for (size_t i = 0; i < artifact.functions.size(); ++i) {
     std::string p = "functions[" + std::to_string(i) + "]";

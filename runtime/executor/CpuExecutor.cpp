@@ -68,10 +68,12 @@ struct CpuExecutor::Scratch {
 
 CpuExecutor::CpuExecutor(const Artifact &artifact, int threads)
     : artifact_(artifact), scratch_(std::make_unique<Scratch>()) {
-  validateArtifact(artifact_, "artifact");
+  // The target first: a "vulkan" artifact is valid only with its shaders,
+  // and "wrong target" is the useful message either way.
   if (artifact_.target != "cpu")
     throw ExecutorError("artifact target is '" + artifact_.target +
                         "', the CPU executor runs target 'cpu'");
+  validateArtifact(artifact_, "artifact");
   if (threads < 0)
     throw ExecutorError("thread count must be >= 0, got " +
                         std::to_string(threads));

@@ -190,6 +190,20 @@ TEST_P(SchemaViolation, IsRejectedWithMessage) {
 
 json &fn(json &m) { return m["functions"][0]; }
 
+/// Words of a (header-only) SPIR-V module; magic first.
+std::vector<uint32_t> spirvWords(uint32_t magic = kSpirvMagic) {
+  return {magic, 0x00010500, 0, 1, 0};
+}
+std::string spirvBase64(uint32_t magic = kSpirvMagic) {
+  std::vector<uint32_t> w = spirvWords(magic);
+  return base64Encode(w.data(), w.size() * 4);
+}
+/// The valid manifest for target "vulkan": kernels[2] is its elementwise.
+void makeVulkan(json &m) {
+  m["target"] = "vulkan";
+  fn(m)["kernels"][2]["attrs"]["spirv"] = spirvBase64();
+}
+
 const SchemaCase kSchemaCases[] = {
     {"MissingFormat", [](json &m) { m.erase("format"); },
      "manifest: missing field 'format'"},
@@ -198,6 +212,62 @@ const SchemaCase kSchemaCases[] = {
      "format: expected an integer, got string"},
     {"UnknownTopField", [](json &m) { m["weights"] = 1; },
      "unknown field 'weights'"},
+    {"UnknownTarget", [](json &m) { m["target"] = "metal"; },
+     "target: unknown target 'metal' (cpu or vulkan)"},
+    {"SpirvOnCpuTarget",
+     [](json &m) { fn(m)["kernels"][2]["attrs"]["spirv"] = spirvBase64(); },
+     "functions[0].kernels[2].attrs.spirv: generated SPIR-V in an artifact "
+     "for target 'cpu'"},
+    {"VulkanMissingSpirv",
+     [](json &m) {
+       makeVulkan(m);
+       fn(m)["kernels"][2]["attrs"].erase("spirv");
+     },
+     "functions[0].kernels[2].attrs: missing attribute 'spirv' of kernel "
+     "'elementwise'"},
+    {"VulkanSpirvBadBase64",
+     [](json &m) {
+       makeVulkan(m);
+       fn(m)["kernels"][2]["attrs"]["spirv"] = "AwIjBw=A";
+     },
+     "functions[0].kernels[2].attrs.spirv: not valid base64"},
+    {"VulkanSpirvBadChar",
+     [](json &m) {
+       makeVulkan(m);
+       fn(m)["kernels"][2]["attrs"]["spirv"] = "AwIj*wAA";
+     },
+     "functions[0].kernels[2].attrs.spirv: not valid base64"},
+    {"VulkanSpirvBadMagic",
+     [](json &m) {
+       makeVulkan(m);
+       fn(m)["kernels"][2]["attrs"]["spirv"] = spirvBase64(0xdeadbeef);
+     },
+     "attrs.spirv: bad SPIR-V magic 0xdeadbeef (expected 0x7230203)"},
+    {"VulkanSpirvNotWords",
+     [](json &m) {
+       makeVulkan(m);
+       fn(m)["kernels"][2]["attrs"]["spirv"] = base64Encode("\3\2\x23\7ab", 6);
+     },
+     "attrs.spirv: SPIR-V is 6 bytes, not a whole number of 32-bit words"},
+    {"VulkanSpirvTooShort",
+     [](json &m) {
+       makeVulkan(m);
+       fn(m)["kernels"][2]["attrs"]["spirv"] = base64Encode("\3\2\x23\7", 4);
+     },
+     "attrs.spirv: SPIR-V is 4 bytes, shorter than its 20-byte header"},
+    {"VulkanSpirvNotString",
+     [](json &m) {
+       makeVulkan(m);
+       fn(m)["kernels"][2]["attrs"]["spirv"] = 7;
+     },
+     "attrs.spirv: expected a string"},
+    {"SpirvOnOtherKernel",
+     [](json &m) {
+       makeVulkan(m);
+       fn(m)["kernels"][3]["attrs"]["spirv"] = spirvBase64();
+     },
+     "functions[0].kernels[3].attrs.spirv: unknown attribute for kernel "
+     "'layernorm'"},
     {"BadConfig", [](json &m) { m["config"]["n_head"] = 3; }, "config"},
     {"ConfigTypo", [](json &m) { m["config"]["d_modle"] = 3; }, "d_modle"},
     {"FunctionsNotArray", [](json &m) { m["functions"] = json::object(); },
@@ -433,6 +503,45 @@ TEST(Artifact, FloatAttrStrings) {
   json m = test::manifestOf({b.function()});
   m["functions"][0]["kernels"][0]["attrs"]["fill"] = "-infinity";
   EXPECT_NE(parseError(m).find("expected a number"), std::string::npos);
+}
+
+TEST(Artifact, VulkanSpirvDecodedOnce) {
+  json m = validManifest();
+  makeVulkan(m);
+  Artifact a = parseArtifact(serializeArtifact(m), "model.gptart");
+  EXPECT_EQ(a.target, "vulkan");
+  EXPECT_EQ(a.functions[0].kernels[2].spirv, spirvWords());
+  EXPECT_TRUE(a.functions[0].kernels[3].spirv.empty());
+  // In memory: the decoded words are what the validator checks.
+  a.functions[0].kernels[2].spirv.clear();
+  EXPECT_NE(errorOf([&] {
+              validateArtifact(a, "mem");
+            }).find("kernels[2].attrs.spirv: SPIR-V not decoded"),
+            std::string::npos);
+  a.target = "gpu";
+  EXPECT_NE(errorOf([&] {
+              validateArtifact(a, "mem");
+            }).find("mem: target: unknown target 'gpu'"),
+            std::string::npos);
+}
+
+TEST(Base64, RoundTripAndRejects) {
+  std::string bytes;
+  for (int n = 0; n < 40; ++n) {
+    std::string data;
+    for (int i = 0; i < n; ++i)
+      data.push_back(char(i * 37 + n));
+    std::string text = base64Encode(data.data(), data.size());
+    EXPECT_EQ(text.size() % 4, 0u);
+    ASSERT_TRUE(base64Decode(text, bytes)) << text;
+    EXPECT_EQ(bytes, data);
+  }
+  EXPECT_EQ(base64Encode("Man", 3), "TWFu");
+  EXPECT_EQ(base64Encode("Ma", 2), "TWE=");
+  EXPECT_EQ(base64Encode("M", 1), "TQ==");
+  for (const char *bad :
+       {"TWF", "TW=u", "T===", "=TWE", "TQ==TWFu", "TW E", "TWE-"})
+    EXPECT_FALSE(base64Decode(bad, bytes)) << bad;
 }
 
 TEST(Artifact, ValidateInMemory) {

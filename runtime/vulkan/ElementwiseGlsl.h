@@ -1,0 +1,67 @@
+//===- ElementwiseGlsl.h - Compute shaders for `elementwise` programs -----===//
+//
+// The compiler turns each `elementwise` row program (docs/artifact.md) into
+// a GLSL compute shader (elementwiseGlsl), compiles it with libshaderc
+// (ShaderCompiler.h) and embeds the SPIR-V in the artifact. The runtime
+// only needs the argument layout below (header-only: gpt_vulkan does not
+// link the generator or shaderc).
+//
+// Shader ABI. Push constants: one 64-bit address `args` of an argument
+// block of 32-bit words (written by the host through Recorder::constants):
+//
+//   words[2k], words[2k+1]   low, high half of the address of operand k
+//                            (inputs 0..n-1, then outputs 0..m-1)
+//   words[2(n+m)]            total = rows * cols (elements of each output)
+//   words[2(n+m) + 1]        cols (the last dim of the outputs, >= 1)
+//   words[2(n+m) + 2]        rows
+//   words[2(n+m) + 3 + i]    numel_i of input i (1 for a 0-d input)
+//
+// Output element e = r * cols + c reads element (e mod numel_i) of input i.
+// Inputs are suffixes of the output shape, so this is exactly the
+// broadcast of the docs: [D] reads row 0, [T, D] row r mod T, a 0-d input
+// its only element, a full-shaped input element e.
+//
+// Without layernorm: one thread per element (grid-stride, kEwLocalSize).
+// With layernorm (always the last instruction): one workgroup of
+// kEwRowLocalSize threads per row (rows looped when the grid is capped);
+// three passes over the row recompute the program (sum, squared deviation,
+// then the outputs) instead of storing it; reductions are fixed-order trees
+// in shared memory (deterministic). Every thread reads element e of a
+// full-shaped input before it writes element e of any output, and only
+// after the row's reductions: in-place outputs are safe.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "artifact/Artifact.h"
+
+#include <cstdint>
+#include <string>
+
+namespace gpt::vk {
+
+constexpr uint32_t kEwLocalSize = 256;    ///< element mode
+constexpr uint32_t kEwRowLocalSize = 128; ///< row mode (power of two)
+
+/// True when the program ends in layernorm (one workgroup per row).
+inline bool ewRowMode(const EwProgram &program) {
+  return !program.instructions.empty() &&
+         program.instructions.back().op == EwOp::LayerNorm;
+}
+
+/// Words of the argument block.
+inline size_t ewArgsWords(size_t numInputs, size_t numOutputs) {
+  return 2 * (numInputs + numOutputs) + 3 + numInputs;
+}
+
+/// The GLSL compute shader of `program` over `numInputs` inputs (version
+/// 460 with shaders/common.glsl inlined). The program must be valid
+/// (validateArtifact's rules).
+std::string elementwiseGlsl(const EwProgram &program, size_t numInputs);
+
+/// For tests and tools that write manifests by hand: compiles every
+/// `elementwise` kernel's program and sets its "spirv" attribute (throws
+/// std::runtime_error when shaderc fails). Links gpt_vulkan_codegen.
+void attachElementwiseSpirv(nlohmann::json &manifest);
+
+} // namespace gpt::vk
