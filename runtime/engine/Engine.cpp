@@ -16,7 +16,7 @@
 #include "engine/Engine.h"
 
 #include "artifact/Artifact.h"
-#include "executor/CpuExecutor.h"
+#include "backend/Backend.h"
 #include "runtime/model/ModelConfig.h"
 #include "train/ArtifactCache.h"
 #include "train/FileUtil.h"
@@ -71,7 +71,8 @@ struct Request {
 
 /// Compiles `config` with `gptc --generation` into the artifact cache.
 fs::path compileGenerationArtifact(const ModelConfig &config,
-                                   const std::string &gptcOption) {
+                                   const std::string &gptcOption,
+                                   const std::string &target) {
   fs::path gptc = gptcOption.empty()
                       ? train::findGptc(train::selfExecutable(nullptr))
                       : fs::path(gptcOption);
@@ -83,8 +84,8 @@ fs::path compileGenerationArtifact(const ModelConfig &config,
   if (train::runProcess({gptc.string(), "--version"}, version) != 0)
     throw EngineError(gptc.string() + " --version failed: " + version);
   const std::string configJson = modelConfigToJson(config);
-  const std::string key =
-      train::fnv1a64Hex(configJson + "\n--target=cpu --generation\n" + version);
+  const std::string key = train::fnv1a64Hex(
+      configJson + "\n--target=" + target + " --generation\n" + version);
   const fs::path dir = train::artifactCacheDir();
   const fs::path cached = dir / (key + ".gen.gptart");
   if (fs::exists(cached))
@@ -97,8 +98,8 @@ fs::path compileGenerationArtifact(const ModelConfig &config,
   train::writeFileAtomic(cfg, configJson);
   std::string out;
   int rc = train::runProcess({gptc.string(), "--config", cfg.string(),
-                              "--emit=artifact", "--target=cpu", "--generation",
-                              "-o", tmp.string()},
+                              "--emit=artifact", "--target=" + target,
+                              "--generation", "-o", tmp.string()},
                              out);
   fs::remove(cfg, ec);
   if (rc != 0 || !fs::exists(tmp)) {
@@ -117,7 +118,10 @@ fs::path compileGenerationArtifact(const ModelConfig &config,
 struct Engine::Impl {
   EngineOptions opt;
   ModelConfig config;
-  std::unique_ptr<CpuExecutor> exec;
+  std::unique_ptr<Executor> exec;
+  BackendOptions backendOptions() const {
+    return {opt.backend, opt.threads, opt.device};
+  }
   train::SafetensorsFile weights;
   std::map<std::string, TensorView> fixed; ///< params and KV pools by name
   int64_t L = 0, D = 0, V = 0, C = 0, BS = 0, NB = 0, N = 0;
@@ -185,8 +189,10 @@ void Engine::Impl::load(const std::string &runDir) {
     throw EngineError(artPath.string() +
                       ": compiled for another model config than " +
                       (dir / "config.json").string());
-  if (!have || !art.findFunction("prefill") || !art.findFunction("decode")) {
-    fs::path compiled = compileGenerationArtifact(config, opt.gptc);
+  const std::string target = artifactTarget(backendOptions());
+  if (!have || art.target != target || !art.findFunction("prefill") ||
+      !art.findFunction("decode")) {
+    fs::path compiled = compileGenerationArtifact(config, opt.gptc, target);
     try {
       art = readArtifact(compiled.string());
     } catch (const ArtifactError &e) {
@@ -274,7 +280,7 @@ void Engine::Impl::load(const std::string &runDir) {
   for (int64_t b = N - 1; b >= 0; --b)
     freeBlocks.push_back(static_cast<int32_t>(b));
   try {
-    exec = std::make_unique<CpuExecutor>(art, opt.threads);
+    exec = makeExecutor(art, backendOptions());
   } catch (const std::exception &e) {
     throw EngineError(where + ": " + e.what());
   }

@@ -21,7 +21,9 @@ namespace gpt {
 struct EngineOptions {
   int maxBatch = 16;                ///< sequences decoded together at most
   int64_t kvCacheBytes = 256 << 20; ///< size of the paged KV pool (all layers)
-  int threads = 0;                  ///< 0: all hardware threads
+  int threads = 0;                  ///< 0: all hardware threads (CPU)
+  std::string backend = "cpu";      ///< "cpu" | "vulkan"
+  int device = -1;                  ///< Vulkan device (-1: the best one)
   size_t maxQueue = 256;            ///< waiting requests beyond this: rejected
   int prefillChunk = 256;           ///< prompt tokens per prefill call at most
   /// The compiler, used only when the run directory's artifact lacks

@@ -100,7 +100,8 @@ int runProcess(const std::vector<std::string> &argv, std::string &output) {
 }
 
 fs::path compileArtifact(const ModelConfig &config, const fs::path &selfExe,
-                         const std::function<void(const std::string &)> &log) {
+                         const std::function<void(const std::string &)> &log,
+                         const std::string &target) {
   fs::path gptc = findGptc(selfExe);
   if (gptc.empty())
     throw std::runtime_error(
@@ -116,7 +117,8 @@ fs::path compileArtifact(const ModelConfig &config, const fs::path &selfExe,
                   fs::last_write_time(gptc, ec).time_since_epoch().count());
   }
   const std::string configJson = modelConfigToJson(config);
-  const std::string key = fnv1a64Hex(configJson + "\n--target=cpu\n" + version);
+  const std::string key =
+      fnv1a64Hex(configJson + "\n--target=" + target + "\n" + version);
   const fs::path dir = artifactCacheDir();
   const fs::path cached = dir / (key + ".gptart");
   if (fs::exists(cached))
@@ -131,9 +133,10 @@ fs::path compileArtifact(const ModelConfig &config, const fs::path &selfExe,
     log("compiling the model with " + gptc.string() + " (cached as " +
         cached.string() + ")");
   std::string out;
-  int rc = runProcess({gptc.string(), "--config", cfg.string(),
-                       "--emit=artifact", "--target=cpu", "-o", tmp.string()},
-                      out);
+  int rc =
+      runProcess({gptc.string(), "--config", cfg.string(), "--emit=artifact",
+                  "--target=" + target, "-o", tmp.string()},
+                 out);
   std::error_code ec;
   fs::remove(cfg, ec);
   if (rc != 0 || !fs::exists(tmp)) {

@@ -1,5 +1,5 @@
 // Getting a compiled artifact for a model config without linking the
-// compiler: run `gptc --config C --emit=artifact --target=cpu -o OUT` as a
+// compiler: run `gptc --config C --emit=artifact --target=T -o OUT` as a
 // subprocess and cache the result under
 //   $XDG_CACHE_HOME/gpt/artifacts (else ~/.cache/gpt/artifacts)
 // keyed by a hash of the config JSON and `gptc --version`'s output.
@@ -24,11 +24,13 @@ std::filesystem::path findGptc(const std::filesystem::path &selfExe);
 /// The cache directory (created on demand by compileArtifact).
 std::filesystem::path artifactCacheDir();
 
-/// Returns the cached artifact for `config`, compiling it on a miss.
-/// Throws std::runtime_error with gptc's output when compilation fails.
+/// Returns the cached artifact for `config` and `target` ("cpu" or
+/// "vulkan"), compiling it on a miss. Throws std::runtime_error with gptc's
+/// output when compilation fails.
 std::filesystem::path
 compileArtifact(const ModelConfig &config, const std::filesystem::path &selfExe,
-                const std::function<void(const std::string &)> &log = {});
+                const std::function<void(const std::string &)> &log = {},
+                const std::string &target = "cpu");
 
 /// Runs argv (argv[0] is the program path), capturing stdout+stderr.
 /// Returns the exit status (-1 when it could not start or was killed).

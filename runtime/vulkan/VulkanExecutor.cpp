@@ -64,6 +64,7 @@ struct VulkanExecutor::Impl : vk::Recorder {
   std::unique_ptr<vk::Context> ctx;
   vk::KernelTable table;
   std::vector<std::unique_ptr<FunctionState>> states;
+  int reportedMessages = 0; ///< validation messages already turned into errors
 
   // --- Recorder state of the call being recorded or replayed. -------------
   FunctionState *st = nullptr;
@@ -175,6 +176,17 @@ struct VulkanExecutor::Impl : vk::Recorder {
     uint64_t address = b.address + chunkOffset;
     chunkOffset += need;
     return address;
+  }
+
+  /// Under the validation layers any message is an error: a call that
+  /// misuses the API must not pass silently (see docs/vulkan.md).
+  void failOnValidationMessages() {
+    int n = ctx->validationMessages();
+    if (n > reportedMessages) {
+      reportedMessages = n;
+      throw ExecutorError("vulkan validation layer: " +
+                          ctx->lastValidationMessage());
+    }
   }
 
   void computeBarrier() {
@@ -434,6 +446,7 @@ std::map<std::string, HostTensor> VulkanExecutor::Impl::run(
   }
   // Host-side checks run inside the record functions, before any upload.
   recordOrReplay(s);
+  failOnValidationMessages();
 
   for (size_t i = 0; i < f.inputs.size(); ++i) {
     size_t bytes = size_t(numElements(s.shapes[f.inputs[i].value])) * 4;
@@ -446,6 +459,7 @@ std::map<std::string, HostTensor> VulkanExecutor::Impl::run(
       std::memcpy(s.staging.mapped + s.stagingOffset[i], src, bytes);
   }
   ctx->submitAndWait(s.cmd);
+  failOnValidationMessages();
 
   if (profiling && !s.dispatchKernel.empty()) {
     std::vector<uint64_t> ts(s.dispatchKernel.size() + 1);

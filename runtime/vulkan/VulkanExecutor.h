@@ -23,9 +23,9 @@ struct VulkanOptions {
   /// Index into listVulkanDevices(); -1 picks the first discrete GPU, else
   /// the first integrated GPU, else the first device (lavapipe included).
   int device = -1;
-  /// Enable VK_LAYER_KHRONOS_validation and count its messages
-  /// (validationMessages()). Default: the GPT_VK_VALIDATION environment
-  /// variable is set and not "0".
+  /// Enable VK_LAYER_KHRONOS_validation; any warning or error it reports
+  /// makes run() throw ExecutorError with the message. Default: the
+  /// GPT_VK_VALIDATION environment variable is set and not "0".
   bool validation = false;
   /// Always go through staging buffers, even when device memory is
   /// host-visible (tests the path discrete GPUs take). Default: the

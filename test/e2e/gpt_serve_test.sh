@@ -121,9 +121,15 @@ kill -TERM "$KEY_PID"
 wait "$KEY_PID" || fail "keyed server exit status"
 
 # Flags.
-$GPT serve --model "$WORK/tiny" --backend vulkan >/dev/null 2>"$WORK/err" &&
-  fail "vulkan accepted"
-grep -q "not available yet" "$WORK/err" || fail "vulkan message: $(cat "$WORK/err")"
+$GPT serve --model "$WORK/tiny" --backend metal >/dev/null 2>"$WORK/err" &&
+  fail "unknown backend accepted"
+grep -q "unknown backend 'metal'" "$WORK/err" || fail "backend message: $(cat "$WORK/err")"
+# No Vulkan driver matches: a clear error, no server.
+VK_LOADER_DRIVERS_SELECT='no-such-driver*' timeout 60 $GPT serve \
+  --model "$WORK/tiny" --backend vulkan --port 0 >/dev/null 2>"$WORK/err" &&
+  fail "vulkan without a device accepted"
+grep -qi "no Vulkan device\|no usable Vulkan device" "$WORK/err" ||
+  fail "no-device message: $(cat "$WORK/err")"
 $GPT serve --model "$WORK/nope" >/dev/null 2>"$WORK/err" && fail "missing run dir"
 $GPT serve --help | grep -q -- "--max-queue" || fail "serve --help"
 $GPT chat --help | grep -q -- "--model" || fail "chat --help"

@@ -5,9 +5,10 @@
 #include "Commands.h"
 #include "RunDir.h"
 
+#include "BackendFlags.h"
 #include "artifact/Artifact.h"
 #include "engine/Engine.h"
-#include "executor/CpuExecutor.h"
+#include "executor/Executor.h"
 #include "train/ArtifactCache.h"
 #include "train/Init.h"
 #include "train/Safetensors.h"
@@ -34,6 +35,7 @@ struct BenchOptions {
   int64_t vocab = 0, batch = 8, seq = 0;
   int steps = 5, warmup = 1, threads = 0;
   bool json = false, profile = false;
+  BackendOptions backend;
 };
 
 /// Multiply-adds of one token through the model, times 2 (forward FLOPs),
@@ -75,9 +77,14 @@ int runBenchTrain(const BenchOptions &o) {
     if (!o.json)
       std::cerr << line << "\n";
   };
-  auto path = train::compileArtifact(config, train::selfExecutable("gpt"), log);
+  auto path = train::compileArtifact(config, train::selfExecutable("gpt"), log,
+                                     artifactTarget(o.backend));
   Artifact artifact = readArtifact(path.string());
-  CpuExecutor exec(artifact, o.threads);
+  BackendOptions backend = o.backend;
+  backend.threads = o.threads;
+  std::unique_ptr<Executor> execPtr = makeExecutor(artifact, backend);
+  Executor &exec = *execPtr;
+  log("running on " + exec.deviceDescription());
 
   // Parameters, optimizer state and gradient accumulators, named as the
   // artifact's inputs.
@@ -160,6 +167,8 @@ int runBenchTrain(const BenchOptions &o) {
       {"batch", B},
       {"seq", T},
       {"threads", o.threads},
+      {"backend", exec.backend()},
+      {"device", exec.deviceDescription()},
       {"steps", o.steps},
       {"ms_per_step", median * 1e3},
       {"ms_per_step_mean", mean * 1e3},
@@ -207,6 +216,7 @@ struct GenerateBenchOptions {
   std::vector<int> batches = {1, 8, 32};
   int decodeTokens = 64, clients = 16, threads = 0;
   bool json = false;
+  BackendOptions backend;
 };
 
 /// A run directory with random weights for a config (what the engine
@@ -283,12 +293,15 @@ int runBenchGenerate(const GenerateBenchOptions &o) {
   }
   EngineOptions eo;
   eo.threads = o.threads;
+  eo.backend = o.backend.name;
+  eo.device = o.backend.device;
   eo.maxBatch = std::max(o.clients,
                          *std::max_element(o.batches.begin(), o.batches.end()));
   nlohmann::json out = {
       {"benchmark", "generate"},
       {"config", nlohmann::json::parse(modelConfigToJson(config))},
-      {"threads", o.threads}};
+      {"threads", o.threads},
+      {"backend", o.backend.name}};
   {
     Engine engine(dir.string(), eo);
     std::mt19937 rng(1);
@@ -381,6 +394,7 @@ void addBenchCommand(CLI::App &app) {
   train->add_option("--steps", o->steps, "Timed steps (default 5)");
   train->add_option("--warmup", o->warmup, "Untimed first steps (default 1)");
   train->add_option("--threads", o->threads, "CPU threads (default: all)");
+  addBackendFlags(train, o->backend);
   train->add_flag("--json", o->json, "Print one JSON object");
   train->add_flag("--profile", o->profile, "Per-kernel time table");
   auto g = std::make_shared<GenerateBenchOptions>();
@@ -407,6 +421,7 @@ void addBenchCommand(CLI::App &app) {
   generate->add_option("--clients", g->clients,
                        "Concurrent clients of the serving run (default 16)");
   generate->add_option("--threads", g->threads, "CPU threads (default: all)");
+  addBackendFlags(generate, g->backend);
   generate->add_flag("--json", g->json, "Print one JSON object");
   generate->callback([g] {
     if (g->decodeTokens < 2 || g->clients < 1 || g->batches.empty())

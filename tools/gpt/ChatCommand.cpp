@@ -1,6 +1,7 @@
 // gpt chat: an interactive terminal chat with a trained model. Streams the
 // answer as it is generated, keeps the conversation (ChatML template),
 // /reset, /system TEXT, /quit; Ctrl-C stops the current answer only.
+#include "BackendFlags.h"
 #include "Commands.h"
 
 #include "serve/TextStream.h"
@@ -36,6 +37,7 @@ void addChatCommand(CLI::App &app) {
   struct Opts {
     std::string model, system;
     int maxTokens = 256, threads = 0;
+    BackendOptions backend;
     double temperature = 0.7, topP = 0.95;
     uint64_t seed = 0;
     bool hasSeed = false;
@@ -52,6 +54,7 @@ void addChatCommand(CLI::App &app) {
       ->capture_default_str();
   auto *seedOpt = cmd->add_option("--seed", o->seed, "Sampling seed");
   cmd->add_option("--threads", o->threads, "CPU threads (default: all)");
+  addBackendFlags(cmd, o->backend);
   cmd->callback([o, seedOpt] {
     o->hasSeed = seedOpt->count() > 0;
     if (o->temperature < 0 || !(o->topP > 0 && o->topP <= 1) ||
@@ -70,6 +73,8 @@ void addChatCommand(CLI::App &app) {
     EngineOptions eo;
     eo.maxBatch = 1;
     eo.threads = o->threads;
+    eo.backend = o->backend.name;
+    eo.device = o->backend.device;
     eo.kvCacheBytes = 64 << 20;
     Engine engine(runDir.string(), eo);
     const int64_t ctx = engine.contextLength();

@@ -32,7 +32,9 @@ void addImportCommand(CLI::App &app);
 /// `gpt export gguf` (tools/gpt/ExportCommand.cpp)
 void addExportCommand(CLI::App &app);
 
-/// `gpt bench train`
+/// `gpt bench train|generate`
 void addBenchCommand(CLI::App &app);
+/// `gpt devices` (the Vulkan devices)
+void addDevicesCommand(CLI::App &app);
 
 } // namespace gpt::cli

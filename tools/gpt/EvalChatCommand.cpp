@@ -8,6 +8,7 @@
 // causal attention makes harmless, and each row reads the logits at its own
 // last position. Also reports the loss on the reference answers (assistant
 // tokens only, one conversation per row, so no answer loses its question).
+#include "BackendFlags.h"
 #include "Commands.h"
 #include "RunDir.h"
 
@@ -201,6 +202,7 @@ void addEvalChatCommand(CLI::App &app) {
     std::size_t maxExamples = 0, batch = 16, show = 5;
     std::int64_t maxTokens = 48;
     int threads = 0;
+    BackendOptions backend;
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
@@ -219,6 +221,7 @@ void addEvalChatCommand(CLI::App &app) {
   cmd->add_option("--show", o->show, "Examples to print (text output)")
       ->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads (default: all)");
+  addBackendFlags(cmd, o->backend);
   cmd->add_flag("--json", o->json,
                 "Print {\"accuracy\", \"correct\", \"total\", \"loss\", "
                 "\"tasks\"} as JSON");
@@ -226,7 +229,8 @@ void addEvalChatCommand(CLI::App &app) {
     if (o->batch < 1 || o->maxTokens < 1)
       throw std::runtime_error("--batch and --max-tokens must be positive");
     std::vector<Item> items = readItems(o->data, o->maxExamples);
-    LoadedRun run = loadRun(o->model, o->threads);
+    o->backend.threads = o->threads;
+    LoadedRun run = loadRun(o->model, o->backend);
     tokenizer::ChatTemplate chat(*run.tokenizer);
     const bool tty = isatty(2);
     for (std::size_t b = 0; b < items.size(); b += o->batch) {

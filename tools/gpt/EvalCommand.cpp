@@ -1,4 +1,5 @@
 // gpt eval
+#include "BackendFlags.h"
 #include "Commands.h"
 #include "RunDir.h"
 
@@ -21,6 +22,7 @@ void addEvalCommand(CLI::App &app) {
     std::string model, data, split = "val";
     std::int64_t batch = 8, seq = 0;
     int threads = 0;
+    BackendOptions backend;
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
@@ -35,10 +37,12 @@ void addEvalCommand(CLI::App &app) {
       ->capture_default_str();
   cmd->add_option("--seq", o->seq, "Window length (default: the context)");
   cmd->add_option("--threads", o->threads, "CPU threads (default: all)");
+  addBackendFlags(cmd, o->backend);
   cmd->add_flag("--json", o->json,
                 "Print {\"loss\", \"perplexity\", \"bits_per_byte\"} as JSON");
   cmd->callback([o] {
-    LoadedRun run = loadRun(o->model, o->threads);
+    o->backend.threads = o->threads;
+    LoadedRun run = loadRun(o->model, o->backend);
     std::int64_t T = o->seq > 0 ? o->seq : run.config.context_length;
     if (T > run.config.context_length || o->batch < 1)
       throw std::runtime_error("--seq must be at most the context length (" +

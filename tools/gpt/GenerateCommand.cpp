@@ -1,4 +1,5 @@
 // gpt generate
+#include "BackendFlags.h"
 #include "Commands.h"
 #include "RunDir.h"
 
@@ -18,6 +19,7 @@ void addGenerateCommand(CLI::App &app) {
     double temperature = 0.8, topP = 0.95;
     std::uint64_t seed = 0;
     int threads = 0;
+    BackendOptions backend;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("--model", o->model, "Run directory of `gpt train`")
@@ -32,12 +34,14 @@ void addGenerateCommand(CLI::App &app) {
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "Sampling seed")->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads (default: all)");
+  addBackendFlags(cmd, o->backend);
   cmd->callback([o] {
     if (o->temperature < 0 || !(o->topP > 0 && o->topP <= 1) ||
         o->maxTokens < 0)
       throw std::runtime_error("need --temperature >= 0, 0 < --top-p <= 1 "
                                "and --max-tokens >= 0");
-    LoadedRun run = loadRun(o->model, o->threads);
+    o->backend.threads = o->threads;
+    LoadedRun run = loadRun(o->model, o->backend);
     const auto &tok = *run.tokenizer;
     std::vector<std::int32_t> ids;
     for (auto id : tok.encodeWithSpecial(o->prompt))

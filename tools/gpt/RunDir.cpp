@@ -1,5 +1,6 @@
 #include "RunDir.h"
 
+#include "BackendFlags.h"
 #include "artifact/Artifact.h"
 #include "train/Checkpoint.h"
 
@@ -33,10 +34,9 @@ ModelConfig trainPreset(const std::string &name) {
   return c;
 }
 
-void checkArtifactConfig(const train::CpuRunner &runner,
-                         const ModelConfig &config,
+void checkArtifactConfig(const Artifact &artifact, const ModelConfig &config,
                          const std::string &artifactPath) {
-  const ModelConfig &a = runner.artifact().config;
+  const ModelConfig &a = artifact.config;
   if (modelConfigToJson(a) != modelConfigToJson(config))
     throw std::runtime_error(artifactPath +
                              ": the artifact was compiled for another model "
@@ -44,11 +44,11 @@ void checkArtifactConfig(const train::CpuRunner &runner,
                              modelConfigToJson(a) + "\nexpected:\n" +
                              modelConfigToJson(config));
   for (const char *fn : {"forward", "eval_loss"})
-    if (!runner.hasFunction(fn))
+    if (!artifact.findFunction(fn))
       throw std::runtime_error(artifactPath + ": no '" + fn + "' function");
 }
 
-LoadedRun loadRun(const fs::path &runDir, int threads) {
+LoadedRun loadRun(const fs::path &runDir, const BackendOptions &backend) {
   if (!fs::is_directory(runDir))
     throw std::runtime_error(runDir.string() + ": not a run directory");
   LoadedRun r;
@@ -57,8 +57,9 @@ LoadedRun loadRun(const fs::path &runDir, int threads) {
   if (!fs::exists(art))
     throw std::runtime_error(art.string() + ": missing (not a run directory "
                                             "written by gpt train?)");
-  r.runner = std::make_unique<train::CpuRunner>(art, threads);
-  checkArtifactConfig(*r.runner, r.config, art.string());
+  art = artifactForBackend(art, r.config, backend);
+  r.runner = std::make_unique<train::ExecutorRunner>(art, backend);
+  checkArtifactConfig(r.runner->artifact(), r.config, art.string());
   r.tokenizer = std::make_unique<tokenizer::Tokenizer>(
       tokenizer::Tokenizer::load(runDir / "tokenizer"));
   r.model = std::make_unique<train::Trainer>(*r.runner, r.config,

@@ -2,9 +2,10 @@
 // run directory (config, artifact, tokenizer, weights) for inference.
 #pragma once
 
+#include "backend/Backend.h"
 #include "runtime/model/ModelConfig.h"
 #include "tokenizer/Tokenizer.h"
-#include "train/CpuRunner.h"
+#include "train/ExecutorRunner.h"
 #include "train/Trainer.h"
 
 #include <filesystem>
@@ -17,17 +18,19 @@ namespace gpt::cli {
 ModelConfig trainPreset(const std::string &name);
 
 /// Errors unless the artifact was compiled for exactly `config`.
-void checkArtifactConfig(const train::CpuRunner &runner,
-                         const ModelConfig &config,
+void checkArtifactConfig(const Artifact &artifact, const ModelConfig &config,
                          const std::string &artifactPath);
 
 /// A trained model ready for forward / eval_loss.
 struct LoadedRun {
   ModelConfig config;
-  std::unique_ptr<train::CpuRunner> runner;
+  std::unique_ptr<train::ExecutorRunner> runner;
   std::unique_ptr<train::Trainer> model;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer;
 };
-LoadedRun loadRun(const std::filesystem::path &runDir, int threads);
+/// Loads on `backend`; when the run directory's artifact was compiled for
+/// another target, the one for this backend is compiled (and cached).
+LoadedRun loadRun(const std::filesystem::path &runDir,
+                  const BackendOptions &backend);
 
 } // namespace gpt::cli

@@ -1,6 +1,7 @@
 // gpt serve: the OpenAI-compatible HTTP server (runtime/serve) over the
 // batched generation engine (runtime/engine). SIGTERM or Ctrl-C: stop
 // accepting, finish the requests in flight, exit 0.
+#include "BackendFlags.h"
 #include "Commands.h"
 
 #include "serve/HttpServer.h"
@@ -27,7 +28,8 @@ void addServeCommand(CLI::App &app) {
                "(/v1/completions, /v1/chat/completions, /v1/models, "
                "/health, /metrics)");
   struct Opts {
-    std::string model, host = "127.0.0.1", apiKey, backend = "cpu", name;
+    std::string model, host = "127.0.0.1", apiKey, name;
+    BackendOptions backend;
     int port = 8080, parallel = 8, threads = 0;
     size_t maxQueue = 64, maxBodyBytes = 8u << 20;
     int64_t kvCacheMb = 256;
@@ -47,9 +49,8 @@ void addServeCommand(CLI::App &app) {
   cmd->add_option("--max-queue", o->maxQueue,
                   "Requests waiting beyond the running batch; more: 429")
       ->capture_default_str();
-  cmd->add_option("--backend", o->backend, "cpu | vulkan")
-      ->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads (default: all)");
+  addBackendFlags(cmd, o->backend);
   cmd->add_option("--kv-cache-mb", o->kvCacheMb,
                   "Size of the paged KV cache in MiB")
       ->capture_default_str();
@@ -60,12 +61,6 @@ void addServeCommand(CLI::App &app) {
                   "Larger request bodies are answered 413")
       ->capture_default_str();
   cmd->callback([o] {
-    if (o->backend == "vulkan")
-      throw std::runtime_error(
-          "the vulkan backend is not available yet (use --backend cpu)");
-    if (o->backend != "cpu")
-      throw std::runtime_error("unknown --backend '" + o->backend +
-                               "' (cpu | vulkan)");
     if (o->parallel < 1 || o->port < 0 || o->port > 65535 || o->kvCacheMb < 1)
       throw std::runtime_error(
           "need --parallel >= 1, 0 <= --port <= 65535, --kv-cache-mb >= 1");
@@ -95,6 +90,8 @@ void addServeCommand(CLI::App &app) {
     eo.maxBatch = o->parallel;
     eo.maxQueue = o->maxQueue;
     eo.threads = o->threads;
+    eo.backend = o->backend.name;
+    eo.device = o->backend.device;
     eo.kvCacheBytes = o->kvCacheMb << 20;
     Engine engine(runDir.string(), eo);
     serve::EngineBackend backend(engine);

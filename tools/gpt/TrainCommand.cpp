@@ -1,11 +1,12 @@
 // gpt train
+#include "BackendFlags.h"
 #include "Commands.h"
 #include "RunDir.h"
 
 #include "data/Manifest.h"
 #include "train/ArtifactCache.h"
 #include "train/Checkpoint.h"
-#include "train/CpuRunner.h"
+#include "train/ExecutorRunner.h"
 #include "train/FileUtil.h"
 #include "train/TrainRun.h"
 
@@ -38,6 +39,7 @@ struct TrainOpts {
   std::uint64_t seed = 1337;
   std::int64_t evalEvery = -1, evalBatches = 20, checkpointEvery = 0;
   int threads = 0;
+  BackendOptions backend;
   bool resume = false;
   std::string argv0;
 };
@@ -110,7 +112,8 @@ int runTrain(const TrainOpts &o, CLI::App *cmd) {
     if (o.steps == 0 && o.timeBudget == 0)
       throw std::runtime_error("--resume needs --steps N (the new total) or "
                                "--time-budget SECONDS");
-    artifact = runDir / "artifact.gptart";
+    artifact =
+        artifactForBackend(runDir / "artifact.gptart", config, o.backend, log);
   } else {
     if (o.data.empty())
       throw std::runtime_error("--data PREPARED_DIR is required");
@@ -148,13 +151,14 @@ int runTrain(const TrainOpts &o, CLI::App *cmd) {
     if (!o.artifact.empty()) {
       artifact = o.artifact;
     } else {
-      artifact = train::compileArtifact(
-          config, train::selfExecutable(o.argv0.c_str()), log);
+      artifact =
+          train::compileArtifact(config, train::selfExecutable(o.argv0.c_str()),
+                                 log, artifactTarget(o.backend));
     }
     {
       // Check the artifact before writing anything into the run directory.
-      train::CpuRunner probe(artifact, 1);
-      checkArtifactConfig(probe, config, artifact.string());
+      checkArtifactConfig(readArtifact(artifact.string()), config,
+                          artifact.string());
     }
     train::prepareRunDir(runDir, ro.dataDir, config, artifact);
     artifact = runDir / "artifact.gptart";
@@ -183,8 +187,10 @@ int runTrain(const TrainOpts &o, CLI::App *cmd) {
   };
   ro.stopRequested = &gStop;
 
-  train::CpuRunner runner(artifact, o.threads);
-  checkArtifactConfig(runner, config, artifact.string());
+  BackendOptions backend = o.backend;
+  backend.threads = o.threads;
+  train::ExecutorRunner runner(artifact, backend);
+  checkArtifactConfig(runner.artifact(), config, artifact.string());
   log("training " + std::to_string(config.n_layer) + " layers, d_model " +
       std::to_string(config.d_model) + ", vocab " +
       std::to_string(config.vocab_size) + ", B=" + std::to_string(hp.batch) +
@@ -271,6 +277,7 @@ void addTrainCommand(CLI::App &app) {
   cmd->add_option("--checkpoint-every", o->checkpointEvery,
                   "Checkpoint every N steps (default: at each evaluation)");
   cmd->add_option("--threads", o->threads, "CPU threads (default: all)");
+  addBackendFlags(cmd, o->backend);
   cmd->add_option("--init-from", o->initFrom,
                   "Fine-tune: start from the weights of this run directory "
                   "(trained or `gpt import`ed); its config fixes the shape");

@@ -13,7 +13,7 @@ const Registrar kCommands[] = {
     gpt::cli::addGenerateCommand,  gpt::cli::addBenchCommand,
     gpt::cli::addEvalChatCommand,  gpt::cli::addServeCommand,
     gpt::cli::addChatCommand,      gpt::cli::addImportCommand,
-    gpt::cli::addExportCommand,
+    gpt::cli::addExportCommand,    gpt::cli::addDevicesCommand,
 };
 } // namespace
 

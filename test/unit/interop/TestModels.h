@@ -9,7 +9,7 @@
 #include "tokenizer/ByteLevel.h"
 #include "train/ArtifactCache.h"
 #include "train/Checkpoint.h"
-#include "train/CpuRunner.h"
+#include "train/ExecutorRunner.h"
 #include "train/Safetensors.h"
 #include "train/Trainer.h"
 
@@ -329,7 +329,7 @@ inline bool compileRunArtifact(const fs::path &runDir, std::string &log) {
 inline std::vector<float>
 executorLogits(const fs::path &runDir, const std::vector<std::int32_t> &toks) {
   ModelConfig c = gpt::loadModelConfig((runDir / "config.json").string());
-  gpt::train::CpuRunner runner(runDir / "artifact.gptart", 1);
+  gpt::train::ExecutorRunner runner(runDir / "artifact.gptart", 1);
   gpt::train::Trainer model(runner, c, gpt::train::Hyperparams{}, false);
   gpt::train::loadWeights(runDir, model);
   auto r = model.forward(toks, 1, static_cast<std::int64_t>(toks.size()));

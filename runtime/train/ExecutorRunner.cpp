@@ -1,24 +1,30 @@
-#include "train/CpuRunner.h"
+#include "train/ExecutorRunner.h"
 
 #include "artifact/Artifact.h"
-#include "executor/CpuExecutor.h"
+#include "executor/Executor.h"
 
 namespace gpt::train {
 
-CpuRunner::CpuRunner(const std::filesystem::path &artifact, int threads) {
+ExecutorRunner::ExecutorRunner(const std::filesystem::path &artifact,
+                               int threads)
+    : ExecutorRunner(artifact, BackendOptions{"cpu", threads, -1}) {}
+
+ExecutorRunner::ExecutorRunner(const std::filesystem::path &artifact,
+                               const BackendOptions &options) {
   Artifact a = readArtifact(artifact.string());
-  exec_ = std::make_unique<CpuExecutor>(a, threads);
+  exec_ = makeExecutor(a, options);
 }
 
-CpuRunner::~CpuRunner() = default;
+ExecutorRunner::~ExecutorRunner() = default;
 
-const Artifact &CpuRunner::artifact() const { return exec_->artifact(); }
+const Artifact &ExecutorRunner::artifact() const { return exec_->artifact(); }
 
-bool CpuRunner::hasFunction(const std::string &fn) const {
+bool ExecutorRunner::hasFunction(const std::string &fn) const {
   return exec_->artifact().findFunction(fn) != nullptr;
 }
 
-std::vector<std::string> CpuRunner::inputNames(const std::string &fn) const {
+std::vector<std::string>
+ExecutorRunner::inputNames(const std::string &fn) const {
   const Function *f = exec_->artifact().findFunction(fn);
   if (!f)
     throw std::runtime_error("the artifact has no function '" + fn + "'");
@@ -29,8 +35,8 @@ std::vector<std::string> CpuRunner::inputNames(const std::string &fn) const {
 }
 
 std::map<std::string, HostResult>
-CpuRunner::run(const std::string &fn,
-               const std::map<std::string, TensorRef> &inputs) {
+ExecutorRunner::run(const std::string &fn,
+                    const std::map<std::string, TensorRef> &inputs) {
   std::map<std::string, TensorView> views;
   for (const auto &[name, ref] : inputs) {
     TensorView v;
