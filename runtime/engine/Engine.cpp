@@ -281,6 +281,12 @@ void Engine::Impl::load(const std::string &runDir) {
     freeBlocks.push_back(static_cast<int32_t>(b));
   try {
     exec = makeExecutor(art, backendOptions());
+    // Weights and the KV pool never leave the device (a no-op on the CPU):
+    // each step then moves only tokens, positions, block tables and logits.
+    std::vector<std::string> resident;
+    for (const auto &kv : fixed)
+      resident.push_back(kv.first);
+    exec->setResident(resident);
   } catch (const std::exception &e) {
     throw EngineError(where + ": " + e.what());
   }

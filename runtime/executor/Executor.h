@@ -62,6 +62,24 @@ public:
   /// the Vulkan device).
   virtual std::string deviceDescription() const = 0;
 
+  /// Device residency. Inputs named here stay on the device between calls,
+  /// one copy shared by every function that binds that name: run() uploads
+  /// such an input only when there is no device copy yet or after
+  /// markHostChanged(name), and in-place outputs into it update only the
+  /// device copy (the caller's buffer is left as it was); readBack() copies
+  /// the device data into `dst` (same dtype and shape). Training keeps
+  /// parameters and optimizer state resident, the engine its weights and
+  /// KV pool. The CPU executor computes in the caller's buffers, so there
+  /// these are no-ops.
+  virtual void setResident(const std::vector<std::string> &names) {
+    (void)names;
+  }
+  virtual void markHostChanged(const std::string &name) { (void)name; }
+  virtual void readBack(const std::string &name, const TensorView &dst) {
+    (void)name;
+    (void)dst;
+  }
+
   /// Per-kernel time, accumulated over calls while profiling is on
   /// (`gpt bench --profile`), keyed by kernel name: wall time on the CPU,
   /// GPU timestamps on Vulkan.

@@ -64,4 +64,20 @@ ExecutorRunner::run(const std::string &fn,
   return out;
 }
 
+void ExecutorRunner::setResident(const std::vector<std::string> &names) {
+  exec_->setResident(names);
+}
+
+void ExecutorRunner::markHostChanged(const std::string &name) {
+  exec_->markHostChanged(name);
+}
+
+void ExecutorRunner::readBack(const std::string &name, TensorRef dst) {
+  if (dst.dtype != train::DType::F32 && dst.dtype != train::DType::I32)
+    throw std::runtime_error("readBack '" + name + "': only F32 and I32");
+  exec_->readBack(name, {dst.dtype == train::DType::F32 ? gpt::DType::F32
+                                                        : gpt::DType::I32,
+                         dst.shape, dst.data});
+}
+
 } // namespace gpt::train

@@ -31,6 +31,10 @@ public:
   run(const std::string &fn,
       const std::map<std::string, TensorRef> &inputs) override;
 
+  void setResident(const std::vector<std::string> &names) override;
+  void markHostChanged(const std::string &name) override;
+  void readBack(const std::string &name, TensorRef dst) override;
+
   const Artifact &artifact() const;
   Executor &executor() { return *exec_; }
 

@@ -39,6 +39,18 @@ public:
   virtual std::map<std::string, HostResult>
   run(const std::string &fn,
       const std::map<std::string, TensorRef> &inputs) = 0;
+
+  /// Device residency (executor/Executor.h): inputs with these names stay on
+  /// the device; the caller marks host changes and reads results back.
+  /// No-ops where the runner computes in host memory.
+  virtual void setResident(const std::vector<std::string> &names) {
+    (void)names;
+  }
+  virtual void markHostChanged(const std::string &name) { (void)name; }
+  virtual void readBack(const std::string &name, TensorRef dst) {
+    (void)name;
+    (void)dst;
+  }
 };
 
 } // namespace gpt::train

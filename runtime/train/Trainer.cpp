@@ -74,6 +74,30 @@ Trainer::Trainer(FunctionRunner &runner, const ModelConfig &config,
         state_[prefix + spec.name] = zero;
     params_[spec.name] = std::move(zero);
   }
+  std::vector<std::string> names;
+  for (const auto &kv : params_)
+    names.push_back(kv.first);
+  for (const auto &kv : state_)
+    names.push_back(kv.first);
+  runner_.setResident(names);
+}
+
+void Trainer::pushToDevice() {
+  for (const auto &kv : params_)
+    runner_.markHostChanged(kv.first);
+  for (const auto &kv : state_)
+    runner_.markHostChanged(kv.first);
+  deviceAhead_ = false;
+}
+
+void Trainer::pullFromDevice() const {
+  if (!deviceAhead_)
+    return;
+  for (auto &kv : params_)
+    runner_.readBack(kv.first, TensorRef::of(kv.second));
+  for (auto &kv : state_)
+    runner_.readBack(kv.first, TensorRef::of(kv.second));
+  deviceAhead_ = false;
 }
 
 void Trainer::initialize(std::uint64_t seed) {
@@ -81,6 +105,7 @@ void Trainer::initialize(std::uint64_t seed) {
   for (auto &[name, t] : state_)
     std::fill(t.data.begin(), t.data.end(), 0);
   steps_ = 0;
+  pushToDevice();
 }
 
 namespace {
@@ -125,7 +150,9 @@ void checkAndCopy(std::map<std::string, Tensor> &dst,
 
 void Trainer::loadParameters(const std::map<std::string, Tensor> &tensors,
                              const std::string &where) {
+  pullFromDevice(); // the state not replaced here stays as trained
   checkAndCopy(params_, tensors, where, "");
+  pushToDevice();
 }
 
 void Trainer::loadOptimizerState(const std::map<std::string, Tensor> &tensors,
@@ -138,11 +165,14 @@ void Trainer::loadOptimizerState(const std::map<std::string, Tensor> &tensors,
     if (name.rfind("adam_", 0) != 0)
       throw std::runtime_error(where + ": unexpected tensor '" + name + "'");
   checkAndCopy(adam, tensors, where, "adam_");
+  pullFromDevice();
   for (auto &[name, t] : adam)
     state_[name] = std::move(t);
+  pushToDevice();
 }
 
 std::map<std::string, Tensor> Trainer::optimizerState() const {
+  pullFromDevice();
   std::map<std::string, Tensor> out;
   for (const auto &[name, t] : state_)
     if (name.rfind("adam_", 0) == 0)
@@ -214,6 +244,7 @@ StepResult Trainer::step(const std::vector<data::Batch> &microBatches) {
     std::map<std::string, Tensor> scalars;
     scalars["grad_scale"] = scalarF32({}, {scale});
     auto out = runner_.run("train_grad", bindInputs("train_grad", &b, scalars));
+    deviceAhead_ = true; // gradients accumulated (on the device if resident)
     double loss = scalarOut(out, "train_grad", "loss");
     if (!std::isfinite(loss))
       throw NonFiniteError("loss is " + std::to_string(loss) + " at step " +

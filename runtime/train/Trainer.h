@@ -96,7 +96,10 @@ public:
   void setHyperparams(const Hyperparams &hp) { hp_ = hp; }
   const ModelConfig &config() const { return config_; }
 
-  const std::map<std::string, Tensor> &parameters() const { return params_; }
+  const std::map<std::string, Tensor> &parameters() const {
+    pullFromDevice();
+    return params_;
+  }
   /// adam_m.<p> and adam_v.<p>.
   std::map<std::string, Tensor> optimizerState() const;
 
@@ -109,8 +112,14 @@ private:
   ModelConfig config_;
   Hyperparams hp_;
   std::vector<std::string> order_; // parameter names in spec order
-  std::map<std::string, Tensor> params_;
-  std::map<std::string, Tensor> state_; // grad.*, adam_m.*, adam_v.*
+  /// The host copies of parameters and state. With a device-resident
+  /// runner the device is ahead after a step; parameters() and
+  /// optimizerState() read it back first (hence mutable).
+  mutable std::map<std::string, Tensor> params_;
+  mutable std::map<std::string, Tensor> state_; // grad.*, adam_m.*, adam_v.*
+  mutable bool deviceAhead_ = false;
+  void pullFromDevice() const;
+  void pushToDevice(); ///< host copies changed: upload before the next run
   std::int64_t steps_ = 0;
 };
 

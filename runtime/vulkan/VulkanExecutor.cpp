@@ -46,6 +46,10 @@ struct FunctionState {
 
   Buffer staticArena, tokenArena;
   std::vector<Buffer> inputs; ///< one device buffer per function input
+  std::vector<Buffer *> inputBuffer; ///< inputs[i] or the resident copy
+  std::vector<bool> resident;        ///< per input
+  std::vector<bool> skipOutput;      ///< in-place into a resident input
+  uint64_t residentGeneration = 0;   ///< of the addresses bound
   Buffer staging, readback;   ///< host-visible; only when inputs aren't
   std::vector<VkDeviceSize> stagingOffset;  ///< per input (~0: mapped)
   std::vector<VkDeviceSize> readbackOffset; ///< per output (~0: mapped)
@@ -64,6 +68,14 @@ struct VulkanExecutor::Impl : vk::Recorder {
   std::unique_ptr<vk::Context> ctx;
   vk::KernelTable table;
   std::vector<std::unique_ptr<FunctionState>> states;
+  /// Device-resident inputs by name (Executor::setResident). std::map
+  /// keeps the Buffer addresses stable for the states that point at them.
+  struct Resident {
+    Buffer buffer;
+    bool valid = false; ///< holds data (uploaded or computed)
+  };
+  std::map<std::string, Resident> residents;
+  uint64_t residentGeneration = 1; ///< bumped when a resident buffer moves
   int reportedMessages = 0; ///< validation messages already turned into errors
 
   // --- Recorder state of the call being recorded or replayed. -------------
@@ -81,6 +93,8 @@ struct VulkanExecutor::Impl : vk::Recorder {
     vkDeviceWaitIdle(ctx->device());
     for (auto &s : states)
       releaseState(*s);
+    for (auto &kv : residents)
+      ctx->destroyBuffer(kv.second.buffer);
   }
 
   void releaseState(FunctionState &s) {
@@ -178,6 +192,64 @@ struct VulkanExecutor::Impl : vk::Recorder {
     return address;
   }
 
+  /// One-shot transfer between the host and a device buffer, outside the
+  /// recorded commands (resident tensors: first upload, readBack).
+  void transfer(Buffer &device, void *host, size_t bytes, bool toDevice) {
+    if (!bytes)
+      return;
+    if (device.mapped) {
+      if (toDevice)
+        std::memcpy(device.mapped, host, bytes);
+      else
+        std::memcpy(host, device.mapped, bytes);
+      return;
+    }
+    Buffer staging = ctx->createBuffer(
+        bytes, toDevice ? MemoryUse::Upload : MemoryUse::Readback, "transfer");
+    VkCommandBuffer cmd = VK_NULL_HANDLE;
+    try {
+      if (toDevice)
+        std::memcpy(staging.mapped, host, bytes);
+      VkCommandBufferAllocateInfo ai{
+          VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+      ai.commandPool = ctx->commandPool();
+      ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+      ai.commandBufferCount = 1;
+      check(vkAllocateCommandBuffers(ctx->device(), &ai, &cmd),
+            "vkAllocateCommandBuffers");
+      VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+      bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+      check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
+      VkBufferCopy c{0, 0, bytes};
+      if (toDevice)
+        vkCmdCopyBuffer(cmd, staging.buffer, device.buffer, 1, &c);
+      else
+        vkCmdCopyBuffer(cmd, device.buffer, staging.buffer, 1, &c);
+      VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+      mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+      mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_SHADER_READ_BIT |
+                         VK_ACCESS_SHADER_WRITE_BIT;
+      vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                           VK_PIPELINE_STAGE_HOST_BIT |
+                               VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                           0, 1, &mb, 0, nullptr, 0, nullptr);
+      check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
+      ctx->submitAndWait(cmd);
+      if (!toDevice)
+        std::memcpy(host, staging.mapped, bytes);
+    } catch (...) {
+      if (cmd)
+        vkFreeCommandBuffers(ctx->device(), ctx->commandPool(), 1, &cmd);
+      ctx->destroyBuffer(staging);
+      throw;
+    }
+    vkFreeCommandBuffers(ctx->device(), ctx->commandPool(), 1, &cmd);
+    ctx->destroyBuffer(staging);
+  }
+  void copyToDevice(Buffer &device, const void *host, size_t bytes) {
+    transfer(device, const_cast<void *>(host), bytes, true);
+  }
+
   /// Under the validation layers any message is an error: a call that
   /// misuses the API must not pass silently (see docs/vulkan.md).
   void failOnValidationMessages() {
@@ -233,11 +305,31 @@ void VulkanExecutor::Impl::bindBuffers(FunctionState &s,
                                      where + " token arena");
   }
   s.inputs.resize(f.inputs.size());
+  s.inputBuffer.assign(f.inputs.size(), nullptr);
+  s.resident.assign(f.inputs.size(), false);
   s.stagingOffset.assign(f.inputs.size(), ~VkDeviceSize(0));
   VkDeviceSize stagingBytes = 0;
   for (size_t i = 0; i < f.inputs.size(); ++i) {
     VkDeviceSize bytes =
         VkDeviceSize(numElements(s.shapes[f.inputs[i].value])) * 4;
+    auto r = residents.find(f.inputs[i].name);
+    if (r != residents.end()) {
+      // Uploaded on demand outside the recorded commands (uploadResident).
+      Buffer &b = r->second.buffer;
+      if (!b.buffer || b.size < bytes) {
+        vkDeviceWaitIdle(ctx->device());
+        ctx->destroyBuffer(b);
+        b = ctx->createBuffer(bytes, MemoryUse::Device,
+                              "resident '" + f.inputs[i].name + "'");
+        r->second.valid = false;
+        ++residentGeneration; // other states re-bind their addresses
+      }
+      s.inputBuffer[i] = &b;
+      s.resident[i] = true;
+      ctx->destroyBuffer(s.inputs[i]); // a per-state copy is not needed
+      continue;
+    }
+    s.inputBuffer[i] = &s.inputs[i];
     Buffer &b = s.inputs[i];
     if (!b.buffer || b.size < bytes) {
       ctx->destroyBuffer(b);
@@ -267,7 +359,7 @@ void VulkanExecutor::Impl::bindBuffers(FunctionState &s,
     Location loc;
     switch (st.kind) {
     case StorageKind::Input:
-      loc = {&s.inputs[st.index], 0};
+      loc = {s.inputBuffer[st.index], 0};
       break;
     case StorageKind::StaticArena:
       loc = {&s.staticArena, VkDeviceSize(st.offset)};
@@ -285,9 +377,15 @@ void VulkanExecutor::Impl::bindBuffers(FunctionState &s,
   // Readback: outputs whose memory the host cannot map go through one
   // host-visible buffer.
   s.readbackOffset.assign(f.outputs.size(), ~VkDeviceSize(0));
+  s.skipOutput.assign(f.outputs.size(), false);
   VkDeviceSize readbackBytes = 0;
   for (size_t o = 0; o < f.outputs.size(); ++o) {
     const Location &loc = s.where[f.outputs[o].value];
+    int64_t alias = f.outputs[o].aliasInput;
+    if (alias >= 0 && s.resident[alias]) {
+      s.skipOutput[o] = true; // stays on the device
+      continue;
+    }
     if (loc.buffer->mapped)
       continue;
     s.readbackOffset[o] = readbackBytes;
@@ -303,6 +401,7 @@ void VulkanExecutor::Impl::bindBuffers(FunctionState &s,
   s.B = call.B;
   s.T = call.T;
   s.N = call.N;
+  s.residentGeneration = residentGeneration;
 }
 
 /// Runs every kernel's record function: recording the command buffer the
@@ -360,7 +459,8 @@ void VulkanExecutor::Impl::recordOrReplay(FunctionState &s) {
         if (!bytes)
           continue;
         VkBufferCopy c{s.stagingOffset[i], 0, bytes};
-        vkCmdCopyBuffer(s.cmd, s.staging.buffer, s.inputs[i].buffer, 1, &c);
+        vkCmdCopyBuffer(s.cmd, s.staging.buffer, s.inputBuffer[i]->buffer, 1,
+                        &c);
         anyCopy = true;
       }
       if (anyCopy)
@@ -433,14 +533,19 @@ std::map<std::string, HostTensor> VulkanExecutor::Impl::run(
     FunctionState &s, const CallBinding &call,
     std::map<std::string, Executor::KernelTime> *profile) {
   const Function &f = *s.fn;
-  if (s.B != call.B || s.T != call.T || s.N != call.N || !s.staticArena.buffer)
+  if (s.B != call.B || s.T != call.T || s.N != call.N ||
+      !s.staticArena.buffer || s.residentGeneration != residentGeneration)
     bindBuffers(s, call);
+  if (s.residentGeneration != residentGeneration)
+    bindBuffers(s, call); // a resident grew while binding: bind again
   profiling = profile != nullptr && ctx->timestamps();
 
   // The caller's buffers change from call to call.
   for (size_t v = 0; v < f.values.size(); ++v) {
     const Storage &storage = f.values[s.root[v]].storage;
-    s.tensors[v].host = storage.kind == StorageKind::Input
+    // A resident input's host buffer may be stale: no host checks on it.
+    s.tensors[v].host = storage.kind == StorageKind::Input &&
+                                !s.resident[storage.index]
                             ? call.views[storage.index]->data
                             : nullptr;
   }
@@ -453,6 +558,13 @@ std::map<std::string, HostTensor> VulkanExecutor::Impl::run(
     if (!bytes)
       continue;
     const void *src = call.views[i]->data;
+    if (s.resident[i]) {
+      Resident &r = residents.at(f.inputs[i].name);
+      if (!r.valid)
+        copyToDevice(r.buffer, src, bytes);
+      r.valid = true;
+      continue;
+    }
     if (s.stagingOffset[i] == ~VkDeviceSize(0))
       std::memcpy(s.inputs[i].mapped, src, bytes);
     else
@@ -488,6 +600,8 @@ std::map<std::string, HostTensor> VulkanExecutor::Impl::run(
         s.readbackOffset[o] == ~VkDeviceSize(0)
             ? s.where[out.value].buffer->mapped + s.where[out.value].offset
             : s.readback.mapped + s.readbackOffset[o];
+    if (s.skipOutput[o])
+      continue;
     if (out.aliasInput >= 0) {
       if (bytes)
         std::memcpy(call.views[out.aliasInput]->data, src, bytes);
@@ -569,6 +683,33 @@ VulkanExecutor::run(const std::string &function,
     findFunctionOrThrow(impl_->artifact, function); // throws
   CallBinding call = bindCall(*s->fn, inputs);
   return impl_->run(*s, call, profiling_ ? &profile_ : nullptr);
+}
+
+void VulkanExecutor::setResident(const std::vector<std::string> &names) {
+  for (const std::string &n : names)
+    impl_->residents[n]; // created empty; allocated at the first binding
+  ++impl_->residentGeneration; // every state re-binds (inputs move)
+}
+
+void VulkanExecutor::markHostChanged(const std::string &name) {
+  auto it = impl_->residents.find(name);
+  if (it != impl_->residents.end())
+    it->second.valid = false;
+}
+
+void VulkanExecutor::readBack(const std::string &name, const TensorView &dst) {
+  auto it = impl_->residents.find(name);
+  if (it == impl_->residents.end())
+    throw ExecutorError("readBack: '" + name + "' is not resident");
+  if (!it->second.valid)
+    return; // never uploaded nor computed: the host copy is current
+  size_t bytes = size_t(numElements(dst.shape)) * 4;
+  if (bytes > it->second.buffer.size)
+    throw ExecutorError("readBack: '" + name + "' holds " +
+                        std::to_string(it->second.buffer.size) +
+                        " bytes on the device, asked for " +
+                        std::to_string(bytes));
+  impl_->transfer(it->second.buffer, dst.data, bytes, false);
 }
 
 } // namespace gpt

@@ -74,6 +74,10 @@ public:
   run(const std::string &function,
       const std::map<std::string, TensorView> &inputs) override;
 
+  void setResident(const std::vector<std::string> &names) override;
+  void markHostChanged(const std::string &name) override;
+  void readBack(const std::string &name, const TensorView &dst) override;
+
   const Artifact &artifact() const override;
   std::string backend() const override { return "vulkan"; }
   std::string deviceDescription() const override;

@@ -99,6 +99,11 @@ int runBenchTrain(const BenchOptions &o) {
       std::fill(z.data.begin(), z.data.end(), 0);
       buffers[prefix + p] = std::move(z);
     }
+  // As in `gpt train`: parameters and optimizer state live on the device.
+  std::vector<std::string> resident;
+  for (const auto &kv : buffers)
+    resident.push_back(kv.first);
+  exec.setResident(resident);
   std::mt19937 rng(1);
   std::uniform_int_distribution<int32_t> token(0, config.vocab_size - 1);
   std::vector<int32_t> tokens(B * T), targets(B * T);

@@ -127,3 +127,58 @@ TEST(VulkanExecutor, BadDeviceIndexIsAClearError) {
 
 } // namespace
 } // namespace gpt::test
+
+namespace gpt::test {
+namespace {
+
+/// acc += x (in place) through an elementwise-free program: y = copy(acc)
+/// is not possible without arithmetic, so the function copies x into acc
+/// and returns acc's old value: out = copy(acc); acc' = copy(x).
+FunctionBuilder swapFunction() {
+  FunctionBuilder b;
+  b.name = "swap";
+  int x = b.input("x", {4});
+  int acc = b.input("acc", {4}, "f32", "state");
+  int old = b.temp({4});
+  int accOut = b.alias(acc, {4});
+  b.kernel("copy", {acc}, {old});
+  b.kernel("copy", {x}, {accOut});
+  b.output("old", old);
+  b.output("acc", accOut, 1);
+  return b;
+}
+
+void residentRoundTrip(bool staging) {
+  VulkanOptions o = testVulkanOptions();
+  o.forceStaging = staging;
+  VulkanExecutor vk(vulkanArtifactOf(swapFunction()), o);
+  vk.setResident({"acc"});
+  Buf acc{DType::F32, {4}, {1, 2, 3, 4}, {}};
+  Buf x1{DType::F32, {4}, {5, 6, 7, 8}, {}};
+  Buf x2{DType::F32, {4}, {9, 10, 11, 12}, {}};
+  // First call uploads acc; its in-place update stays on the device.
+  auto out = vk.run("swap", {{"x", x1.view()}, {"acc", acc.view()}});
+  EXPECT_EQ(out.at("old").f32, (std::vector<float>{1, 2, 3, 4}));
+  EXPECT_EQ(acc.f, (std::vector<float>{1, 2, 3, 4})) << "host copy touched";
+  // Second call: the device copy (x1) is used, not the stale host buffer.
+  out = vk.run("swap", {{"x", x2.view()}, {"acc", acc.view()}});
+  EXPECT_EQ(out.at("old").f32, (std::vector<float>{5, 6, 7, 8}));
+  std::vector<float> back(4);
+  vk.readBack("acc", {DType::F32, {4}, back.data()});
+  EXPECT_EQ(back, (std::vector<float>{9, 10, 11, 12}));
+  // The host changes it: uploaded again.
+  acc.f = {0, 0, 0, 1};
+  vk.markHostChanged("acc");
+  out = vk.run("swap", {{"x", x1.view()}, {"acc", acc.view()}});
+  EXPECT_EQ(out.at("old").f32, (std::vector<float>{0, 0, 0, 1}));
+  EXPECT_THROW(vk.readBack("x", {DType::F32, {4}, back.data()}),
+               ExecutorError);
+  EXPECT_EQ(vk.validationMessages(), 0) << vk.lastValidationMessage();
+}
+
+TEST(VulkanExecutor, ResidentInputsStayOnTheDevice) { residentRoundTrip(false); }
+
+TEST(VulkanExecutor, ResidentInputsThroughStaging) { residentRoundTrip(true); }
+
+} // namespace
+} // namespace gpt::test
