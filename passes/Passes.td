@@ -93,7 +93,8 @@ def GPTLowerToKernels : Pass<"gpt-lower-to-kernels", "mlir::ModuleOp"> {
     ops become `elementwise` (a row program generated from the region),
     reshapes become `alias` (no kernel: a view of the same bytes), splat
     constants and `gpt.zeros_like` become `fill`. An op without a kernel on
-    the target is an error. `target=vulkan` is not available yet.
+    the target is an error. `target=vulkan` selects the same kernels (the
+    Vulkan runtime has a shader for each; docs/vulkan.md).
   }];
   let options = [
     Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
