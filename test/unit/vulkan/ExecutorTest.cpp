@@ -182,3 +182,59 @@ TEST(VulkanExecutor, ResidentInputsThroughStaging) { residentRoundTrip(true); }
 
 } // namespace
 } // namespace gpt::test
+
+namespace gpt::test {
+namespace {
+
+TEST(VulkanExecutor, PipelineCacheIsWrittenAndACorruptOneIsIgnored) {
+  std::string path = testing::TempDir() + "/gpt_vk_pipeline_cache.bin";
+  std::remove(path.c_str());
+  FunctionBuilder b = copyFillFunction();
+  Buf x = randn({2, 3, 3}, 1), acc = randn({2, 3, 3}, 2);
+  for (int round = 0; round < 2; ++round) {
+    VulkanOptions o = testVulkanOptions();
+    o.pipelineCache = path;
+    {
+      VulkanExecutor vk(vulkanArtifactOf(b), o);
+      auto out = vk.run("f", {{"x", x.view()}, {"acc", acc.view()}});
+      EXPECT_EQ(out.at("y").f32, x.f);
+    } // the cache is saved when the executor goes
+    std::FILE *f = std::fopen(path.c_str(), "rb");
+    ASSERT_TRUE(f) << "no pipeline cache at " << path;
+    std::fseek(f, 0, SEEK_END);
+    EXPECT_GT(std::ftell(f), 16);
+    std::fclose(f);
+    // Round 2 starts from a corrupt file: a rebuild, not an error.
+    f = std::fopen(path.c_str(), "wb");
+    std::fputs("not a pipeline cache", f);
+    std::fclose(f);
+  }
+  std::remove(path.c_str());
+}
+
+TEST(VulkanExecutor, TensorLargerThanMaxStorageBufferRange) {
+  // 40 Mi floats = 160 MiB, more than lavapipe's 128 MiB
+  // maxStorageBufferRange: reached by device address, not a descriptor.
+  const int64_t n = 40 << 20;
+  FunctionBuilder b;
+  b.name = "big";
+  int x = b.input("x", {n});
+  int y = b.temp({n});
+  b.kernel("copy", {x}, {y});
+  b.output("y", y);
+  Buf in;
+  in.shape = {n};
+  in.f.resize(size_t(n));
+  for (int64_t i = 0; i < n; ++i)
+    in.f[size_t(i)] = float(i % 1000003);
+  VulkanExecutor vk(vulkanArtifactOf(b), testVulkanOptions());
+  auto out = vk.run("big", {{"x", in.view()}});
+  const std::vector<float> &got = out.at("y").f32;
+  ASSERT_EQ(got.size(), size_t(n));
+  for (int64_t i : {int64_t(0), int64_t(1), (int64_t(32) << 20) + 5, n - 1})
+    EXPECT_EQ(got[size_t(i)], float(i % 1000003)) << "element " << i;
+  EXPECT_EQ(got, in.f);
+}
+
+} // namespace
+} // namespace gpt::test
