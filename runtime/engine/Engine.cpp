@@ -119,6 +119,26 @@ struct Engine::Impl {
   EngineOptions opt;
   ModelConfig config;
   std::unique_ptr<Executor> exec;
+  /// Copied from exec->profile() after each call (under mu), so that other
+  /// threads can read it; resetProfile asks the engine thread to clear it.
+  std::map<std::string, std::pair<double, int64_t>> profileSnapshot;
+  bool resetProfile = false;
+  /// Call with mu held, after an executor call.
+  void snapshotProfile() {
+    if (!opt.profile)
+      return;
+    profileSnapshot.clear();
+    for (const auto &kv : exec->profile())
+      profileSnapshot[kv.first] = {kv.second.seconds, kv.second.calls};
+  }
+  /// Call with mu held, before an executor call.
+  void applyProfileReset() {
+    if (resetProfile) {
+      exec->resetProfile();
+      profileSnapshot.clear();
+      resetProfile = false;
+    }
+  }
   BackendOptions backendOptions() const {
     return {opt.backend, opt.threads, opt.device};
   }
@@ -287,6 +307,7 @@ void Engine::Impl::load(const std::string &runDir) {
     for (const auto &kv : fixed)
       resident.push_back(kv.first);
     exec->setResident(resident);
+    exec->setProfiling(opt.profile);
   } catch (const std::exception &e) {
     throw EngineError(where + ": " + e.what());
   }
@@ -502,6 +523,10 @@ void Engine::Impl::prefill() {
     in["tokens"] = {DType::I32, {1, n}, tokens.data()};
     in["start"] = {DType::I32, {1}, start.data()};
     in["block_table"] = {DType::I32, {1, NB}, table.data()};
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      applyProfileReset();
+    }
     auto t0 = Clock::now();
     try {
       exec->run("prefill", in);
@@ -512,6 +537,7 @@ void Engine::Impl::prefill() {
     double dt = std::chrono::duration<double>(Clock::now() - t0).count();
     r.cached += n;
     std::lock_guard<std::mutex> lock(mu);
+    snapshotProfile();
     double rate = dt > 0 ? double(n) / dt : 0.0;
     st.prefillTokensPerSecond =
         st.prefillTokensPerSecond == 0
@@ -564,6 +590,10 @@ void Engine::Impl::decode() {
   in["tokens"] = {DType::I32, {B, 1}, tokens.data()};
   in["start"] = {DType::I32, {B}, start.data()};
   in["block_table"] = {DType::I32, {B, NB}, table.data()};
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    applyProfileReset();
+  }
   auto t0 = Clock::now();
   std::map<std::string, HostTensor> out;
   try {
@@ -577,6 +607,7 @@ void Engine::Impl::decode() {
   double dt = std::chrono::duration<double>(Clock::now() - t0).count();
   {
     std::lock_guard<std::mutex> lock(mu);
+    snapshotProfile();
     double rate = dt > 0 ? double(B) / dt : 0.0;
     st.decodeTokensPerSecond =
         st.decodeTokensPerSecond == 0
@@ -759,6 +790,18 @@ void Engine::cancel(uint64_t id) {
 EngineStats Engine::stats() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   return impl_->st;
+}
+
+std::map<std::string, std::pair<double, int64_t>>
+Engine::kernelProfile() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->profileSnapshot;
+}
+
+void Engine::resetKernelProfile() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->resetProfile = true;
+  impl_->profileSnapshot.clear();
 }
 
 } // namespace gpt

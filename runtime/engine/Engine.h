@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -24,6 +25,8 @@ struct EngineOptions {
   int threads = 0;                  ///< 0: all hardware threads (CPU)
   std::string backend = "cpu";      ///< "cpu" | "vulkan"
   int device = -1;                  ///< Vulkan device (-1: the best one)
+  bool profile = false;             ///< per-kernel times (kernelProfile(); GPU
+                                    ///< timestamps on Vulkan)
   size_t maxQueue = 256;            ///< waiting requests beyond this: rejected
   int prefillChunk = 256;           ///< prompt tokens per prefill call at most
   /// The compiler, used only when the run directory's artifact lacks
@@ -100,6 +103,13 @@ public:
   void cancel(uint64_t id);
 
   EngineStats stats() const;
+
+  /// Per-kernel time (seconds, calls) summed over the prefill and decode
+  /// calls since the engine started or since resetKernelProfile(); empty
+  /// unless EngineOptions::profile.
+  std::map<std::string, std::pair<double, int64_t>> kernelProfile() const;
+  /// Starts a new profile (applied before the engine's next call).
+  void resetKernelProfile();
 
   struct Impl;
 

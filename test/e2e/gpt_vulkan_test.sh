@@ -95,9 +95,11 @@ for key in '"backend": "vulkan"' '"ms_per_step"' '"kernels"' '"linear"' \
   grep -q "$key" "$WORK/bench.json" || fail "bench train json lacks $key"
 done
 $GPT bench generate --preset tiny --vocab 64 --prompt-lengths 8 --batches 1,2 \
-  --decode-tokens 4 --clients 2 --backend vulkan --json \
+  --decode-tokens 4 --clients 2 --backend vulkan --json --profile \
   >"$WORK/bgen.json" 2>"$WORK/err" || fail "bench generate: $(cat "$WORK/err")"
-grep -q '"tokens_per_second"' "$WORK/bgen.json" || fail "bench generate json"
+for key in '"tokens_per_second"' '"decode_kernels"' '"paged_attention"'; do
+  grep -q "$key" "$WORK/bgen.json" || fail "bench generate json lacks $key"
+done
 
 # No Vulkan driver at all: a clear error, exit status 1, nothing written.
 VK_LOADER_DRIVERS_SELECT='no-such-driver*' $GPT train "${COMMON[@]}" \

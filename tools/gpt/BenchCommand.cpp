@@ -220,7 +220,7 @@ struct GenerateBenchOptions {
   std::vector<int> promptLengths = {128, 512};
   std::vector<int> batches = {1, 8, 32};
   int decodeTokens = 64, clients = 16, threads = 0;
-  bool json = false;
+  bool json = false, profile = false;
   BackendOptions backend;
 };
 
@@ -300,6 +300,7 @@ int runBenchGenerate(const GenerateBenchOptions &o) {
   eo.threads = o.threads;
   eo.backend = o.backend.name;
   eo.device = o.backend.device;
+  eo.profile = o.profile;
   eo.maxBatch = std::max(o.clients,
                          *std::max_element(o.batches.begin(), o.batches.end()));
   nlohmann::json out = {
@@ -328,6 +329,8 @@ int runBenchGenerate(const GenerateBenchOptions &o) {
     }
     const int tokens =
         std::min<int>(o.decodeTokens, config.context_length - 17);
+    engine.resetKernelProfile(); // the table covers the decode runs
+    int64_t decodeSteps = 0;
     for (int b : o.batches) {
       std::vector<std::vector<int32_t>> prompts;
       for (int i = 0; i < b; ++i)
@@ -342,6 +345,16 @@ int runBenchGenerate(const GenerateBenchOptions &o) {
       out["decode"][std::to_string(b)] = {
           {"tokens_per_second", rate},
           {"ms_per_step", 1e3 * (end - admitted) / (tokens - 1)}};
+      decodeSteps += tokens - 1;
+    }
+    if (o.profile) {
+      // Per decode step, averaged over every batch size above (the prompts'
+      // prefill calls are included: 16 tokens each).
+      nlohmann::json table = nlohmann::json::object();
+      for (const auto &[name, tc] : engine.kernelProfile())
+        table[name] = {{"ms_per_step", tc.first * 1e3 / decodeSteps},
+                       {"calls", tc.second}};
+      out["decode_kernels"] = table;
     }
     // Concurrent clients: all arrive at once with 64-token prompts.
     std::vector<std::vector<int32_t>> prompts;
@@ -369,6 +382,19 @@ int runBenchGenerate(const GenerateBenchOptions &o) {
     std::printf("decode batch %3s:    %8.1f tokens/s (%.1f ms/step)\n",
                 b.c_str(), r["tokens_per_second"].get<double>(),
                 r["ms_per_step"].get<double>());
+  if (o.profile) {
+    std::vector<std::pair<double, std::string>> rows;
+    double total = 0;
+    for (auto &[name, r] : out["decode_kernels"].items()) {
+      rows.push_back({r["ms_per_step"].get<double>(), name});
+      total += rows.back().first;
+    }
+    std::sort(rows.rbegin(), rows.rend());
+    std::printf("%-26s %12s %7s\n", "decode kernel", "ms/step", "share");
+    for (auto &[ms, name] : rows)
+      std::printf("%-26s %12.3f %6.1f%%\n", name.c_str(), ms,
+                  total > 0 ? 100.0 * ms / total : 0.0);
+  }
   std::printf(
       "%d clients: %.1f tokens/s aggregate, TTFT p50 %.0f ms, p99 %.0f ms\n",
       o.clients, out["serving"]["aggregate_tokens_per_second"].get<double>(),
@@ -428,6 +454,9 @@ void addBenchCommand(CLI::App &app) {
   generate->add_option("--threads", g->threads, "CPU threads (default: all)");
   addBackendFlags(generate, g->backend);
   generate->add_flag("--json", g->json, "Print one JSON object");
+  generate->add_flag("--profile", g->profile,
+                     "Per-kernel time of the decode runs (GPU timestamps on "
+                     "Vulkan)");
   generate->callback([g] {
     if (g->decodeTokens < 2 || g->clients < 1 || g->batches.empty())
       throw std::runtime_error("--decode-tokens must be >= 2, --clients >= 1");
