@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "executor/CpuExecutor.h"
 #include "executor/KernelsInternal.h"
+#include "executor/RuntimeChecks.h"
 
 #include "cpu/attention.h"
 #include "cpu/embedding.h"
@@ -95,37 +96,13 @@ void positionEmbedding(KernelContext &c) {
   });
 }
 
-/// Checks that positions start[b] .. start[b]+T-1 of every sequence have a
-/// slot in the paged cache: start >= 0, the last position < NB * BS, and
-/// every block id the sequence uses up to it in [0, N).
-void checkPaged(const int32_t *table, const int32_t *start, int64_t B,
-                int64_t T, int64_t NB, int64_t BS, int64_t N) {
-  for (int64_t b = 0; b < B; ++b) {
-    int64_t s = start[b], last = s + T - 1;
-    std::string seq = "sequence " + std::to_string(b) + ": ";
-    if (s < 0)
-      error(seq + "start " + std::to_string(s) + " is negative");
-    if (last >= NB * BS)
-      error(seq + "position " + std::to_string(last) +
-            " does not fit the block table (" + std::to_string(NB) + " x " +
-            std::to_string(BS) + " positions)");
-    for (int64_t blk = 0; blk <= last / BS; ++blk) {
-      int64_t id = table[b * NB + blk];
-      if (id < 0 || id >= N)
-        error(seq + "block_table[" + std::to_string(blk) +
-              "] = " + std::to_string(id) + " is outside the pool [0, " +
-              std::to_string(N) + ")");
-    }
-  }
-}
-
 /// cache[block_table[b, p / BS], p % BS] = new[b, t] for p = start[b] + t.
 void kvCacheWrite(KernelContext &c) {
   const Tensor &cache = *c.in[0], &x = *c.in[1], &table = *c.in[2],
                &start = *c.in[3], &out = *c.out[0];
   int64_t N = cache.shape[0], BS = cache.shape[1], D = cache.shape[2];
   int64_t B = x.shape[0], T = x.shape[1], NB = table.shape[1];
-  checkPaged(table.i(), start.i(), B, T, NB, BS, N);
+  checkPagedPositions(table.i(), start.i(), B, T, NB, BS, N);
   if (out.data != cache.data)
     std::memmove(out.data, cache.data, size_t(cache.numel) * sizeof(float));
   const int32_t *tb = table.i(), *st = start.i();
@@ -150,7 +127,7 @@ void pagedAttention(KernelContext &c) {
   int64_t B = q.shape[0], T = q.shape[1], NB = table.shape[1];
   int64_t H = attrInt(c.kernel, "num_heads"), Dh = D / H;
   float scale = attrFloat(c.kernel, "scale");
-  checkPaged(table.i(), start.i(), B, T, NB, BS, N);
+  checkPagedPositions(table.i(), start.i(), B, T, NB, BS, N);
   const int64_t tile = 8, tiles = (T + tile - 1) / tile;
   const int32_t *tb = table.i(), *st = start.i();
   const float *qp = q.f(), *kp = kc.f(), *vp = vc.f();

@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "executor/Executor.h"
+#include "executor/RuntimeChecks.h"
 #include "vulkan/KernelContext.h"
 
 #include <string>
@@ -204,29 +205,6 @@ void recordAttentionQkvGrad(KernelContext &ctx) {
 
 // --- paged ------------------------------------------------------------------
 
-/// The CPU executor's checkPaged, with its wording: positions start[b] ..
-/// start[b]+T-1 need a slot in the pool.
-void checkPaged(const int32_t *table, const int32_t *start, int64_t B,
-                int64_t T, int64_t NB, int64_t BS, int64_t N) {
-  for (int64_t b = 0; b < B; ++b) {
-    int64_t s = start[b], last = s + T - 1;
-    std::string seq = "sequence " + std::to_string(b) + ": ";
-    if (s < 0)
-      error(seq + "start " + std::to_string(s) + " is negative");
-    if (last >= NB * BS)
-      error(seq + "position " + std::to_string(last) +
-            " does not fit the block table (" + std::to_string(NB) + " x " +
-            std::to_string(BS) + " positions)");
-    for (int64_t blk = 0; blk <= last / BS; ++blk) {
-      int64_t id = table[b * NB + blk];
-      if (id < 0 || id >= N)
-        error(seq + "block_table[" + std::to_string(blk) +
-              "] = " + std::to_string(id) + " is outside the pool [0, " +
-              std::to_string(N) + ")");
-    }
-  }
-}
-
 struct PagedPush {
   uint64_t q, k, v, o, table, start, part;
   uint32_t T, H, Dh, qStride, kvStride, oStride, BS, NB, N;
@@ -252,7 +230,7 @@ void recordPagedAttention(KernelContext &ctx) {
   int64_t B = q.shape[0], T = q.shape[1], NB = table.shape[1];
   AttentionShape a = shapeOf(ctx.kernel, B, T, T, D);
   if (table.host && start.host)
-    checkPaged(static_cast<const int32_t *>(table.host),
+    checkPagedPositions(static_cast<const int32_t *>(table.host),
                static_cast<const int32_t *>(start.host), B, T, NB, BS, N);
   if (B * T == 0 || a.Dh == 0 || N * BS == 0)
     return;

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "executor/Executor.h"
+#include "executor/RuntimeChecks.h"
 #include "vulkan/KernelContext.h"
 
 #include <algorithm>
@@ -294,35 +295,13 @@ void recordPositionEmbeddingGrad(KernelContext &ctx) {
                    groups(ctx, dt.numel));
 }
 
-/// The CPU's checkPaged: every position start[b] .. start[b]+T-1 has a slot.
-void checkPaged(const int32_t *table, const int32_t *start, int64_t B,
-                int64_t T, int64_t NB, int64_t BS, int64_t N) {
-  for (int64_t b = 0; b < B; ++b) {
-    int64_t s = start[b], last = s + T - 1;
-    std::string seq = "sequence " + std::to_string(b) + ": ";
-    if (s < 0)
-      error(seq + "start " + std::to_string(s) + " is negative");
-    if (last >= NB * BS)
-      error(seq + "position " + std::to_string(last) +
-            " does not fit the block table (" + std::to_string(NB) + " x " +
-            std::to_string(BS) + " positions)");
-    for (int64_t blk = 0; blk <= last / BS; ++blk) {
-      int64_t id = table[b * NB + blk];
-      if (id < 0 || id >= N)
-        error(seq + "block_table[" + std::to_string(blk) +
-              "] = " + std::to_string(id) + " is outside the pool [0, " +
-              std::to_string(N) + ")");
-    }
-  }
-}
-
 void recordKvCacheWrite(KernelContext &ctx) {
   const DeviceTensor &cache = *ctx.in[0], &x = *ctx.in[1], &table = *ctx.in[2],
                      &start = *ctx.in[3], &out = *ctx.out[0];
   int64_t N = cache.shape[0], BS = cache.shape[1], D = cache.shape[2];
   int64_t B = x.shape[0], T = x.shape[1], NB = table.shape[1];
   if (table.host && start.host)
-    checkPaged(static_cast<const int32_t *>(table.host),
+    checkPagedPositions(static_cast<const int32_t *>(table.host),
                static_cast<const int32_t *>(start.host), B, T, NB, BS, N);
   copyBits(ctx, cache.address, out.address, cache.numel);
   if (x.numel == 0)
