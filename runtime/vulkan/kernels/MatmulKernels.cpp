@@ -5,7 +5,10 @@
 // to fill a device) with transposes and batch strides in its push
 // constants. `linear` with at most kFewRows rows (decode) takes a path that
 // reads each weight once instead (linear_rows / linear_rows_t).
-// GPT_VK_MATMUL=small|big|rows forces a path (tests).
+// GPT_VK_MATMUL=small|big|rows forces a path (tests). linear_rows_t has a
+// subgroup-arithmetic twin (linear_rows_t_sg) used when the device has
+// subgroup arithmetic with a power-of-two subgroup size of 4..256, unless
+// GPT_VK_SUBGROUPS=0.
 //
 //===----------------------------------------------------------------------===//
 #include "vulkan/KernelContext.h"
@@ -35,6 +38,19 @@ std::string forcedPath() {
 }
 
 bool aligned16(uint64_t address) { return address % 16 == 0; }
+
+/// Whether the subgroup variant of a shader with `workgroup` threads may be
+/// used: subgroup arithmetic, a power-of-two subgroup size >= 4 that divides
+/// the workgroup (so every subgroup is full), and GPT_VK_SUBGROUPS is not 0
+/// (a replayed command buffer keeps the shader it was recorded with).
+bool useSubgroups(const DeviceCaps &caps, uint32_t workgroup) {
+  const char *e = std::getenv("GPT_VK_SUBGROUPS");
+  if (e && std::string(e) == "0")
+    return false;
+  uint32_t s = caps.subgroupSize;
+  return caps.subgroupArithmetic && s >= 4 && (s & (s - 1)) == 0 &&
+         s <= workgroup;
+}
 
 /// C[z] (M x N, ldc) = op(A[z]) op(B[z]) (+ bias) for z < batch.
 struct Gemm {
@@ -131,7 +147,10 @@ void recordLinear(KernelContext &ctx) {
              bias ? 1u : 0u,
              aligned16(x.address) && aligned16(w.address) && K % 4 == 0};
       static_assert(sizeof push == 56);
-      ctx.rec.dispatch("linear_rows_t", &push, sizeof push,
+      const char *shader = useSubgroups(ctx.rec.caps(), 256)
+                               ? "linear_rows_t_sg"
+                               : "linear_rows_t";
+      ctx.rec.dispatch(shader, &push, sizeof push,
                        groupsFor(N, 8, ctx.rec.caps()));
     } else {
       // Few column blocks (e.g. N = 768: 12) would leave most of a GPU

@@ -5,12 +5,18 @@
 // memory in a fixed order, so every result is the same from run to run.
 // Column sums (dgamma, dbeta) and the cross-entropy mean are two-level: fixed
 // blocks write partials to scratch, a second dispatch adds them in order.
+// layernorm, softmax (contiguous rows) and cross_entropy's row pass have
+// subgroup-arithmetic twins (*_sg: subgroupAdd/subgroupMax within each
+// subgroup, then the per-subgroup partials added in subgroup order), used
+// when the device has subgroup arithmetic with a power-of-two subgroup size
+// of 4..128, unless GPT_VK_SUBGROUPS=0.
 //
 //===----------------------------------------------------------------------===//
 #include "executor/Executor.h"
 #include "vulkan/KernelContext.h"
 
 #include <cstdint>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
@@ -33,6 +39,18 @@ uint32_t rowGroups(int64_t rows, const DeviceCaps &caps) {
 
 uint64_t addr(const DeviceTensor *t) { return t ? t->address : 0; }
 
+/// `shader` or its subgroup twin `shader`_sg: subgroup arithmetic, a
+/// power-of-two subgroup size >= 4 that divides the kLocal threads (every
+/// subgroup full, at most 32 of them), and GPT_VK_SUBGROUPS is not 0 (a
+/// replayed command buffer keeps the shader it was recorded with).
+std::string rowShader(const char *shader, const DeviceCaps &caps) {
+  const char *e = std::getenv("GPT_VK_SUBGROUPS");
+  uint32_t s = caps.subgroupSize;
+  bool sg = !(e && std::string(e) == "0") && caps.subgroupArithmetic &&
+            s >= 4 && (s & (s - 1)) == 0 && s <= kLocal;
+  return sg ? std::string(shader) + "_sg" : std::string(shader);
+}
+
 void recordLayernorm(KernelContext &ctx) {
   const DeviceTensor &x = *ctx.in[0], &y = *ctx.out[0];
   struct Push {
@@ -51,8 +69,8 @@ void recordLayernorm(KernelContext &ctx) {
   static_assert(sizeof(Push) == 48);
   u32(x.numel, "element count");
   if (x.numel > 0)
-    ctx.rec.dispatch("layernorm", &push, sizeof push,
-                     rowGroups(x.rows(), ctx.rec.caps()));
+    ctx.rec.dispatch(rowShader("layernorm", ctx.rec.caps()).c_str(), &push,
+                     sizeof push, rowGroups(x.rows(), ctx.rec.caps()));
 }
 
 void recordLayernormGrad(KernelContext &ctx) {
@@ -156,7 +174,8 @@ void recordSoftmax(KernelContext &ctx, bool grad) {
     } push{a.address, o.address, static_cast<uint32_t>(outer),
            static_cast<uint32_t>(len)};
     static_assert(sizeof(Push) == 24);
-    ctx.rec.dispatch("softmax", &push, sizeof push, rowGroups(outer, caps));
+    ctx.rec.dispatch(rowShader("softmax", caps).c_str(), &push, sizeof push,
+                     rowGroups(outer, caps));
   } else if (inner == 1) {
     struct Push {
       uint64_t dy, y, dx;
@@ -279,7 +298,8 @@ void recordCrossEntropy(KernelContext &ctx, bool grad) {
        weights ? 1u : 0u,
        0};
   static_assert(sizeof(RowPush) == 48);
-  ctx.rec.dispatch("cross_entropy", &rp, sizeof rp, rowGroups(N, caps));
+  ctx.rec.dispatch(rowShader("cross_entropy", caps).c_str(), &rp, sizeof rp,
+                   rowGroups(N, caps));
 
   uint64_t factor = grad ? ctx.rec.scratch(1, 16) : 0;
   struct ReducePush {

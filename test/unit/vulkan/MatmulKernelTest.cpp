@@ -193,3 +193,81 @@ TEST(VulkanMatmulAlign, SingleRowWeightGrad) {
   c.b.output("dw", dw);
   expectParity(c.run(), 1e-6f, 1e-6f);
 }
+
+namespace {
+
+/// Sets GPT_VK_SUBGROUPS for the scope ("" = unset: the device decides) and
+/// restores the previous value. Read when a function is recorded, so set it
+/// before constructing the executor.
+struct SubgroupEnv {
+  explicit SubgroupEnv(const std::string &value) {
+    const char *old = std::getenv("GPT_VK_SUBGROUPS");
+    had = old != nullptr;
+    if (had)
+      previous = old;
+    if (value.empty())
+      unsetenv("GPT_VK_SUBGROUPS");
+    else
+      setenv("GPT_VK_SUBGROUPS", value.c_str(), 1);
+  }
+  ~SubgroupEnv() {
+    if (had)
+      setenv("GPT_VK_SUBGROUPS", previous.c_str(), 1);
+    else
+      unsetenv("GPT_VK_SUBGROUPS");
+  }
+  bool had = false;
+  std::string previous;
+};
+
+/// Runs `c` on a fresh Vulkan executor (validation on).
+std::map<std::string, HostTensor> runVulkan(Case &c) {
+  VulkanExecutor vk(vulkanArtifactOf(c.b), testVulkanOptions());
+  std::map<std::string, TensorView> views;
+  for (auto &kv : c.bufs)
+    views[kv.first] = kv.second.view();
+  auto out = vk.run(c.b.name, views);
+  EXPECT_EQ(vk.validationMessages(), 0) << vk.lastValidationMessage();
+  return out;
+}
+
+} // namespace
+
+// The decode path with W [N, K] has a subgroup-arithmetic variant
+// (linear_rows_t_sg, picked when the device has subgroup arithmetic;
+// lavapipe: size 8) and the shared-memory fallback (GPT_VK_SUBGROUPS=0):
+// both against the CPU (same tolerance as above), each bitwise equal from
+// run to run (a second executor records and runs it again), and the two
+// variants within the tolerance of each other.
+TEST(VulkanLinearSubgroups, BothVariantsAndDeterminism) {
+  struct Shape {
+    int64_t M, K, N;
+    bool bias;
+  };
+  // K % 4 == 0 (vec4) and odd K (scalar), N not a multiple of 8, M up to 8,
+  // K longer than a workgroup's lanes (strided k loop).
+  for (Shape s : {Shape{1, 64, 130, true}, Shape{3, 45, 70, false},
+                  Shape{8, 520, 19, true}, Shape{5, 1001, 9, false}}) {
+    SCOPED_TRACE("M " + std::to_string(s.M) + " K " + std::to_string(s.K) +
+                 " N " + std::to_string(s.N));
+    Case c;
+    int x = c.in("x", randn({s.M, 1, s.K}, 11), {-1, -2, s.K});
+    int w = c.in("w", randn({s.N, s.K}, 12));
+    int bi = s.bias ? c.in("bias", randn({s.N}, 13)) : -1;
+    int y = c.b.temp({-1, -2, s.N});
+    c.b.kernel("linear", {x, w, bi}, {y}, {{"transpose_weight", true}});
+    c.b.output("y", y);
+    std::map<std::string, std::vector<float>> byVariant;
+    for (const char *variant : {"0", "1"}) {
+      SCOPED_TRACE(std::string("GPT_VK_SUBGROUPS=") + variant);
+      SubgroupEnv env(variant);
+      ParityResult r = c.run();
+      expectClose(r.cpu["y"], r.vk["y"], atolFor(s.K), 1e-5f, "y");
+      auto again = runVulkan(c);
+      EXPECT_EQ(r.vk.at("y").f32, again.at("y").f32) << "not deterministic";
+      byVariant[variant] = r.vk.at("y").f32;
+    }
+    expectClose(byVariant["0"], byVariant["1"], atolFor(s.K), 1e-5f,
+                "subgroup vs shared-memory variant");
+  }
+}

@@ -263,3 +263,103 @@ TEST(VulkanNormLoss, ReductionsAreDeterministic) {
   for (const char *n : {"dg", "db", "loss", "norm"})
     EXPECT_EQ(first.at(n).f32, second.at(n).f32) << n;
 }
+
+namespace {
+
+/// Sets GPT_VK_SUBGROUPS for the scope and restores the previous value. Read
+/// when a function is recorded, so set it before constructing the executor.
+struct SubgroupEnv {
+  explicit SubgroupEnv(const std::string &value) {
+    const char *old = std::getenv("GPT_VK_SUBGROUPS");
+    had = old != nullptr;
+    if (had)
+      previous = old;
+    setenv("GPT_VK_SUBGROUPS", value.c_str(), 1);
+  }
+  ~SubgroupEnv() {
+    if (had)
+      setenv("GPT_VK_SUBGROUPS", previous.c_str(), 1);
+    else
+      unsetenv("GPT_VK_SUBGROUPS");
+  }
+  bool had = false;
+  std::string previous;
+};
+
+/// Runs `c` on a fresh Vulkan executor (validation on).
+std::map<std::string, HostTensor> runVulkan(Case &c) {
+  VulkanExecutor vk(vulkanArtifactOf(c.b), testVulkanOptions());
+  std::map<std::string, TensorView> views;
+  for (auto &kv : c.bufs)
+    views[kv.first] = kv.second.view();
+  auto out = vk.run(c.b.name, views);
+  EXPECT_EQ(vk.validationMessages(), 0) << vk.lastValidationMessage();
+  return out;
+}
+
+} // namespace
+
+// layernorm, softmax (contiguous rows) and cross_entropy have subgroup
+// variants (*_sg, picked when the device has subgroup arithmetic; lavapipe:
+// size 8) and the shared-memory fallback (GPT_VK_SUBGROUPS=0). Both against
+// the CPU with the tolerances above, each bitwise equal from run to run (a
+// second executor records and runs it again), and the two variants within
+// those tolerances of each other. Rows shorter than the workgroup leave
+// whole subgroups without elements; a softmax row whose first 200 entries
+// are -inf leaves subgroups with only -inf.
+TEST(VulkanNormLoss, SubgroupVariantsAndDeterminism) {
+  const float inf = std::numeric_limits<float>::infinity();
+  struct Shape {
+    int64_t rows, D;
+  };
+  for (Shape s : {Shape{6, 5}, Shape{4, 37}, Shape{3, 300}, Shape{2, 1000}}) {
+    SCOPED_TRACE("rows " + std::to_string(s.rows) + " D " +
+                 std::to_string(s.D));
+    const int64_t D = s.D;
+    Case c;
+    int x = c.in("x", randn({s.rows, D}, 40, 2.0f), {-1, D});
+    Buf xm = randn({s.rows, D}, 41, 3.0f);
+    for (int64_t j = 0; j < std::min<int64_t>(200, D - 1); ++j)
+      xm.f[j] = -inf; // row 0: only its tail is finite
+    int xmi = c.in("xm", xm, {-1, D});
+    int g = c.in("g", randn({D}, 42));
+    int be = c.in("b", randn({D}, 43));
+    std::vector<int32_t> tg(s.rows);
+    for (int64_t i = 0; i < s.rows; ++i)
+      tg[i] = i % 3 == 2 ? -1 : int32_t((i * 53 + 1) % D);
+    int targets = c.in("targets", ints({s.rows}, tg), {-1});
+    int y = c.b.temp({-1, D}), sm = c.b.temp({-1, D}), smm = c.b.temp({-1, D});
+    int loss = c.b.temp({});
+    c.b.kernel("layernorm", {x, g, be}, {y}, {{"epsilon", 1e-5}});
+    c.b.kernel("softmax", {x}, {sm}, {{"axis", -1}});
+    c.b.kernel("softmax", {xmi}, {smm}, {{"axis", -1}});
+    c.b.kernel("cross_entropy", {x, targets, -1}, {loss});
+    for (auto [n, v] :
+         {std::pair{"y", y}, {"sm", sm}, {"smm", smm}, {"loss", loss}})
+      c.b.output(n, v);
+    struct Tol {
+      const char *name;
+      float atol, rtol;
+    };
+    const Tol tols[] = {{"y", 1e-5f, 1e-5f},
+                        {"sm", 1e-7f, 1e-5f},
+                        {"smm", 1e-7f, 1e-5f},
+                        {"loss", 1e-6f, 1e-5f}};
+    std::map<std::string, std::map<std::string, HostTensor>> byVariant;
+    for (const char *variant : {"0", "1"}) {
+      SCOPED_TRACE(std::string("GPT_VK_SUBGROUPS=") + variant);
+      SubgroupEnv env(variant);
+      ParityResult r = c.run();
+      for (const Tol &t : tols)
+        expectOut(r, t.name, t.atol, t.rtol);
+      auto again = runVulkan(c);
+      for (const Tol &t : tols)
+        EXPECT_EQ(r.vk.at(t.name).f32, again.at(t.name).f32)
+            << t.name << " not deterministic";
+      byVariant[variant] = r.vk;
+    }
+    for (const Tol &t : tols)
+      expectClose(byVariant["0"].at(t.name), byVariant["1"].at(t.name), t.atol,
+                  t.rtol, std::string(t.name) + ": sg vs shared");
+  }
+}
