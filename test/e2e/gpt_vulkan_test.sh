@@ -14,7 +14,7 @@ DATA=$3
 [ -n "$GPTC" ] && [ -x "$GPTC" ] || { echo "SKIP: no gptc"; exit 77; }
 WORK=$(mktemp -d)
 SERVER=""
-trap '[ -n "$SERVER" ] && kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
+trap '[ -n "$SERVER" ] && kill $SERVER 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
 export XDG_CACHE_HOME="$WORK/cache"
 export GPT_GPTC="$GPTC"
 export GPT_VK_VALIDATION=${GPT_VK_VALIDATION:-1}
@@ -32,11 +32,11 @@ $GPT tokenizer train --input "$WORK/shake.txt" --vocab-size 300 -o "$WORK/tok" \
 $GPT data prepare --input "$WORK/shake.txt" --tokenizer "$WORK/tok" \
   --val-fraction 0.1 -o "$WORK/prep" >/dev/null 2>&1 || fail "data prepare"
 
-COMMON=(--preset tiny --data "$WORK/prep" --batch 4 --seq 32 --steps 12
+COMMON=(--preset tiny --data "$WORK/prep" --batch 4 --seq 32
   --eval-every 6 --eval-batches 2 --threads 1)
-$GPT train "${COMMON[@]}" --backend vulkan --out "$WORK/vk" \
+$GPT train "${COMMON[@]}" --steps 12 --backend vulkan --out "$WORK/vk" \
   >/dev/null 2>"$WORK/err" || fail "train vulkan: $(tail -5 "$WORK/err")"
-$GPT train "${COMMON[@]}" --backend cpu --out "$WORK/cpu" \
+$GPT train "${COMMON[@]}" --steps 12 --backend cpu --out "$WORK/cpu" \
   >/dev/null 2>"$WORK/err" || fail "train cpu: $(tail -5 "$WORK/err")"
 paste <(losses "$WORK/cpu") <(losses "$WORK/vk") >"$WORK/pairs"
 [ "$(wc -l <"$WORK/pairs")" -eq 12 ] || fail "12 losses each: $(cat "$WORK/pairs")"
@@ -45,6 +45,15 @@ awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > 1e-3 * $1) bad++ }
      END { exit bad > 0 }' "$WORK/pairs" ||
   fail "losses diverge (cpu vulkan): $(tr '\n' ' ' <"$WORK/pairs")"
 echo "losses (cpu vulkan): $(head -1 "$WORK/pairs") ... $(tail -1 "$WORK/pairs")"
+
+# Exact resume on Vulkan: 6 steps, checkpoint (read back from the device),
+# --resume up to 12 == the straight run.
+$GPT train "${COMMON[@]}" --steps 6 --lr-decay-steps 12 --backend vulkan \
+  --out "$WORK/vk6" >/dev/null 2>"$WORK/err" || fail "train 6: $(tail -3 "$WORK/err")"
+$GPT train --out "$WORK/vk6" --resume --steps 12 --backend vulkan --threads 1 \
+  >/dev/null 2>"$WORK/err" || fail "resume: $(tail -3 "$WORK/err")"
+[ "$(losses "$WORK/vk6" | tail -1)" = "$(losses "$WORK/vk" | tail -1)" ] ||
+  fail "resumed run ends at $(losses "$WORK/vk6" | tail -1), straight at $(losses "$WORK/vk" | tail -1)"
 
 $GPT eval --model "$WORK/vk" --data "$WORK/prep" --backend vulkan --json \
   >"$WORK/eval.json" 2>"$WORK/err" || fail "eval: $(cat "$WORK/err")"
@@ -102,11 +111,11 @@ for key in '"tokens_per_second"' '"decode_kernels"' '"paged_attention"'; do
 done
 
 # No Vulkan driver at all: a clear error, exit status 1, nothing written.
-VK_LOADER_DRIVERS_SELECT='no-such-driver*' $GPT train "${COMMON[@]}" \
+VK_LOADER_DRIVERS_SELECT='no-such-driver*' $GPT train "${COMMON[@]}" --steps 2 \
   --backend vulkan --out "$WORK/none" >/dev/null 2>"$WORK/err" &&
   fail "train without a device succeeded"
 grep -qi "no Vulkan device" "$WORK/err" || fail "no-device message: $(cat "$WORK/err")"
-$GPT train "${COMMON[@]}" --backend metal --out "$WORK/none" >/dev/null \
+$GPT train "${COMMON[@]}" --steps 2 --backend metal --out "$WORK/none" >/dev/null \
   2>"$WORK/err" && fail "unknown backend accepted"
 grep -q "unknown backend 'metal'" "$WORK/err" || fail "backend message: $(cat "$WORK/err")"
 
