@@ -103,8 +103,24 @@ VkInstance createInstance(bool validation, void *messengerInfo) {
     layers.push_back(kValidationLayer);
     extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
   }
+  // MoltenVK (Apple) is a portability driver: loaders since 1.3.216 list it
+  // only when the instance asks for portability enumeration.
+  bool portability = false;
+  {
+    uint32_t n = 0;
+    vkEnumerateInstanceExtensionProperties(nullptr, &n, nullptr);
+    std::vector<VkExtensionProperties> exts(n);
+    vkEnumerateInstanceExtensionProperties(nullptr, &n, exts.data());
+    for (const auto &e : exts)
+      if (std::strcmp(e.extensionName, "VK_KHR_portability_enumeration") == 0)
+        portability = true;
+  }
+  if (portability)
+    extensions.push_back("VK_KHR_portability_enumeration");
   VkInstanceCreateInfo ci{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
   ci.pNext = messengerInfo; // also reports instance creation problems
+  if (portability)
+    ci.flags |= 0x00000001; // VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR
   ci.pApplicationInfo = &app;
   ci.enabledLayerCount = static_cast<uint32_t>(layers.size());
   ci.ppEnabledLayerNames = layers.data();
@@ -158,11 +174,14 @@ std::vector<VkPhysicalDevice> physicalDevices(VkInstance instance) {
 VulkanDeviceInfo describe(VkPhysicalDevice pd, int index, DeviceCaps *caps) {
   VulkanDeviceInfo info;
   info.index = index;
+  VkPhysicalDeviceProperties basic;
+  vkGetPhysicalDeviceProperties(pd, &basic);
+  const bool v12 = basic.apiVersion >= VK_API_VERSION_1_2;
   VkPhysicalDeviceDriverProperties driver{
       VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
   VkPhysicalDeviceSubgroupProperties subgroup{
       VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
-  subgroup.pNext = &driver;
+  subgroup.pNext = v12 ? &driver : nullptr; // 1.2 structs on 1.2 only
   VkPhysicalDeviceProperties2 props{
       VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
   props.pNext = &subgroup;
@@ -171,13 +190,14 @@ VulkanDeviceInfo describe(VkPhysicalDevice pd, int index, DeviceCaps *caps) {
   info.name = p.deviceName;
   info.type = typeName(p.deviceType);
   info.apiVersion = versionStr(p.apiVersion);
-  info.driver = std::string(driver.driverName) + " " + driver.driverInfo;
+  info.driver = v12 ? std::string(driver.driverName) + " " + driver.driverInfo
+                    : "driver " + std::to_string(p.driverVersion);
   info.subgroupSize = subgroup.subgroupSize;
 
   VkPhysicalDeviceVulkan12Features f12{
       VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
   VkPhysicalDeviceFeatures2 f{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
-  f.pNext = &f12;
+  f.pNext = v12 ? &f12 : nullptr;
   vkGetPhysicalDeviceFeatures2(pd, &f);
   info.float16 = f12.shaderFloat16;
 
@@ -298,6 +318,53 @@ Context::Context(const VulkanOptions &options) : options_(options) {
     vkGetPhysicalDeviceProperties(physical_, &props);
     timestampPeriod_ = props.limits.timestampPeriod;
     pushBytes_ = std::min<uint32_t>(props.limits.maxPushConstantsSize, 256);
+    {
+      VkPhysicalDeviceMaintenance3Properties m3{
+          VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
+      VkPhysicalDeviceMaintenance4Properties m4{
+          VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_4_PROPERTIES};
+      bool v13 = props.apiVersion >= VK_API_VERSION_1_3;
+      m3.pNext = v13 ? &m4 : nullptr;
+      VkPhysicalDeviceProperties2 p2{
+          VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+      p2.pNext = &m3;
+      vkGetPhysicalDeviceProperties2(physical_, &p2);
+      maxBufferBytes_ = m3.maxMemoryAllocationSize;
+      if (v13 && m4.maxBufferSize)
+        maxBufferBytes_ = std::min(maxBufferBytes_, m4.maxBufferSize);
+      if (const char *e = std::getenv("GPT_VK_MAX_BUFFER_BYTES"); e && *e)
+        maxBufferBytes_ = std::min<VkDeviceSize>(
+            maxBufferBytes_, std::max<long long>(256, std::atoll(e)));
+    }
+    // Kernels need this much shared memory per workgroup (attention_fwd and
+    // attention_bwd tiles: 29,312 bytes; see shaders/attention_*.glsl).
+    constexpr uint32_t kSharedBytesNeeded = 29312;
+    if (caps_.maxSharedBytes < kSharedBytesNeeded)
+      throw ExecutorError("Vulkan device '" + info_.name + "' has " +
+                          std::to_string(caps_.maxSharedBytes) +
+                          " bytes of shared memory per workgroup; the "
+                          "attention kernels need " +
+                          std::to_string(kSharedBytesNeeded));
+    {
+      // Map device-local memory directly only where it is the device's
+      // main memory: CPUs and integrated GPUs, or a host-visible heap about
+      // as large as the largest device-local heap (resizable BAR).
+      VkDeviceSize largest = 0, visible = 0;
+      for (uint32_t h = 0; h < memory_.memoryHeapCount; ++h)
+        if (memory_.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
+          largest = std::max(largest, memory_.memoryHeaps[h].size);
+      const VkMemoryPropertyFlags both = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT |
+                                         VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+                                         VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+      for (uint32_t t = 0; t < memory_.memoryTypeCount; ++t)
+        if ((memory_.memoryTypes[t].propertyFlags & both) == both)
+          visible = std::max(
+              visible,
+              memory_.memoryHeaps[memory_.memoryTypes[t].heapIndex].size);
+      directDeviceMemory_ = info_.type == "cpu" ||
+                            info_.type == "integrated-gpu" ||
+                            (largest > 0 && visible >= largest / 10 * 9);
+    }
 
     // --- One compute queue. -----------------------------------------------
     uint32_t nq = 0;
@@ -346,10 +413,22 @@ Context::Context(const VulkanOptions &options) : options_(options) {
     want.pNext = &want12;
     want.features.shaderInt64 = VK_TRUE;
 
+    std::vector<const char *> deviceExtensions;
+    {
+      uint32_t n = 0;
+      vkEnumerateDeviceExtensionProperties(physical_, nullptr, &n, nullptr);
+      std::vector<VkExtensionProperties> exts(n);
+      vkEnumerateDeviceExtensionProperties(physical_, nullptr, &n, exts.data());
+      for (const auto &e : exts)
+        if (std::strcmp(e.extensionName, "VK_KHR_portability_subset") == 0)
+          deviceExtensions.push_back("VK_KHR_portability_subset"); // required
+    }
     VkDeviceCreateInfo di{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
     di.pNext = &want;
     di.queueCreateInfoCount = 1;
     di.pQueueCreateInfos = &qi;
+    di.enabledExtensionCount = uint32_t(deviceExtensions.size());
+    di.ppEnabledExtensionNames = deviceExtensions.data();
     check(vkCreateDevice(physical_, &di, nullptr, &device_), "vkCreateDevice");
     vkGetDeviceQueue(device_, queueFamily_, 0, &queue_);
 
@@ -467,6 +546,11 @@ std::string Context::lastValidationMessage() const {
 Buffer Context::createBuffer(VkDeviceSize bytes, MemoryUse use,
                              const std::string &what) {
   Buffer b;
+  if (bytes > maxBufferBytes_)
+    throw ExecutorError("vulkan: the " + what + " needs " +
+                        std::to_string(bytes) +
+                        " bytes, more than the device's largest buffer (" +
+                        std::to_string(maxBufferBytes_) + " bytes)");
   b.size = std::max<VkDeviceSize>(bytes, 16);
   VkBufferCreateInfo bi{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
   bi.size = b.size;
@@ -491,7 +575,7 @@ Buffer Context::createBuffer(VkDeviceSize bytes, MemoryUse use,
   int type = -1;
   switch (use) {
   case MemoryUse::Device:
-    if (!options_.forceStaging)
+    if (!options_.forceStaging && directDeviceMemory_)
       type = pick(VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | hostBits);
     if (type < 0)
       type = pick(VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
@@ -518,6 +602,23 @@ Buffer Context::createBuffer(VkDeviceSize bytes, MemoryUse use,
   ai.allocationSize = req.size;
   ai.memoryTypeIndex = uint32_t(type);
   VkResult r = vkAllocateMemory(device_, &ai, nullptr, &b.memory);
+  if (r != VK_SUCCESS && use == MemoryUse::Device &&
+      (memory_.memoryTypes[type].propertyFlags & hostBits)) {
+    // The host-visible heap is full: plain device memory (with staging).
+    int plain = -1;
+    for (uint32_t i = 0; i < memory_.memoryTypeCount && plain < 0; ++i)
+      if ((req.memoryTypeBits & (1u << i)) &&
+          (memory_.memoryTypes[i].propertyFlags &
+           VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT) &&
+          !(memory_.memoryTypes[i].propertyFlags &
+            VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT))
+        plain = int(i);
+    if (plain >= 0) {
+      type = plain;
+      ai.memoryTypeIndex = uint32_t(type);
+      r = vkAllocateMemory(device_, &ai, nullptr, &b.memory);
+    }
+  }
   if (r != VK_SUCCESS) {
     vkDestroyBuffer(device_, b.buffer, nullptr);
     throw ExecutorError("vulkan: cannot allocate " + std::to_string(bytes) +
@@ -536,6 +637,8 @@ Buffer Context::createBuffer(VkDeviceSize bytes, MemoryUse use,
     check(vkMapMemory(device_, b.memory, 0, VK_WHOLE_SIZE, 0, &p),
           "vkMapMemory");
     b.mapped = static_cast<char *>(p);
+    b.hostCached = (memory_.memoryTypes[type].propertyFlags &
+                    VK_MEMORY_PROPERTY_HOST_CACHED_BIT) != 0;
   }
   return b;
 }

@@ -36,6 +36,9 @@ struct Buffer {
   VkDeviceSize size = 0;
   uint64_t address = 0;
   char *mapped = nullptr;
+  /// Mapped memory the host may also read fast (HOST_CACHED). Write-combined
+  /// VRAM (resizable BAR) is mapped for uploads but read through staging.
+  bool hostCached = false;
 };
 
 enum class MemoryUse {
@@ -71,6 +74,14 @@ public:
   bool timestamps() const { return timestampValidBits_ > 0; }
   double timestampPeriodNs() const { return timestampPeriod_; }
   uint32_t pushConstantBytes() const { return pushBytes_; }
+  /// The largest single buffer: min(maxMemoryAllocationSize, maxBufferSize);
+  /// GPT_VK_MAX_BUFFER_BYTES lowers it (tests of the arena split).
+  VkDeviceSize maxBufferBytes() const { return maxBufferBytes_; }
+  /// Mask of the valid bits of a timestamp.
+  uint64_t timestampMask() const {
+    return timestampValidBits_ >= 64 ? ~uint64_t(0)
+                                     : (uint64_t(1) << timestampValidBits_) - 1;
+  }
 
   int validationMessages() const { return messages_.count.load(); }
   std::string lastValidationMessage() const;
@@ -108,6 +119,11 @@ private:
   uint32_t timestampValidBits_ = 0;
   double timestampPeriod_ = 1.0;
   uint32_t pushBytes_ = 128;
+  VkDeviceSize maxBufferBytes_ = VkDeviceSize(1) << 30;
+  /// Device-local memory the host can map is used directly only where it is
+  /// the main device memory (integrated GPUs, CPUs, resizable BAR), not the
+  /// 256 MiB BAR window of a discrete GPU.
+  bool directDeviceMemory_ = false;
   std::map<std::string, VkPipeline> pipelines_;
   Messages messages_;
 };

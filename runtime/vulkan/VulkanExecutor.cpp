@@ -3,7 +3,9 @@
 #include "executor/Binding.h"
 #include "vulkan/VulkanContext.h"
 
+#include <algorithm>
 #include <cstring>
+#include <deque>
 
 namespace gpt {
 using vk::Buffer;
@@ -44,13 +46,15 @@ struct FunctionState {
   std::vector<DeviceTensor> tensors;
   std::vector<Location> where;
 
-  Buffer staticArena, tokenArena;
-  std::vector<Buffer> inputs; ///< one device buffer per function input
+  bool bound = false;
+  /// Arena values: the pool chunk and the offset in it (roots only).
+  std::vector<std::pair<size_t, VkDeviceSize>> arenaSlot;
+  std::vector<Buffer> inputs;        ///< one device buffer per function input
   std::vector<Buffer *> inputBuffer; ///< inputs[i] or the resident copy
   std::vector<bool> resident;        ///< per input
   std::vector<bool> skipOutput;      ///< in-place into a resident input
-  uint64_t residentGeneration = 0;   ///< of the addresses bound
-  Buffer staging, readback;   ///< host-visible; only when inputs aren't
+  uint64_t bufferGeneration = 0;     ///< of the addresses bound
+  Buffer staging, readback;          ///< host-visible; only when inputs aren't
   std::vector<VkDeviceSize> stagingOffset;  ///< per input (~0: mapped)
   std::vector<VkDeviceSize> readbackOffset; ///< per output (~0: mapped)
   std::map<std::pair<size_t, int>, Buffer> scratch;
@@ -75,7 +79,12 @@ struct VulkanExecutor::Impl : vk::Recorder {
     bool valid = false; ///< holds data (uploaded or computed)
   };
   std::map<std::string, Resident> residents;
-  uint64_t residentGeneration = 1; ///< bumped when a resident buffer moves
+  /// The arenas of every function live in one pool of chunk buffers, each
+  /// at most the device's largest allocation, sized to the largest need of
+  /// any function: functions never run at once, so they share the memory.
+  std::deque<Buffer> arenaPool; // deque: growing keeps Buffer addresses
+  /// Bumped when a resident or pool buffer moves: states re-bind.
+  uint64_t bufferGeneration = 1;
   int reportedMessages = 0; ///< validation messages already turned into errors
 
   // --- Recorder state of the call being recorded or replayed. -------------
@@ -95,11 +104,11 @@ struct VulkanExecutor::Impl : vk::Recorder {
       releaseState(*s);
     for (auto &kv : residents)
       ctx->destroyBuffer(kv.second.buffer);
+    for (Buffer &b : arenaPool)
+      ctx->destroyBuffer(b);
   }
 
   void releaseState(FunctionState &s) {
-    ctx->destroyBuffer(s.staticArena);
-    ctx->destroyBuffer(s.tokenArena);
     for (Buffer &b : s.inputs)
       ctx->destroyBuffer(b);
     ctx->destroyBuffer(s.staging);
@@ -197,7 +206,7 @@ struct VulkanExecutor::Impl : vk::Recorder {
   void transfer(Buffer &device, void *host, size_t bytes, bool toDevice) {
     if (!bytes)
       return;
-    if (device.mapped) {
+    if (device.mapped && (toDevice || device.hostCached)) {
       if (toDevice)
         std::memcpy(device.mapped, host, bytes);
       else
@@ -276,6 +285,7 @@ struct VulkanExecutor::Impl : vk::Recorder {
 
   // --- The call. -------------------------------------------------------------
   void bindBuffers(FunctionState &s, const CallBinding &call);
+  void layoutArenas(FunctionState &s, int64_t bt);
   void recordOrReplay(FunctionState &s);
   std::map<std::string, HostTensor>
   run(FunctionState &s, const CallBinding &call,
@@ -289,21 +299,12 @@ void VulkanExecutor::Impl::bindBuffers(FunctionState &s,
   const std::string where = "function '" + f.name + "'";
   s.shapes = bindValueShapes(f, call.B, call.T, call.N);
   s.recorded = false;
-  if (!s.staticArena.buffer)
-    s.staticArena =
-        ctx->createBuffer(VkDeviceSize(f.staticBytes), MemoryUse::Device,
-                          where + " static arena");
   int64_t bt = call.B * call.T;
   if (f.tokenBytes && bt > (int64_t(1) << 46) / f.tokenBytes)
     throw ExecutorError(where + ": token arena of " +
                         std::to_string(f.tokenBytes) + " * " +
                         std::to_string(bt) + " bytes is too large");
-  VkDeviceSize tokenBytes = VkDeviceSize(f.tokenBytes * bt);
-  if (!s.tokenArena.buffer || s.tokenArena.size < tokenBytes) {
-    ctx->destroyBuffer(s.tokenArena);
-    s.tokenArena = ctx->createBuffer(tokenBytes, MemoryUse::Device,
-                                     where + " token arena");
-  }
+  layoutArenas(s, bt);
   s.inputs.resize(f.inputs.size());
   s.inputBuffer.assign(f.inputs.size(), nullptr);
   s.resident.assign(f.inputs.size(), false);
@@ -322,7 +323,7 @@ void VulkanExecutor::Impl::bindBuffers(FunctionState &s,
         b = ctx->createBuffer(bytes, MemoryUse::Device,
                               "resident '" + f.inputs[i].name + "'");
         r->second.valid = false;
-        ++residentGeneration; // other states re-bind their addresses
+        ++bufferGeneration; // other states re-bind their addresses
       }
       s.inputBuffer[i] = &b;
       s.resident[i] = true;
@@ -362,10 +363,9 @@ void VulkanExecutor::Impl::bindBuffers(FunctionState &s,
       loc = {s.inputBuffer[st.index], 0};
       break;
     case StorageKind::StaticArena:
-      loc = {&s.staticArena, VkDeviceSize(st.offset)};
-      break;
     case StorageKind::TokenArena:
-      loc = {&s.tokenArena, VkDeviceSize(st.offset * bt)};
+      loc = {&arenaPool[s.arenaSlot[s.root[v]].first],
+             s.arenaSlot[s.root[v]].second};
       break;
     case StorageKind::Alias:
       break; // roots are not aliases
@@ -386,8 +386,8 @@ void VulkanExecutor::Impl::bindBuffers(FunctionState &s,
       s.skipOutput[o] = true; // stays on the device
       continue;
     }
-    if (loc.buffer->mapped)
-      continue;
+    if (loc.buffer->mapped && loc.buffer->hostCached)
+      continue; // the host reads it directly
     s.readbackOffset[o] = readbackBytes;
     readbackBytes +=
         align16(VkDeviceSize(s.tensors[f.outputs[o].value].numel) * 4);
@@ -401,7 +401,69 @@ void VulkanExecutor::Impl::bindBuffers(FunctionState &s,
   s.B = call.B;
   s.T = call.T;
   s.N = call.N;
-  s.residentGeneration = residentGeneration;
+  s.bufferGeneration = bufferGeneration;
+  s.bound = true;
+}
+
+/// Splits the function's static and token arenas into chunks of at most
+/// the device's largest buffer (values that share bytes stay in one chunk)
+/// and grows the shared pool to fit them.
+void VulkanExecutor::Impl::layoutArenas(FunctionState &s, int64_t bt) {
+  const Function &f = *s.fn;
+  const VkDeviceSize maxBytes = ctx->maxBufferBytes();
+  s.arenaSlot.assign(f.values.size(), {0, 0});
+  std::vector<VkDeviceSize> need;
+  for (StorageKind kind : {StorageKind::StaticArena, StorageKind::TokenArena}) {
+    struct Interval {
+      VkDeviceSize begin, end;
+      size_t value;
+    };
+    std::vector<Interval> values;
+    for (size_t v = 0; v < f.values.size(); ++v) {
+      const Storage &st = f.values[v].storage;
+      if (st.kind != kind)
+        continue;
+      VkDeviceSize begin =
+          VkDeviceSize(st.offset) * (kind == StorageKind::TokenArena ? bt : 1);
+      VkDeviceSize bytes = VkDeviceSize(numElements(s.shapes[v])) * 4;
+      if (bytes > maxBytes)
+        throw ExecutorError("function '" + f.name + "': values[" +
+                            std::to_string(v) + "] needs " +
+                            std::to_string(bytes) +
+                            " bytes, more than the device's largest buffer (" +
+                            std::to_string(maxBytes) + " bytes)");
+      values.push_back({begin, begin + bytes, v});
+    }
+    std::sort(
+        values.begin(), values.end(),
+        [](const Interval &a, const Interval &b) { return a.begin < b.begin; });
+    bool open = false;
+    VkDeviceSize chunkBegin = 0, chunkEnd = 0;
+    for (const Interval &iv : values) {
+      if (!open || (iv.begin >= chunkEnd && iv.end - chunkBegin > maxBytes)) {
+        need.push_back(0);
+        chunkBegin = chunkEnd = iv.begin;
+        open = true;
+      } else if (iv.end - chunkBegin > maxBytes) {
+        throw ExecutorError("function '" + f.name +
+                            "': values sharing arena bytes span more than the "
+                            "device's largest buffer (" +
+                            std::to_string(maxBytes) + " bytes)");
+      }
+      chunkEnd = std::max(chunkEnd, iv.end);
+      need.back() = chunkEnd - chunkBegin;
+      s.arenaSlot[iv.value] = {need.size() - 1, iv.begin - chunkBegin};
+    }
+  }
+  if (arenaPool.size() < need.size())
+    arenaPool.resize(need.size());
+  for (size_t c = 0; c < need.size(); ++c)
+    if (!arenaPool[c].buffer || arenaPool[c].size < need[c]) {
+      ctx->destroyBuffer(arenaPool[c]); // no submission is in flight
+      arenaPool[c] = ctx->createBuffer(std::max<VkDeviceSize>(need[c], 16),
+                                       MemoryUse::Device, "arena");
+      ++bufferGeneration; // states recorded with the old buffer re-bind
+    }
 }
 
 /// Runs every kernel's record function: recording the command buffer the
@@ -500,6 +562,23 @@ void VulkanExecutor::Impl::recordOrReplay(FunctionState &s) {
         s.queries = VK_NULL_HANDLE;
         continue;
       }
+      // An in-place output into a resident input that the plan computed
+      // elsewhere: copy it into the resident buffer (it is not read back).
+      bool residentCopy = false;
+      for (size_t o = 0; o < f.outputs.size(); ++o) {
+        int64_t v = f.outputs[o].value, in = f.outputs[o].aliasInput;
+        if (!s.skipOutput[o] || s.where[v].buffer == s.inputBuffer[in])
+          continue;
+        VkDeviceSize bytes = VkDeviceSize(s.tensors[v].numel) * 4;
+        if (!bytes)
+          continue;
+        VkBufferCopy c{s.where[v].offset, 0, bytes};
+        vkCmdCopyBuffer(s.cmd, s.where[v].buffer->buffer,
+                        s.inputBuffer[in]->buffer, 1, &c);
+        residentCopy = true;
+      }
+      if (residentCopy)
+        computeBarrier();
       // Copies for readback.
       for (size_t o = 0; o < f.outputs.size(); ++o) {
         if (s.readbackOffset[o] == ~VkDeviceSize(0))
@@ -533,21 +612,19 @@ std::map<std::string, HostTensor> VulkanExecutor::Impl::run(
     FunctionState &s, const CallBinding &call,
     std::map<std::string, Executor::KernelTime> *profile) {
   const Function &f = *s.fn;
-  if (s.B != call.B || s.T != call.T || s.N != call.N ||
-      !s.staticArena.buffer || s.residentGeneration != residentGeneration)
+  if (s.B != call.B || s.T != call.T || s.N != call.N || !s.bound ||
+      s.bufferGeneration != bufferGeneration)
     bindBuffers(s, call);
-  if (s.residentGeneration != residentGeneration)
-    bindBuffers(s, call); // a resident grew while binding: bind again
   profiling = profile != nullptr && ctx->timestamps();
 
   // The caller's buffers change from call to call.
   for (size_t v = 0; v < f.values.size(); ++v) {
     const Storage &storage = f.values[s.root[v]].storage;
     // A resident input's host buffer may be stale: no host checks on it.
-    s.tensors[v].host = storage.kind == StorageKind::Input &&
-                                !s.resident[storage.index]
-                            ? call.views[storage.index]->data
-                            : nullptr;
+    s.tensors[v].host =
+        storage.kind == StorageKind::Input && !s.resident[storage.index]
+            ? call.views[storage.index]->data
+            : nullptr;
   }
   // Host-side checks run inside the record functions, before any upload.
   recordOrReplay(s);
@@ -583,7 +660,8 @@ std::map<std::string, HostTensor> VulkanExecutor::Impl::run(
     for (size_t d = 0; d < s.dispatchKernel.size(); ++d) {
       size_t k = s.dispatchKernel[d];
       Executor::KernelTime &kt = (*profile)[f.kernels[k].kernel];
-      kt.seconds += double(ts[d + 1] - ts[d]) * ctx->timestampPeriodNs() * 1e-9;
+      kt.seconds += double((ts[d + 1] - ts[d]) & ctx->timestampMask()) *
+                    ctx->timestampPeriodNs() * 1e-9;
       if (!seen[k]) {
         seen[k] = true;
         ++kt.calls;
@@ -687,8 +765,8 @@ VulkanExecutor::run(const std::string &function,
 
 void VulkanExecutor::setResident(const std::vector<std::string> &names) {
   for (const std::string &n : names)
-    impl_->residents[n]; // created empty; allocated at the first binding
-  ++impl_->residentGeneration; // every state re-binds (inputs move)
+    impl_->residents[n];     // created empty; allocated at the first binding
+  ++impl_->bufferGeneration; // every state re-binds (inputs move)
 }
 
 void VulkanExecutor::markHostChanged(const std::string &name) {

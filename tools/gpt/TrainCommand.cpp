@@ -191,6 +191,7 @@ int runTrain(const TrainOpts &o, CLI::App *cmd) {
   backend.threads = o.threads;
   train::ExecutorRunner runner(artifact, backend);
   checkArtifactConfig(runner.artifact(), config, artifact.string());
+  log("running on " + runner.executor().deviceDescription());
   log("training " + std::to_string(config.n_layer) + " layers, d_model " +
       std::to_string(config.d_model) + ", vocab " +
       std::to_string(config.vocab_size) + ", B=" + std::to_string(hp.batch) +

@@ -17,6 +17,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -179,6 +180,27 @@ TEST(VulkanModel, TrainingLossesTrackTheCpu) {
       worst = std::max(worst, std::fabs(double(x[i]) - double(y[i])));
   }
   EXPECT_LT(worst, 1e-3) << "largest parameter/state difference";
+}
+
+TEST(VulkanModel, ArenasSplitAtTheDevicesLargestBuffer) {
+  // A device whose largest allocation is 64 KiB (GPT_VK_MAX_BUFFER_BYTES
+  // lowers the real limit): the arenas (about 1 MiB here) are split into
+  // chunks at value boundaries and the results do not change.
+  ModelState cpuState(tinyConfig()), vkState(tinyConfig());
+  auto cpu = makeExecutor(compile("cpu"), {"cpu", 1, -1});
+  ::setenv("GPT_VK_MAX_BUFFER_BYTES", "65536", 1);
+  std::unique_ptr<Executor> vk;
+  try {
+    vk = makeExecutor(compile("vulkan"), {"vulkan", 0, -1});
+  } catch (...) {
+    ::unsetenv("GPT_VK_MAX_BUFFER_BYTES");
+    throw;
+  }
+  ::unsetenv("GPT_VK_MAX_BUFFER_BYTES");
+  StepLosses a = trainSteps(*cpu, cpuState, 3);
+  StepLosses b = trainSteps(*vk, vkState, 3);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_NEAR(a.loss[i], b.loss[i], 1e-4f * a.loss[i]) << "step " << i;
 }
 
 TEST(VulkanModel, ForwardLogitsMatchTheCpu) {
