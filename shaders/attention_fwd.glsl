@@ -66,8 +66,6 @@ shared float Vs[VCAP]; // [BC][Dh]
 shared float Ps[32 * 32]; // scores, then probabilities [BR][BC]
 shared float rowM[32], rowL[32], rowCorr[32];
 
-const float NEG_INF = -1.0 / 0.0;
-
 void main() {
   const uint tid = gl_LocalInvocationID.x;
   const uint b = gl_WorkGroupID.z, h = gl_WorkGroupID.y;
@@ -107,7 +105,7 @@ void main() {
     Qs[r * LD + d] = p.q.v[(b * p.T + i0 + r) * p.qStride + h * Dh + d];
   }
   if (tid < BR) {
-    rowM[tid] = NEG_INF;
+    rowM[tid] = NEG_BIG; // no key seen yet (see common.glsl)
     rowL[tid] = 0.0;
   }
   float acc[ACC];
@@ -133,7 +131,7 @@ void main() {
     for (uint idx = tid; idx < rows * BC; idx += 64) {
       uint r = idx / BC, c = idx - r * BC;
       int limit = causal ? int(i0 + r) + offset + 1 : kvLen;
-      float s = NEG_INF;
+      float s = NEG_BIG; // masked
       if (c < cols && j0 + int(c) < limit) {
         float dot = 0.0;
         for (uint d = 0; d < Dh; ++d)
@@ -150,11 +148,11 @@ void main() {
       for (uint c = 0; c < cols; ++c)
         mx = max(mx, Ps[r * BC + c]);
       float corr = 1.0, sum = 0.0;
-      if (mx != NEG_INF) {
-        corr = mOld == NEG_INF ? 0.0 : exp(mOld - mx);
+      if (mx > NEG_HALF) {
+        corr = mOld <= NEG_HALF ? 0.0 : exp(mOld - mx);
         for (uint c = 0; c < cols; ++c) {
           float s = Ps[r * BC + c];
-          float e = s == NEG_INF ? 0.0 : exp(s - mx);
+          float e = s <= NEG_HALF ? 0.0 : exp(s - mx);
           Ps[r * BC + c] = e;
           sum += e;
         }
@@ -208,7 +206,9 @@ void main() {
 #ifndef PAGED
   if (tid < rows && uint64_t(p.lse) != 0) {
     float l = rowL[tid], m = rowM[tid];
-    p.lse.v[(b * p.H + h) * p.T + i0 + tid] = l > 0.0 ? m + log(l) : m;
+    // A query that sees no key: lse = -inf (as the CPU), stored, not computed.
+    p.lse.v[(b * p.H + h) * p.T + i0 + tid] =
+        m > NEG_HALF && l > 0.0 ? m + log(l) : NEG_INF_BITS;
   }
 #endif
 }

@@ -2,7 +2,8 @@
 #include "common.glsl"
 // cross_entropy_grad pass 3, one workgroup per row:
 //   dlogits[r, v] = c * w * (exp(logit - lse) - [v == t]),  c = dloss / sum(w)
-// and a zero row for an ignored (or out-of-range) target.
+// and a zero row for an ignored (or out-of-range) target or a row whose
+// logits are all -inf (pass 1 gave it lse = NEG_BIG and weight 0).
 layout(local_size_x = 128) in;
 layout(push_constant) uniform Push {
   F32 logits;
@@ -28,8 +29,8 @@ void main() {
     float lse = p.stats.v[4 * r];
     for (uint j = t; j < V; j += 128) {
       float d = 0.0;
-      if (scale != 0.0) {
-        d = scale * exp(p.logits.v[base + j] - lse);
+      if (scale != 0.0 && lse > NEG_HALF) { // not an all-masked row
+        d = scale * osmProb(p.logits.v[base + j], lse, 1.0);
         if (int(j) == tg)
           d -= scale;
       }

@@ -24,51 +24,39 @@ layout(push_constant) uniform Push {
   uint pad;
 } p;
 
-#define NEG_INF uintBitsToFloat(0xff800000u)
 shared float redM[32]; // one per subgroup (size >= 4)
 shared float redS[32];
 
-void pushOne(inout float m, inout float s, float x) {
-  if (x > m) {
-    s = s * exp(m - x) + 1.0;
-    m = x;
-  } else if (x > NEG_INF) {
-    s += exp(x - m);
-  }
-}
 
-void merge(inout float m, inout float s, float m2, float s2) {
-  float mn = max(m, m2);
-  if (mn == NEG_INF)
-    return;
-  s = s * exp(m - mn) + s2 * exp(m2 - mn);
-  m = mn;
-}
 
 void main() {
   uint t = gl_LocalInvocationID.x, V = p.V;
   for (uint r = gl_WorkGroupID.x; r < p.rows; r += gl_NumWorkGroups.x) {
     uint base = r * V;
-    float m = NEG_INF, s = 0.0;
+    float m = NEG_BIG, s = 0.0;
     for (uint j = t; j < V; j += 128)
-      pushOne(m, s, p.logits.v[base + j]);
+      osmPush(m, s, p.logits.v[base + j]);
     float sm = subgroupMax(m);
-    float ss = subgroupAdd(m == NEG_INF ? 0.0 : s * exp(m - sm));
+    float ss = subgroupAdd(m <= NEG_HALF ? 0.0 : s * exp(m - sm));
     if (gl_SubgroupInvocationID == 0) {
       redM[gl_SubgroupID] = sm;
       redS[gl_SubgroupID] = ss;
     }
     barrier();
     if (t == 0) {
-      m = NEG_INF;
+      m = NEG_BIG;
       s = 0.0;
       for (uint i = 0; i < gl_NumSubgroups; ++i)
-        merge(m, s, redM[i], redS[i]);
-      float lse = m + log(s);
+        osmMerge(m, s, redM[i], redS[i]);
+      // A row whose logits are all masked (-inf) is treated as ignored.
+      bool empty = m <= NEG_HALF;
+      float lse = empty ? NEG_BIG : m + log(s);
       int tg = p.targets.v[r];
-      bool valid = tg >= 0 && uint(tg) < V;
+      bool valid = !empty && tg >= 0 && uint(tg) < V;
       float w = valid ? (p.hasWeights != 0 ? p.weights.v[r] : 1.0) : 0.0;
-      float l = valid ? w * (lse - p.logits.v[base + uint(tg)]) : 0.0;
+      float l = valid
+                    ? w * (lse - max(p.logits.v[base + uint(tg)], NEG_BIG))
+                    : 0.0;
       p.stats.v[4 * r] = lse;
       p.stats.v[4 * r + 1] = l;
       p.stats.v[4 * r + 2] = w;

@@ -18,8 +18,7 @@ layout(push_constant) uniform Push {
 
 void main() {
   uint D = p.D;
-  for (uint c = gl_GlobalInvocationID.x; c < D;
-       c += gl_NumWorkGroups.x * gl_WorkGroupSize.x) {
+  GRID_STRIDE(c, D) {
     for (uint blk = gl_WorkGroupID.y; blk * p.rowsPerBlock < p.rows;
          blk += gl_NumWorkGroups.y) {
       uint r0 = blk * p.rowsPerBlock, r1 = min(p.rows, r0 + p.rowsPerBlock);

@@ -13,7 +13,6 @@ layout(push_constant) uniform Push {
   uint nsplit;
   uint oStride;
 } p;
-const float NEG_INF = -1.0 / 0.0;
 void main() {
   GRID_STRIDE(idx, p.n) {
     uint d = idx % p.Dh, rest = idx / p.Dh;
@@ -21,15 +20,16 @@ void main() {
     rest /= p.H;
     uint t = rest % p.T, b = rest / p.T;
     uint stride = p.Dh + 2, first = (b * p.H + h) * p.nsplit;
-    float M = NEG_INF;
+    // A split that saw no key has m = NEG_BIG (attention_fwd.glsl).
+    float M = NEG_BIG;
     for (uint s = 0; s < p.nsplit; ++s)
       M = max(M, p.part.v[((first + s) * p.T + t) * stride]);
     float L = 0.0, a = 0.0;
-    if (M != NEG_INF) {
+    if (M > NEG_HALF) {
       for (uint s = 0; s < p.nsplit; ++s) {
         uint at = ((first + s) * p.T + t) * stride;
         float m = p.part.v[at];
-        if (m != NEG_INF) {
+        if (m > NEG_HALF) {
           float w = exp(m - M);
           L += p.part.v[at + 1] * w;
           a += p.part.v[at + 2 + d] * w;

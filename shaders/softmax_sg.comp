@@ -16,41 +16,22 @@ layout(push_constant) uniform Push {
   uint len;
 } p;
 
-#define NEG_INF uintBitsToFloat(0xff800000u)
 shared float redM[32]; // one per subgroup (size >= 4)
 shared float redS[32];
-
-// Adds element x to (m, s); -inf adds nothing (and never meets -inf - -inf).
-void pushOne(inout float m, inout float s, float x) {
-  if (x > m) {
-    s = s * exp(m - x) + 1.0;
-    m = x;
-  } else if (x > NEG_INF) {
-    s += exp(x - m);
-  }
-}
-
-void merge(inout float m, inout float s, float m2, float s2) {
-  float mn = max(m, m2);
-  if (mn == NEG_INF)
-    return;
-  s = s * exp(m - mn) + s2 * exp(m2 - mn);
-  m = mn;
-}
 
 // Merges every thread's pair into the workgroup's; workgroup-uniform flow.
 void wgMerge(inout float m, inout float s) {
   float sm = subgroupMax(m);
-  float ss = subgroupAdd(m == NEG_INF ? 0.0 : s * exp(m - sm));
+  float ss = subgroupAdd(m <= NEG_HALF ? 0.0 : s * exp(m - sm));
   if (gl_SubgroupInvocationID == 0) {
     redM[gl_SubgroupID] = sm;
     redS[gl_SubgroupID] = ss;
   }
   barrier();
-  m = NEG_INF;
+  m = NEG_BIG;
   s = 0.0;
   for (uint i = 0; i < gl_NumSubgroups; ++i)
-    merge(m, s, redM[i], redS[i]);
+    osmMerge(m, s, redM[i], redS[i]);
   barrier();
 }
 
@@ -58,12 +39,12 @@ void main() {
   uint t = gl_LocalInvocationID.x, len = p.len;
   for (uint r = gl_WorkGroupID.x; r < p.rows; r += gl_NumWorkGroups.x) {
     uint base = r * len;
-    float m = NEG_INF, s = 0.0;
+    float m = NEG_BIG, s = 0.0;
     for (uint j = t; j < len; j += 128)
-      pushOne(m, s, p.x.v[base + j]);
+      osmPush(m, s, p.x.v[base + j]);
     wgMerge(m, s);
-    float inv = 1.0 / s;
+    float inv = m <= NEG_HALF ? 0.0 : 1.0 / s; // empty row: zeros
     for (uint j = t; j < len; j += 128)
-      p.y.v[base + j] = exp(p.x.v[base + j] - m) * inv;
+      p.y.v[base + j] = osmProb(p.x.v[base + j], m, inv);
   }
 }

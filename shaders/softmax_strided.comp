@@ -14,8 +14,6 @@ layout(push_constant) uniform Push {
   uint grad;
 } p;
 
-#define NEG_INF uintBitsToFloat(0xff800000u)
-
 void main() {
   uint len = p.len, inner = p.inner;
   GRID_STRIDE(l, p.outer * inner) {
@@ -29,16 +27,16 @@ void main() {
         p.o.v[at] = p.b.v[at] * (p.a.v[at] - dot);
       }
     } else {
-      float m = NEG_INF;
+      float m = NEG_BIG;
       for (uint j = 0; j < len; ++j)
         m = max(m, p.a.v[base + j * inner]);
       float s = 0.0;
       for (uint j = 0; j < len; ++j)
-        s += exp(p.a.v[base + j * inner] - m);
-      float inv = 1.0 / s;
+        s += osmProb(p.a.v[base + j * inner], m, 1.0);
+      float inv = m <= NEG_HALF ? 0.0 : 1.0 / s; // all masked: zeros
       for (uint j = 0; j < len; ++j) {
         uint at = base + j * inner;
-        p.o.v[at] = exp(p.a.v[at] - m) * inv;
+        p.o.v[at] = osmProb(p.a.v[at], m, inv);
       }
     }
   }

@@ -24,10 +24,17 @@ std::string floatLit(float f) {
 }
 
 // The same formulas, in the same order, as the CPU interpreter
-// (runtime/executor/Elementwise.cpp): tanh-approximated GELU with tanh
-// written as 1 - 2 / (e^{2u} + 1), which saturates to +-1 without NaNs.
+// (runtime/executor/Elementwise.cpp): tanh-approximated GELU. The CPU
+// writes tanh as 1 - 2 / (e^{2u} + 1), which relies on e^{2u} = inf for
+// u > ~44; a driver may assume no inf (no SignedZeroInfNanPreserve), so here
+// tanh is (1 - e) / (1 + e) with e = e^{-2|u|} in (0, 1], which never
+// overflows and saturates to +-1 (equal to the CPU's within 1e-7).
 const char *const kHelpers = R"GLSL(
-float gpt_tanh(float u) { return 1.0 - 2.0 / (exp(2.0 * u) + 1.0); }
+float gpt_tanh(float u) {
+  float e = exp(-2.0 * abs(u));
+  float t = (1.0 - e) / (1.0 + e);
+  return u < 0.0 ? -t : t;
+}
 float gpt_gelu(float v) {
   float t = gpt_tanh(0.7978845608028654 * (v + 0.044715 * v * v * v));
   return 0.5 * v * (1.0 + t);

@@ -12,6 +12,8 @@
 #include "executor/RuntimeChecks.h"
 #include "vulkan/KernelContext.h"
 
+#include <cstdint>
+#include <limits>
 #include <string>
 
 namespace gpt::vk {
@@ -50,7 +52,26 @@ AttentionShape shapeOf(const Kernel &kernel, int64_t B, int64_t T, int64_t S,
   return a;
 }
 
-uint32_t u32(int64_t x) { return static_cast<uint32_t>(x); }
+/// Shaders index elements with 32-bit unsigned integers and loop grid-stride;
+/// sizes are kept below 2^31 so no index or index + stride wraps.
+constexpr int64_t kMaxIndex = std::numeric_limits<int32_t>::max();
+
+uint32_t u32(int64_t x) {
+  if (x < 0 || x > kMaxIndex)
+    error("attention: size " + std::to_string(x) +
+          " exceeds the Vulkan shaders' 32-bit indexing (at most 2^31 - 1)");
+  return static_cast<uint32_t>(x);
+}
+
+/// Every operand must be indexable by the shaders.
+void checkOperands(const KernelContext &ctx) {
+  for (const auto *list : {&ctx.in, &ctx.out})
+    for (const DeviceTensor *t : *list)
+      if (t && t->numel > kMaxIndex)
+        error(ctx.kernel.kernel + ": a tensor of " + std::to_string(t->numel) +
+              " elements exceeds the Vulkan shaders' 32-bit indexing (at "
+              "most 2^31 - 1)");
+}
 
 // --- forward ----------------------------------------------------------------
 
@@ -92,6 +113,7 @@ void recordForward(KernelContext &ctx, const AttentionShape &a, uint64_t q,
 }
 
 void recordAttention(KernelContext &ctx) {
+  checkOperands(ctx);
   const DeviceTensor &q = *ctx.in[0];
   int64_t B = q.shape[0], T = q.shape[1];
   AttentionShape a = shapeOf(ctx.kernel, B, T, ctx.in[1]->shape[1], q.shape[2]);
@@ -100,6 +122,7 @@ void recordAttention(KernelContext &ctx) {
 }
 
 void recordAttentionQkv(KernelContext &ctx) {
+  checkOperands(ctx);
   const DeviceTensor &qkv = *ctx.in[0];
   int64_t B = qkv.shape[0], T = qkv.shape[1], D = qkv.shape[2] / 3;
   AttentionShape a = shapeOf(ctx.kernel, B, T, T, D);
@@ -181,6 +204,7 @@ void recordBackward(KernelContext &ctx, const AttentionShape &a, uint64_t dout,
 uint64_t addressOf(const DeviceTensor *t) { return t ? t->address : 0; }
 
 void recordAttentionGrad(KernelContext &ctx) {
+  checkOperands(ctx);
   // do, q, k, v, o, lse -> dq, dk, dv
   const DeviceTensor &dout = *ctx.in[0], &k = *ctx.in[2];
   int64_t B = dout.shape[0], T = dout.shape[1], D = dout.shape[2];
@@ -192,6 +216,7 @@ void recordAttentionGrad(KernelContext &ctx) {
 }
 
 void recordAttentionQkvGrad(KernelContext &ctx) {
+  checkOperands(ctx);
   // do, qkv, o, lse -> dqkv
   const DeviceTensor &dout = *ctx.in[0], &qkv = *ctx.in[1];
   const DeviceTensor &dqkv = *ctx.out[0];
@@ -223,6 +248,7 @@ static_assert(sizeof(CombinePush) == 40, "matches paged_attention_combine");
 constexpr int64_t kSplitTiles = 8;
 
 void recordPagedAttention(KernelContext &ctx) {
+  checkOperands(ctx);
   // q, k_cache, v_cache, block_table, start -> o
   const DeviceTensor &q = *ctx.in[0], &kc = *ctx.in[1], &vc = *ctx.in[2];
   const DeviceTensor &table = *ctx.in[3], &start = *ctx.in[4];
@@ -231,7 +257,8 @@ void recordPagedAttention(KernelContext &ctx) {
   AttentionShape a = shapeOf(ctx.kernel, B, T, T, D);
   if (table.host && start.host)
     checkPagedPositions(static_cast<const int32_t *>(table.host),
-               static_cast<const int32_t *>(start.host), B, T, NB, BS, N);
+                        static_cast<const int32_t *>(start.host), B, T, NB, BS,
+                        N);
   if (B * T == 0 || a.Dh == 0 || N * BS == 0)
     return;
   uint32_t tile = tileRows(a.Dh, 32, 2080);
@@ -263,6 +290,7 @@ void recordPagedAttention(KernelContext &ctx) {
   int64_t nsplit = (NB * BS + chunk - 1) / chunk;
   if (T <= int64_t(tile) && nsplit > 1) {
     push.nsplit = u32(nsplit);
+    u32(B * a.H * nsplit * T * (a.Dh + 2)); // the partials are indexable
     push.chunk = u32(chunk);
     push.part = ctx.rec.scratch(0, size_t(B * a.H * nsplit * T * (a.Dh + 2)) *
                                        sizeof(float));

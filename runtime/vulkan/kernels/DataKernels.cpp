@@ -23,9 +23,11 @@ namespace {
 
 /// Shaders index elements with 32-bit integers.
 uint32_t u32(int64_t v) {
-  if (v < 0 || v > int64_t(std::numeric_limits<uint32_t>::max()))
+  // Below 2^31: grid-stride loops add the grid size to an index < n.
+  if (v < 0 || v > int64_t(std::numeric_limits<int32_t>::max()))
     throw std::runtime_error("vulkan: size " + std::to_string(v) +
-                             " exceeds the 32-bit indexing of the shaders");
+                             " exceeds the 32-bit indexing of the shaders "
+                             "(at most 2^31 - 1)");
   return static_cast<uint32_t>(v);
 }
 
@@ -302,7 +304,8 @@ void recordKvCacheWrite(KernelContext &ctx) {
   int64_t B = x.shape[0], T = x.shape[1], NB = table.shape[1];
   if (table.host && start.host)
     checkPagedPositions(static_cast<const int32_t *>(table.host),
-               static_cast<const int32_t *>(start.host), B, T, NB, BS, N);
+                        static_cast<const int32_t *>(start.host), B, T, NB, BS,
+                        N);
   copyBits(ctx, cache.address, out.address, cache.numel);
   if (x.numel == 0)
     return;

@@ -39,10 +39,11 @@ void recordElementwise(KernelContext &ctx) {
   const int64_t cols = first.last();
   if (cols <= 0 || first.numel == 0)
     return;
-  // The shader indexes with 32-bit element numbers.
-  if (first.numel > int64_t(UINT32_MAX))
+  // The shader indexes with 32-bit element numbers, kept below 2^31 so that
+  // no grid-stride index wraps.
+  if (first.numel > int64_t(INT32_MAX))
     throw ExecutorError("elementwise output of " + std::to_string(first.numel) +
-                        " elements is too large (at most 2^32 - 1)");
+                        " elements is too large (at most 2^31 - 1)");
   const int64_t rows = first.numel / cols;
   const size_t n = ctx.in.size(), m = ctx.out.size();
   std::vector<uint32_t> words(ewArgsWords(n, m));

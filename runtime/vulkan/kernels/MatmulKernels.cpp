@@ -26,9 +26,11 @@ namespace {
 constexpr int64_t kFewRows = 8;
 
 uint32_t u32(int64_t v) {
-  if (v < 0 || v > int64_t(std::numeric_limits<uint32_t>::max()))
+  // Below 2^31: grid-stride loops add the grid size to an index < n.
+  if (v < 0 || v > int64_t(std::numeric_limits<int32_t>::max()))
     throw std::runtime_error("vulkan: size " + std::to_string(v) +
-                             " exceeds the 32-bit indexing of the shaders");
+                             " exceeds the 32-bit indexing of the shaders "
+                             "(at most 2^31 - 1)");
   return static_cast<uint32_t>(v);
 }
 

@@ -26,9 +26,11 @@ namespace {
 constexpr uint32_t kLocal = 128;
 
 uint32_t u32(int64_t v, const char *what) {
-  if (v < 0 || v > int64_t(UINT32_MAX))
+  // Below 2^31: grid-stride loops add the grid size to an index < n.
+  if (v < 0 || v > int64_t(INT32_MAX))
     throw std::runtime_error(std::string(what) + " " + std::to_string(v) +
-                             " does not fit the 32-bit indices of the shaders");
+                             " does not fit the 32-bit indices of the shaders "
+                             "(at most 2^31 - 1)");
   return static_cast<uint32_t>(v);
 }
 

@@ -10,6 +10,7 @@
 #include "executor/Executor.h"
 #include "vulkan/KernelContext.h"
 
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -28,10 +29,11 @@ void recordGlobalNorm(KernelContext &ctx) {
   for (const DeviceTensor *t : ctx.in) {
     if (t->numel == 0)
       continue;
-    if (t->numel > int64_t(UINT32_MAX))
+    if (t->numel > int64_t(INT32_MAX))
       throw std::runtime_error("global_norm: a tensor of " +
                                std::to_string(t->numel) +
-                               " elements exceeds the shader's 32-bit index");
+                               " elements exceeds the shader's 32-bit index "
+                               "(at most 2^31 - 1)");
     table.push_back(static_cast<uint32_t>(t->address));
     table.push_back(static_cast<uint32_t>(t->address >> 32));
     table.push_back(static_cast<uint32_t>(t->numel));
@@ -87,9 +89,12 @@ void recordAdamW(KernelContext &ctx) {
                           " is not a non-negative number");
   }
   int64_t n = ctx.in[0]->numel;
-  if (n > int64_t(UINT32_MAX))
+  // Below 2^31 so that no grid-stride index wraps (AdamW is in place: an
+  // element visited twice would be updated twice).
+  if (n > int64_t(INT32_MAX))
     throw std::runtime_error("adamw: " + std::to_string(n) +
-                             " elements exceed the shader's 32-bit index");
+                             " elements exceed the shader's 32-bit index "
+                             "(at most 2^31 - 1)");
   if (n == 0)
     return;
   const DeviceTensor *norm = ctx.in[5];

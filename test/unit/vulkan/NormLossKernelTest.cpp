@@ -363,3 +363,71 @@ TEST(VulkanNormLoss, SubgroupVariantsAndDeterminism) {
                   t.rtol, std::string(t.name) + ": sg vs shared");
   }
 }
+
+// Rows that are entirely -inf (masked logits, causal_mask's "-inf" fill).
+// The shaders never compute with inf (a driver may assume there is none;
+// see NEG_BIG in shaders/common.glsl): an all -inf softmax row is zeros
+// where the CPU computes exp(-inf - -inf) = NaN, and cross_entropy treats
+// an all -inf row as ignored, i.e. like the CPU with that target set to -1.
+// Other rows, partly -inf, match the CPU with the usual tolerances. Both
+// variants (subgroup and shared memory).
+TEST(VulkanNormLoss, FullyMaskedRows) {
+  const float inf = std::numeric_limits<float>::infinity();
+  for (int64_t D : {int64_t(5), int64_t(300)}) {
+    SCOPED_TRACE("D " + std::to_string(D));
+    const int64_t rows = 4;
+    Buf x = randn({rows, D}, 50, 3.0f);
+    for (int64_t j = 0; j < D; ++j) {
+      x.f[1 * D + j] = -inf; // row 1: all masked
+      if (j % 2 == 0)
+        x.f[2 * D + j] = -inf; // row 2: every other element masked
+    }
+    Buf xs = randn({2, D, 3}, 51, 3.0f); // softmax along axis 1 (strided)
+    for (int64_t j = 0; j < D; ++j)
+      xs.f[j * 3 + 1] = -inf; // line (0, 1): all masked
+    std::vector<int32_t> tg = {1, 2, 3, -1}, tgRef = {1, -1, 3, -1};
+    for (const char *variant : {"0", "1"}) {
+      SCOPED_TRACE(std::string("GPT_VK_SUBGROUPS=") + variant);
+      SubgroupEnv env(variant);
+      auto build = [&](const std::vector<int32_t> &targets) {
+        Case c;
+        int xi = c.in("x", x, {-1, D}), xsi = c.in("xs", xs, {2, D, 3});
+        int t = c.in("targets", ints({rows}, targets), {-1});
+        int dloss = c.in("dloss", scalar(0.5f), std::vector<int64_t>{});
+        int sm = c.b.temp({-1, D}), ss = c.b.temp({2, D, 3});
+        int loss = c.b.temp({}), dl = c.b.temp({-1, D});
+        c.b.kernel("softmax", {xi}, {sm}, {{"axis", -1}});
+        c.b.kernel("softmax", {xsi}, {ss}, {{"axis", 1}});
+        c.b.kernel("cross_entropy", {xi, t, -1}, {loss});
+        c.b.kernel("cross_entropy_grad", {dloss, xi, t, -1}, {dl});
+        for (auto [n, v] :
+             {std::pair{"sm", sm}, {"ss", ss}, {"loss", loss}, {"dlogits", dl}})
+          c.b.output(n, v);
+        return c;
+      };
+      Case masked = build(tg), ref = build(tgRef);
+      auto vk = runVulkan(masked);
+      ParityResult r = ref.run(); // CPU with row 1 ignored, finite results
+      // softmax: row 1 (and strided line (0, 1)) zeros, the rest as the CPU.
+      const auto &sm = vk.at("sm").f32, &ss = vk.at("ss").f32;
+      const auto &cpuSm = r.cpu.at("sm").f32, &cpuSs = r.cpu.at("ss").f32;
+      for (int64_t i = 0; i < rows * D; ++i) {
+        if (i / D == 1)
+          ASSERT_EQ(sm[i], 0.0f) << i;
+        else
+          ASSERT_NEAR(sm[i], cpuSm[i], 1e-7f + 1e-5f * std::fabs(cpuSm[i]))
+              << i;
+      }
+      for (int64_t i = 0; i < 2 * D * 3; ++i) {
+        if (i < D * 3 && i % 3 == 1)
+          ASSERT_EQ(ss[i], 0.0f) << i;
+        else
+          ASSERT_NEAR(ss[i], cpuSs[i], 1e-7f + 1e-5f * std::fabs(cpuSs[i]))
+              << i;
+      }
+      expectClose(r.cpu.at("loss"), vk.at("loss"), 1e-6f, 1e-5f, "loss");
+      expectClose(r.cpu.at("dlogits"), vk.at("dlogits"), 1e-8f, 1e-5f,
+                  "dlogits");
+    }
+  }
+}
