@@ -95,6 +95,7 @@ struct VulkanExecutor::Impl : vk::Recorder {
   size_t chunk = 0;
   VkDeviceSize chunkOffset = 0;
   alignas(8) unsigned char pushBuffer[256] = {};
+  std::vector<unsigned char> constantScratch;
 
   ~Impl() override {
     if (!ctx)
@@ -192,10 +193,20 @@ struct VulkanExecutor::Impl : vk::Recorder {
       if (replay)
         mismatch = true;
       st->constantChunks.push_back(ctx->createBuffer(
-          kConstantChunk, MemoryUse::Upload, "kernel constants"));
+          kConstantChunk, MemoryUse::Device, "kernel constants"));
     }
     Buffer &b = st->constantChunks[chunk];
-    std::memcpy(b.mapped + chunkOffset, data, bytes);
+    // Device-local, filled by an update recorded in the command buffer (the
+    // data travels with it, so a replay restores it): shaders never read
+    // argument blocks over PCIe. Blocks depend only on shapes and addresses.
+    if (!replay) {
+      size_t n = (bytes + 3) & ~size_t(3);
+      constantScratch.assign(n, 0);
+      std::memcpy(constantScratch.data(), data, bytes);
+      vkCmdUpdateBuffer(st->cmd, b.buffer, chunkOffset, n,
+                        constantScratch.data());
+      computeBarrier();
+    }
     uint64_t address = b.address + chunkOffset;
     chunkOffset += need;
     return address;
