@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The Vulkan checks and benchmarks on a machine with a real GPU, in one go:
 #   scripts/gpu-check.sh [BUILD_DIR] [OUT_DIR]
+# BUILD_DIR may be a build directory or a bundle made by
+# scripts/gpu-bundle.sh (for GPU machines without the toolchain: it brings
+# its libraries in lib/ and precompiled artifacts in artifacts/).
 # 1. checks that a Vulkan loader and a GPU driver are there (says clearly
 #    when not), 2. builds if BUILD_DIR has no gpt binary, 3. lists the
 #    devices, 4. runs every Vulkan test binary on the GPU (not lavapipe),
@@ -9,13 +12,18 @@
 #    decode tokens/s) — all as JSON under OUT_DIR.
 # Environment: GPU_DRIVER (a VK_LOADER_DRIVERS_SELECT pattern, default
 # '*nvidia*'), GPT_VK_VALIDATION (default: 1 if the validation layer is
-# installed, else 0), BENCH_STEPS (default 5).
+# installed, else 0), BENCH_STEPS (default 5), BENCH_PRESET (default
+# gpt2-124m; e.g. tiny for a dry run on lavapipe), BENCH_BATCH (8),
+# BENCH_SEQ (1024).
 set -uo pipefail
 BUILD=${1:-build}
 OUT=${2:-gpu-results}
 mkdir -p "$OUT"
 GPU_DRIVER=${GPU_DRIVER:-'*nvidia*'}
 BENCH_STEPS=${BENCH_STEPS:-5}
+BENCH_PRESET=${BENCH_PRESET:-gpt2-124m}
+BENCH_BATCH=${BENCH_BATCH:-8}
+BENCH_SEQ=${BENCH_SEQ:-1024}
 say() { echo "gpu-check: $*" | tee -a "$OUT/summary.txt"; }
 
 if ! ldconfig -p | grep -q 'libvulkan\.so'; then
@@ -39,6 +47,11 @@ if [ ! -x "$BUILD/bin/gpt" ]; then
   }
 fi
 export VK_LOADER_DRIVERS_SELECT="$GPU_DRIVER"
+[ -d "$BUILD/lib" ] && export LD_LIBRARY_PATH="$PWD/$BUILD/lib:${LD_LIBRARY_PATH:-}"
+ART=()
+if [ "$BENCH_PRESET" = gpt2-124m ] && [ -f "$BUILD/artifacts/gpt2-124m.vulkan.gptart" ]; then
+  ART=(--artifact "$BUILD/artifacts/gpt2-124m.vulkan.gptart")
+fi
 if ! "$BUILD/bin/gpt" devices | tee "$OUT/devices.txt"; then
   say "no Vulkan device matches VK_LOADER_DRIVERS_SELECT='$GPU_DRIVER'"
   say "(NVIDIA: export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json or the driver's icd json)"
@@ -50,7 +63,7 @@ status=0
 for t in "$BUILD"/test/unit/vulkan/vulkan_*_test; do
   name=$(basename "$t")
   if "$t" --gtest_brief=1 >"$OUT/$name.log" 2>&1; then
-    say "$name: passed ($(grep -c '^\[       OK' "$OUT/$name.log" || true) tests)"
+    say "$name: $(grep -o 'PASSED.*' "$OUT/$name.log" | tail -1)"
   else
     say "$name: FAILED (see $OUT/$name.log)"
     status=1
@@ -62,13 +75,15 @@ if [ -x "$BUILD/bench/bench_vulkan_kernels" ]; then
     >"$OUT/bench_vulkan_kernels.json" 2>"$OUT/bench_vulkan_kernels.log" &&
     say "kernel benchmarks: $OUT/bench_vulkan_kernels.json"
 fi
-"$BUILD/bin/gpt" bench train --backend vulkan --preset gpt2-124m --batch 8 \
-  --seq 1024 --steps "$BENCH_STEPS" --profile --json \
-  >"$OUT/bench_train_124m.json" 2>"$OUT/bench_train_124m.log" &&
-  say "train 124M B8 T1024: $(grep -o '"ms_per_step": [0-9.]*' "$OUT/bench_train_124m.json")"
-"$BUILD/bin/gpt" bench generate --backend vulkan --preset gpt2-124m \
-  --prompt-lengths 128,512 --batches 1,8,32 --json \
-  >"$OUT/bench_generate_124m.json" 2>"$OUT/bench_generate_124m.log" &&
-  say "generate 124M: $OUT/bench_generate_124m.json"
+"$BUILD/bin/gpt" bench train --backend vulkan --preset "$BENCH_PRESET" \
+  --batch "$BENCH_BATCH" --seq "$BENCH_SEQ" --steps "$BENCH_STEPS" --profile --json "${ART[@]}" \
+  >"$OUT/bench_train.json" 2>"$OUT/bench_train.log" &&
+  say "train $BENCH_PRESET B$BENCH_BATCH T$BENCH_SEQ: $(grep '^  "ms_per_step"' "$OUT/bench_train.json" | tr -d ' ,')" ||
+  say "bench train failed (see $OUT/bench_train.log)"
+"$BUILD/bin/gpt" bench generate --backend vulkan --preset "$BENCH_PRESET" \
+  --prompt-lengths 128,512 --batches 1,8,32 --json --profile "${ART[@]}" \
+  >"$OUT/bench_generate.json" 2>"$OUT/bench_generate.log" &&
+  say "generate $BENCH_PRESET: $OUT/bench_generate.json" ||
+  say "bench generate failed (see $OUT/bench_generate.log)"
 say "done (status $status)"
 exit $status

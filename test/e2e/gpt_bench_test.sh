@@ -42,6 +42,24 @@ for key in prefill.8.tokens_per_second prefill.16.tokens_per_second \
   field "$WORK/gen.json" "$key" >/dev/null || fail "bench generate: no positive $key"
 done
 
+# A precompiled artifact: no gptc needed (how GPU machines run it).
+printf '{"vocab_size": 64, "context_length": 32, "n_layer": 1, "n_head": 2, "d_model": 16}' >"$WORK/cfg.json"
+"$GPTC" --config "$WORK/cfg.json" --emit=artifact -o "$WORK/a.gptart" ||
+  fail "gptc for the precompiled artifact"
+GPT_GPTC=/nonexistent $GPT bench train --config "$WORK/cfg.json" --batch 2 \
+  --seq 8 --steps 1 --threads 1 --artifact "$WORK/a.gptart" --json \
+  >"$WORK/pre.json" 2>"$WORK/err" || fail "bench train --artifact: $(cat "$WORK/err")"
+field "$WORK/pre.json" ms_per_step >/dev/null || fail "bench train --artifact json"
+GPT_GPTC=/nonexistent $GPT bench generate --config "$WORK/cfg.json" \
+  --prompt-lengths 8 --batches 1 --decode-tokens 3 --clients 1 --threads 1 \
+  --artifact "$WORK/a.gptart" --json >"$WORK/pregen.json" 2>"$WORK/err" ||
+  fail "bench generate --artifact: $(cat "$WORK/err")"
+field "$WORK/pregen.json" decode.1.tokens_per_second >/dev/null ||
+  fail "bench generate --artifact json"
+$GPT bench train --preset tiny --vocab 64 --steps 1 --artifact "$WORK/a.gptart" \
+  >/dev/null 2>"$WORK/err" && fail "artifact of another config accepted"
+grep -q "another model config" "$WORK/err" || fail "config mismatch: $(cat "$WORK/err")"
+
 # Bad options fail with a message, not a crash.
 $GPT bench train --preset tiny --vocab 64 --seq 100000 --steps 1 \
   >/dev/null 2>"$WORK/err" && fail "seq beyond the context accepted"

@@ -31,7 +31,7 @@
 namespace gpt::cli {
 namespace {
 struct BenchOptions {
-  std::string preset = "tiny", config;
+  std::string preset = "tiny", config, artifact;
   int64_t vocab = 0, batch = 8, seq = 0;
   int steps = 5, warmup = 1, threads = 0;
   bool json = false, profile = false;
@@ -77,9 +77,12 @@ int runBenchTrain(const BenchOptions &o) {
     if (!o.json)
       std::cerr << line << "\n";
   };
-  auto path = train::compileArtifact(config, train::selfExecutable("gpt"), log,
-                                     artifactTarget(o.backend));
+  auto path = !o.artifact.empty()
+                  ? std::filesystem::path(o.artifact)
+                  : train::compileArtifact(config, train::selfExecutable("gpt"),
+                                           log, artifactTarget(o.backend));
   Artifact artifact = readArtifact(path.string());
+  checkArtifactConfig(artifact, config, path.string());
   BackendOptions backend = o.backend;
   backend.threads = o.threads;
   std::unique_ptr<Executor> execPtr = makeExecutor(artifact, backend);
@@ -215,7 +218,7 @@ int runBenchTrain(const BenchOptions &o) {
 }
 
 struct GenerateBenchOptions {
-  std::string model, preset = "tiny", config;
+  std::string model, preset = "tiny", config, artifact;
   int64_t vocab = 0;
   std::vector<int> promptLengths = {128, 512};
   std::vector<int> batches = {1, 8, 32};
@@ -292,6 +295,8 @@ int runBenchGenerate(const GenerateBenchOptions &o) {
   if (o.model.empty()) {
     config = benchConfig(o.preset, o.config, o.vocab);
     dir = randomRunDir(config);
+    if (!o.artifact.empty()) // precompiled: no gptc needed (GPU machines)
+      std::filesystem::copy_file(o.artifact, dir / "artifact.gptart");
     temporary = true;
   } else {
     config = loadModelConfig((dir / "config.json").string());
@@ -427,6 +432,9 @@ void addBenchCommand(CLI::App &app) {
   train->add_option("--threads", o->threads, "CPU threads (default: all)");
   addBackendFlags(train, o->backend);
   train->add_flag("--json", o->json, "Print one JSON object");
+  train->add_option("--artifact", o->artifact,
+                    "A compiled artifact to use instead of running gptc (its "
+                    "config and target must match)");
   train->add_flag("--profile", o->profile, "Per-kernel time table");
   auto g = std::make_shared<GenerateBenchOptions>();
   CLI::App *generate = bench->add_subcommand(
@@ -454,6 +462,10 @@ void addBenchCommand(CLI::App &app) {
   generate->add_option("--threads", g->threads, "CPU threads (default: all)");
   addBackendFlags(generate, g->backend);
   generate->add_flag("--json", g->json, "Print one JSON object");
+  generate->add_option("--artifact", g->artifact,
+                       "A compiled artifact (with prefill/decode) to use "
+                       "instead of running gptc; needs random weights (no "
+                       "--model)");
   generate->add_flag("--profile", g->profile,
                      "Per-kernel time of the decode runs (GPU timestamps on "
                      "Vulkan)");
