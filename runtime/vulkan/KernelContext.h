@@ -50,7 +50,20 @@ struct DeviceCaps {
   uint32_t maxSharedBytes = 16384;
   uint32_t maxWorkgroupInvocations = 128;
   uint32_t maxGroupCountX = 65535;
+  /// GPT_VK_MATMUL (read once when the device opens): "", "small", "big" or
+  /// "rows" forces a matmul path (tests).
+  std::string forcedMatmul;
 };
+
+/// Whether a subgroup-arithmetic shader variant may run in workgroups of
+/// `workgroup` threads: the device has subgroup arithmetic (and
+/// GPT_VK_SUBGROUPS is not 0) and a power-of-two subgroup size >= 4 that
+/// divides the workgroup, so every subgroup is full.
+inline bool useSubgroups(const DeviceCaps &caps, uint32_t workgroup) {
+  uint32_t s = caps.subgroupSize;
+  return caps.subgroupArithmetic && s >= 4 && (s & (s - 1)) == 0 &&
+         s <= workgroup && workgroup % s == 0;
+}
 
 /// Implemented by the executor. Dispatches are recorded in order with a
 /// full compute->compute memory barrier after each, so a kernel may read
@@ -64,9 +77,8 @@ public:
                         uint32_t pushBytes, uint32_t gx, uint32_t gy = 1,
                         uint32_t gz = 1) = 0;
   /// Same for SPIR-V that came with the artifact (generated elementwise
-  /// kernels); `key` identifies the pipeline (created once, then cached).
-  virtual void dispatchSpirv(const std::string &key,
-                             const std::vector<uint32_t> &spirv,
+  /// kernels): one pipeline per distinct SPIR-V, created once.
+  virtual void dispatchSpirv(const std::vector<uint32_t> &spirv,
                              const void *push, uint32_t pushBytes, uint32_t gx,
                              uint32_t gy = 1, uint32_t gz = 1) = 0;
   /// Device scratch of at least `bytes` (16-byte aligned), private to this

@@ -313,6 +313,12 @@ Context::Context(const VulkanOptions &options) : options_(options) {
     }
     physical_ = devices[chosen];
     info_ = describe(physical_, chosen, &caps_);
+    // Test switches, read once: a recorded command buffer is replayed.
+    if (const char *e = std::getenv("GPT_VK_SUBGROUPS");
+        e && !std::strcmp(e, "0"))
+      caps_.subgroupArithmetic = false;
+    if (const char *e = std::getenv("GPT_VK_MATMUL"); e)
+      caps_.forcedMatmul = e;
     vkGetPhysicalDeviceMemoryProperties(physical_, &memory_);
     VkPhysicalDeviceProperties props;
     vkGetPhysicalDeviceProperties(physical_, &props);

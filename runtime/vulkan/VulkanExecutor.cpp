@@ -53,8 +53,14 @@ struct FunctionState {
   std::vector<Buffer *> inputBuffer; ///< inputs[i] or the resident copy
   std::vector<bool> resident;        ///< per input
   std::vector<bool> skipOutput;      ///< in-place into a resident input
-  uint64_t bufferGeneration = 0;     ///< of the addresses bound
-  Buffer staging, readback;          ///< host-visible; only when inputs aren't
+  struct Operands {
+    std::vector<const DeviceTensor *> in, out;
+  };
+  std::vector<Operands> operands;     ///< per kernel, into `tensors`
+  std::vector<vk::RecordFn> recordFn; ///< per kernel (resolved at load)
+  std::vector<void *> residentOf;     ///< per input: its Resident, or null
+  uint64_t bufferGeneration = 0;      ///< of the addresses bound
+  Buffer staging, readback;           ///< host-visible; only when inputs aren't
   std::vector<VkDeviceSize> stagingOffset;  ///< per input (~0: mapped)
   std::vector<VkDeviceSize> readbackOffset; ///< per output (~0: mapped)
   std::map<std::pair<size_t, int>, Buffer> scratch;
@@ -159,11 +165,23 @@ struct VulkanExecutor::Impl : vk::Recorder {
            gy, gz);
   }
 
-  void dispatchSpirv(const std::string &key, const std::vector<uint32_t> &spirv,
-                     const void *push, uint32_t pushBytes, uint32_t gx,
-                     uint32_t gy, uint32_t gz) override {
-    record(replay ? VK_NULL_HANDLE : ctx->pipeline(key, spirv), push, pushBytes,
-           gx, gy, gz);
+  void dispatchSpirv(const std::vector<uint32_t> &spirv, const void *push,
+                     uint32_t pushBytes, uint32_t gx, uint32_t gy,
+                     uint32_t gz) override {
+    record(replay ? VK_NULL_HANDLE : ctx->pipeline(spirvKey(spirv), spirv),
+           push, pushBytes, gx, gy, gz);
+  }
+
+  /// One pipeline per distinct SPIR-V (identical programs share it): FNV-1a
+  /// over the words plus their count; computed when recording only.
+  static std::string spirvKey(const std::vector<uint32_t> &words) {
+    uint64_t h = 1469598103934665603ull;
+    for (uint32_t w : words) {
+      h ^= w;
+      h *= 1099511628211ull;
+    }
+    return "elementwise." + std::to_string(h) + "." +
+           std::to_string(words.size());
   }
 
   uint64_t scratch(int slot, size_t bytes) override {
@@ -308,6 +326,7 @@ void VulkanExecutor::Impl::bindBuffers(FunctionState &s,
                                        const CallBinding &call) {
   const Function &f = *s.fn;
   const std::string where = "function '" + f.name + "'";
+  s.bound = false; // until every step below succeeded
   s.shapes = bindValueShapes(f, call.B, call.T, call.N);
   s.recorded = false;
   int64_t bt = call.B * call.T;
@@ -319,6 +338,7 @@ void VulkanExecutor::Impl::bindBuffers(FunctionState &s,
   s.inputs.resize(f.inputs.size());
   s.inputBuffer.assign(f.inputs.size(), nullptr);
   s.resident.assign(f.inputs.size(), false);
+  s.residentOf.assign(f.inputs.size(), nullptr);
   s.stagingOffset.assign(f.inputs.size(), ~VkDeviceSize(0));
   VkDeviceSize stagingBytes = 0;
   for (size_t i = 0; i < f.inputs.size(); ++i) {
@@ -338,6 +358,7 @@ void VulkanExecutor::Impl::bindBuffers(FunctionState &s,
       }
       s.inputBuffer[i] = &b;
       s.resident[i] = true;
+      s.residentOf[i] = &r->second;
       ctx->destroyBuffer(s.inputs[i]); // a per-state copy is not needed
       continue;
     }
@@ -412,6 +433,13 @@ void VulkanExecutor::Impl::bindBuffers(FunctionState &s,
   s.B = call.B;
   s.T = call.T;
   s.N = call.N;
+  s.operands.assign(f.kernels.size(), {});
+  for (size_t k = 0; k < f.kernels.size(); ++k) {
+    for (int64_t id : f.kernels[k].inputs)
+      s.operands[k].in.push_back(id < 0 ? nullptr : &s.tensors[id]);
+    for (int64_t id : f.kernels[k].outputs)
+      s.operands[k].out.push_back(id < 0 ? nullptr : &s.tensors[id]);
+  }
   s.bufferGeneration = bufferGeneration;
   s.bound = true;
 }
@@ -542,17 +570,9 @@ void VulkanExecutor::Impl::recordOrReplay(FunctionState &s) {
     for (size_t k = 0; k < f.kernels.size(); ++k) {
       const Kernel &kernel = f.kernels[k];
       kernelIndex = k;
-      vk::KernelContext kc{kernel, {}, {}, *this};
-      for (int64_t id : kernel.inputs)
-        kc.in.push_back(id < 0 ? nullptr : &s.tensors[id]);
-      for (int64_t id : kernel.outputs)
-        kc.out.push_back(id < 0 ? nullptr : &s.tensors[id]);
-      auto it = table.find(kernel.kernel);
+      vk::KernelContext kc{kernel, s.operands[k].in, s.operands[k].out, *this};
       try {
-        if (it == table.end())
-          throw ExecutorError("the Vulkan backend has no kernel '" +
-                              kernel.kernel + "'");
-        it->second(kc);
+        s.recordFn[k](kc);
       } catch (const std::exception &e) {
         if (!replay)
           vkEndCommandBuffer(s.cmd);
@@ -647,7 +667,7 @@ std::map<std::string, HostTensor> VulkanExecutor::Impl::run(
       continue;
     const void *src = call.views[i]->data;
     if (s.resident[i]) {
-      Resident &r = residents.at(f.inputs[i].name);
+      Resident &r = *static_cast<Resident *>(s.residentOf[i]);
       if (!r.valid)
         copyToDevice(r.buffer, src, bytes);
       r.valid = true;
@@ -684,13 +704,13 @@ std::map<std::string, HostTensor> VulkanExecutor::Impl::run(
   for (size_t o = 0; o < f.outputs.size(); ++o) {
     const FunctionOutput &out = f.outputs[o];
     const DeviceTensor &t = s.tensors[out.value];
+    if (s.skipOutput[o])
+      continue;
     size_t bytes = size_t(t.numel) * 4;
     const char *src =
         s.readbackOffset[o] == ~VkDeviceSize(0)
             ? s.where[out.value].buffer->mapped + s.where[out.value].offset
             : s.readback.mapped + s.readbackOffset[o];
-    if (s.skipOutput[o])
-      continue;
     if (out.aliasInput >= 0) {
       if (bytes)
         std::memcpy(call.views[out.aliasInput]->data, src, bytes);
@@ -735,6 +755,8 @@ VulkanExecutor::VulkanExecutor(const Artifact &artifact,
     auto s = std::make_unique<FunctionState>();
     s->fn = &f;
     s->root = aliasRoots(f);
+    for (const Kernel &k : f.kernels)
+      s->recordFn.push_back(impl_->table.at(k.kernel)); // checked above
     impl_->states.push_back(std::move(s));
   }
 }
@@ -766,8 +788,10 @@ VulkanExecutor::run(const std::string &function,
                     const std::map<std::string, TensorView> &inputs) {
   FunctionState *s = nullptr;
   for (const auto &st : impl_->states)
-    if (st->fn->name == function)
+    if (st->fn->name == function) {
       s = st.get();
+      break;
+    }
   if (!s)
     findFunctionOrThrow(impl_->artifact, function); // throws
   CallBinding call = bindCall(*s->fn, inputs);

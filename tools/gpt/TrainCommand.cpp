@@ -157,8 +157,13 @@ int runTrain(const TrainOpts &o, CLI::App *cmd) {
     }
     {
       // Check the artifact before writing anything into the run directory.
-      checkArtifactConfig(readArtifact(artifact.string()), config,
-                          artifact.string());
+      Artifact probe = readArtifact(artifact.string());
+      checkArtifactConfig(probe, config, artifact.string());
+      if (probe.target != artifactTarget(o.backend))
+        throw std::runtime_error(artifact.string() + ": compiled for target '" +
+                                 probe.target + "', --backend " +
+                                 o.backend.name + " runs target '" +
+                                 artifactTarget(o.backend) + "'");
     }
     train::prepareRunDir(runDir, ro.dataDir, config, artifact);
     artifact = runDir / "artifact.gptart";

@@ -14,22 +14,6 @@
 namespace gpt::vk {
 namespace {
 
-/// Pipeline key: the same SPIR-V (shared by identical programs) is one
-/// pipeline. FNV-1a over the words, plus the length against collisions of
-/// different sizes.
-std::string spirvKey(const std::vector<uint32_t> &words) {
-  uint64_t h = 1469598103934665603ull;
-  for (uint32_t w : words)
-    for (int b = 0; b < 4; ++b) {
-      h ^= (w >> (8 * b)) & 0xff;
-      h *= 1099511628211ull;
-    }
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "elementwise.%016llx.%zu",
-                static_cast<unsigned long long>(h), words.size());
-  return buf;
-}
-
 void recordElementwise(KernelContext &ctx) {
   const Kernel &k = ctx.kernel;
   if (k.spirv.empty())
@@ -72,7 +56,7 @@ void recordElementwise(KernelContext &ctx) {
           ? static_cast<uint32_t>(std::min<int64_t>(
                 rows, static_cast<int64_t>(ctx.rec.caps().maxGroupCountX)))
           : groupsFor(first.numel, kEwLocalSize, ctx.rec.caps());
-  ctx.rec.dispatchSpirv(spirvKey(k.spirv), k.spirv, &args, sizeof args, groups);
+  ctx.rec.dispatchSpirv(k.spirv, &args, sizeof args, groups);
 }
 
 } // namespace

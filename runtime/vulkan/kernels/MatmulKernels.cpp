@@ -34,25 +34,7 @@ uint32_t u32(int64_t v) {
   return static_cast<uint32_t>(v);
 }
 
-std::string forcedPath() {
-  const char *e = std::getenv("GPT_VK_MATMUL");
-  return e ? e : "";
-}
-
 bool aligned16(uint64_t address) { return address % 16 == 0; }
-
-/// Whether the subgroup variant of a shader with `workgroup` threads may be
-/// used: subgroup arithmetic, a power-of-two subgroup size >= 4 that divides
-/// the workgroup (so every subgroup is full), and GPT_VK_SUBGROUPS is not 0
-/// (a replayed command buffer keeps the shader it was recorded with).
-bool useSubgroups(const DeviceCaps &caps, uint32_t workgroup) {
-  const char *e = std::getenv("GPT_VK_SUBGROUPS");
-  if (e && std::string(e) == "0")
-    return false;
-  uint32_t s = caps.subgroupSize;
-  return caps.subgroupArithmetic && s >= 4 && (s & (s - 1)) == 0 &&
-         s <= workgroup;
-}
 
 /// C[z] (M x N, ldc) = op(A[z]) op(B[z]) (+ bias) for z < batch.
 struct Gemm {
@@ -74,7 +56,7 @@ void recordGemm(Recorder &rec, const Gemm &g) {
   // One tile per workgroup; 128 x 128 only when that still gives a few
   // hundred workgroups (a large GPU has ~100 compute units).
   int64_t bigTiles = ((g.M + 127) / 128) * ((g.N + 127) / 128) * g.batch;
-  std::string forced = forcedPath();
+  const std::string &forced = rec.caps().forcedMatmul;
   bool big = forced == "big" || (forced != "small" && bigTiles >= 256);
   int64_t tile = big ? 128 : 64;
   const char *shader = big ? "matmul_big" : "matmul";
@@ -131,7 +113,7 @@ void recordLinear(KernelContext &ctx) {
   u32(x.numel);
   u32(w.numel);
   u32(y.numel);
-  std::string forced = forcedPath();
+  const std::string &forced = ctx.rec.caps().forcedMatmul;
   bool rows = forced == "rows" ||
               (forced != "small" && forced != "big" && M <= kFewRows);
   if (rows && M <= kFewRows) {

@@ -46,11 +46,8 @@ uint64_t addr(const DeviceTensor *t) { return t ? t->address : 0; }
 /// subgroup full, at most 32 of them), and GPT_VK_SUBGROUPS is not 0 (a
 /// replayed command buffer keeps the shader it was recorded with).
 std::string rowShader(const char *shader, const DeviceCaps &caps) {
-  const char *e = std::getenv("GPT_VK_SUBGROUPS");
-  uint32_t s = caps.subgroupSize;
-  bool sg = !(e && std::string(e) == "0") && caps.subgroupArithmetic &&
-            s >= 4 && (s & (s - 1)) == 0 && s <= kLocal;
-  return sg ? std::string(shader) + "_sg" : std::string(shader);
+  return useSubgroups(caps, kLocal) ? std::string(shader) + "_sg"
+                                    : std::string(shader);
 }
 
 void recordLayernorm(KernelContext &ctx) {
