@@ -51,17 +51,10 @@ void aroundAxis(const std::vector<int64_t> &shape, int64_t axis, int64_t &outer,
     inner *= shape[d];
 }
 
-void checkIds(const int32_t *ids, int64_t n, int64_t V, const char *what) {
-  for (int64_t i = 0; i < n; ++i)
-    if (ids[i] < 0 || ids[i] >= V)
-      error(std::string(what) + " " + std::to_string(ids[i]) + " at position " +
-            std::to_string(i) + " out of range [0, " + std::to_string(V) + ")");
-}
-
 void embedding(KernelContext &c) {
   const Tensor &table = *c.in[0], &ids = *c.in[1], &y = *c.out[0];
   int64_t V = table.shape[0], D = table.shape[1], N = ids.numel;
-  checkIds(ids.i(), N, V, "token id");
+  checkTokenIds(ids.i(), N, V, "token id");
   const float *t = table.f();
   const int32_t *id = ids.i();
   float *o = y.f();
@@ -77,15 +70,7 @@ void positionEmbedding(KernelContext &c) {
   const int32_t *start = c.in.size() > 2 && c.in[2] ? c.in[2]->i() : nullptr;
   int64_t C = table.shape[0], D = table.shape[1];
   int64_t B = ids.shape[0], T = ids.shape[1];
-  if (!start && T > C)
-    error("sequence length T = " + std::to_string(T) +
-          " exceeds the context length " + std::to_string(C));
-  for (int64_t b = 0; start && b < B; ++b)
-    if (start[b] < 0 || int64_t(start[b]) + T > C)
-      error("sequence " + std::to_string(b) + ": positions " +
-            std::to_string(start[b]) + ".." +
-            std::to_string(int64_t(start[b]) + T - 1) +
-            " exceed the context length " + std::to_string(C));
+  checkPositions(start, B, T, C);
   const float *t = table.f();
   float *o = y.f();
   c.pool.parallelFor(B * T, grainFor(D), [&](int64_t b, int64_t e) {
@@ -228,7 +213,7 @@ void positionEmbeddingGrad(KernelContext &c) {
 void embeddingGrad(KernelContext &c) {
   const Tensor &dy = *c.in[0], &ids = *c.in[1], &dt = *c.out[0];
   int64_t V = dt.shape[0], D = dt.shape[1], N = ids.numel;
-  checkIds(ids.i(), N, V, "token id");
+  checkTokenIds(ids.i(), N, V, "token id");
   const int32_t *id = ids.i();
   const float *g = dy.f();
   float *o = dt.f();

@@ -205,13 +205,8 @@ void recordTakeLast(KernelContext &ctx) {
 }
 
 void checkIds(const DeviceTensor &ids, int64_t V) {
-  if (!ids.host)
-    return;
-  const int32_t *id = static_cast<const int32_t *>(ids.host);
-  for (int64_t i = 0; i < ids.numel; ++i)
-    if (id[i] < 0 || id[i] >= V)
-      error("token id " + std::to_string(id[i]) + " at position " +
-            std::to_string(i) + " out of range [0, " + std::to_string(V) + ")");
+  if (ids.host)
+    checkTokenIds(static_cast<const int32_t *>(ids.host), ids.numel, V);
 }
 
 void recordEmbedding(KernelContext &ctx) {
@@ -251,18 +246,9 @@ void recordPositionEmbedding(KernelContext &ctx) {
   const DeviceTensor *start = ctx.in.size() > 2 ? ctx.in[2] : nullptr;
   int64_t C = table.shape[0], D = table.shape[1];
   int64_t B = ids.shape[0], T = ids.shape[1];
-  if (!start && T > C)
-    error("sequence length T = " + std::to_string(T) +
-          " exceeds the context length " + std::to_string(C));
-  if (start && start->host) {
-    const int32_t *s = static_cast<const int32_t *>(start->host);
-    for (int64_t b = 0; b < B; ++b)
-      if (s[b] < 0 || int64_t(s[b]) + T > C)
-        error("sequence " + std::to_string(b) + ": positions " +
-              std::to_string(s[b]) + ".." +
-              std::to_string(int64_t(s[b]) + T - 1) +
-              " exceed the context length " + std::to_string(C));
-  }
+  if (!start || start->host)
+    checkPositions(start ? static_cast<const int32_t *>(start->host) : nullptr,
+                   B, T, C);
   if (y.numel == 0)
     return;
   struct {
