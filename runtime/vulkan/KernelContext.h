@@ -12,6 +12,7 @@
 #pragma once
 
 #include "artifact/Artifact.h"
+#include "executor/Executor.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -101,6 +102,24 @@ struct KernelContext {
 /// bad data, e.g. a token id out of range); the executor adds the location.
 using RecordFn = void (*)(KernelContext &);
 using KernelTable = std::map<std::string, RecordFn>;
+
+/// The largest element count or index the shaders handle: grid-stride
+/// loops add the grid size to an index < n, so n stays below 2^31.
+constexpr int64_t kMaxShaderIndex = 0x7fffffff;
+
+/// v as the shaders' 32-bit index type; ExecutorError when it is negative
+/// or above kMaxShaderIndex. `what` names the quantity in the message.
+inline uint32_t u32(int64_t v, const char *what = "size") {
+  if (v < 0 || v > kMaxShaderIndex)
+    throw ExecutorError(std::string("vulkan: ") + what + " " +
+                        std::to_string(v) +
+                        " exceeds the 32-bit indexing of the shaders (at "
+                        "most 2^31 - 1)");
+  return static_cast<uint32_t>(v);
+}
+
+/// The device address of an optional operand (0 when absent).
+inline uint64_t addressOf(const DeviceTensor *t) { return t ? t->address : 0; }
 
 /// Group count for `n` threads in groups of `local`, capped at the device's
 /// limit; shaders loop grid-stride (GRID_STRIDE in common.glsl) so a capped

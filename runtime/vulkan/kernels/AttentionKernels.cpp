@@ -52,22 +52,11 @@ AttentionShape shapeOf(const Kernel &kernel, int64_t B, int64_t T, int64_t S,
   return a;
 }
 
-/// Shaders index elements with 32-bit unsigned integers and loop grid-stride;
-/// sizes are kept below 2^31 so no index or index + stride wraps.
-constexpr int64_t kMaxIndex = std::numeric_limits<int32_t>::max();
-
-uint32_t u32(int64_t x) {
-  if (x < 0 || x > kMaxIndex)
-    error("attention: size " + std::to_string(x) +
-          " exceeds the Vulkan shaders' 32-bit indexing (at most 2^31 - 1)");
-  return static_cast<uint32_t>(x);
-}
-
 /// Every operand must be indexable by the shaders.
 void checkOperands(const KernelContext &ctx) {
   for (const auto *list : {&ctx.in, &ctx.out})
     for (const DeviceTensor *t : *list)
-      if (t && t->numel > kMaxIndex)
+      if (t && t->numel > kMaxShaderIndex)
         error(ctx.kernel.kernel + ": a tensor of " + std::to_string(t->numel) +
               " elements exceeds the Vulkan shaders' 32-bit indexing (at "
               "most 2^31 - 1)");
@@ -200,8 +189,6 @@ void recordBackward(KernelContext &ctx, const AttentionShape &a, uint64_t dout,
                      u32((a.S + own - 1) / own), u32(a.H), u32(a.B));
   }
 }
-
-uint64_t addressOf(const DeviceTensor *t) { return t ? t->address : 0; }
 
 void recordAttentionGrad(KernelContext &ctx) {
   checkOperands(ctx);

@@ -21,16 +21,6 @@ namespace {
 
 [[noreturn]] void error(const std::string &what) { throw ExecutorError(what); }
 
-/// Shaders index elements with 32-bit integers.
-uint32_t u32(int64_t v) {
-  // Below 2^31: grid-stride loops add the grid size to an index < n.
-  if (v < 0 || v > int64_t(std::numeric_limits<int32_t>::max()))
-    throw std::runtime_error("vulkan: size " + std::to_string(v) +
-                             " exceeds the 32-bit indexing of the shaders "
-                             "(at most 2^31 - 1)");
-  return static_cast<uint32_t>(v);
-}
-
 int64_t normAxis(int64_t axis, size_t rank) {
   return axis < 0 ? axis + static_cast<int64_t>(rank) : axis;
 }

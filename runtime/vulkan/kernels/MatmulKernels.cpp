@@ -25,15 +25,6 @@ namespace {
 
 constexpr int64_t kFewRows = 8;
 
-uint32_t u32(int64_t v) {
-  // Below 2^31: grid-stride loops add the grid size to an index < n.
-  if (v < 0 || v > int64_t(std::numeric_limits<int32_t>::max()))
-    throw std::runtime_error("vulkan: size " + std::to_string(v) +
-                             " exceeds the 32-bit indexing of the shaders "
-                             "(at most 2^31 - 1)");
-  return static_cast<uint32_t>(v);
-}
-
 bool aligned16(uint64_t address) { return address % 16 == 0; }
 
 /// C[z] (M x N, ldc) = op(A[z]) op(B[z]) (+ bias) for z < batch.

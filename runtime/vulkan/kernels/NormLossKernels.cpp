@@ -25,21 +25,10 @@ namespace {
 
 constexpr uint32_t kLocal = 128;
 
-uint32_t u32(int64_t v, const char *what) {
-  // Below 2^31: grid-stride loops add the grid size to an index < n.
-  if (v < 0 || v > int64_t(INT32_MAX))
-    throw std::runtime_error(std::string(what) + " " + std::to_string(v) +
-                             " does not fit the 32-bit indices of the shaders "
-                             "(at most 2^31 - 1)");
-  return static_cast<uint32_t>(v);
-}
-
 /// One workgroup per row; the shaders loop when the grid is capped.
 uint32_t rowGroups(int64_t rows, const DeviceCaps &caps) {
   return groupsFor(rows, 1, caps);
 }
-
-uint64_t addr(const DeviceTensor *t) { return t ? t->address : 0; }
 
 /// `shader` or its subgroup twin `shader`_sg: subgroup arithmetic, a
 /// power-of-two subgroup size >= 4 that divides the kLocal threads (every
@@ -59,7 +48,7 @@ void recordLayernorm(KernelContext &ctx) {
     uint32_t hasBeta;
   } push{x.address,
          ctx.in[1]->address,
-         addr(ctx.in[2]),
+         addressOf(ctx.in[2]),
          y.address,
          u32(x.rows(), "rows"),
          u32(x.last(), "row length"),
@@ -137,8 +126,8 @@ void recordLayernormGrad(KernelContext &ctx) {
     uint64_t partial, dgamma, dbeta;
     uint32_t D, blocks, hasDgamma, hasDbeta;
   } reduce{partial,
-           addr(dgamma),
-           addr(dbeta),
+           addressOf(dgamma),
+           addressOf(dbeta),
            static_cast<uint32_t>(D),
            static_cast<uint32_t>(blocks),
            dgamma ? 1u : 0u,
@@ -288,14 +277,10 @@ void recordCrossEntropy(KernelContext &ctx, bool grad) {
   struct RowPush {
     uint64_t logits, targets, weights, stats;
     uint32_t rows, V, hasWeights, pad;
-  } rp{logits.address,
-       targets.address,
-       addr(weights),
-       stats,
-       static_cast<uint32_t>(N),
-       static_cast<uint32_t>(V),
-       weights ? 1u : 0u,
-       0};
+  } rp{logits.address,           targets.address,
+       addressOf(weights),       stats,
+       static_cast<uint32_t>(N), static_cast<uint32_t>(V),
+       weights ? 1u : 0u,        0};
   static_assert(sizeof(RowPush) == 48);
   ctx.rec.dispatch(rowShader("cross_entropy", caps).c_str(), &rp, sizeof rp,
                    rowGroups(N, caps));
@@ -315,7 +300,7 @@ void recordCrossEntropy(KernelContext &ctx, bool grad) {
     uint32_t rows, V, hasWeights, pad;
   } gp{logits.address,
        targets.address,
-       addr(weights),
+       addressOf(weights),
        stats,
        factor,
        out.address,
