@@ -19,6 +19,8 @@
 #   --out DIR          where everything goes (default build/quickstart; its
 #                      data/, tokenizer/, prepared/ and run/ are replaced)
 #   --port N           port of the server (default 8080)
+#   --backend B        cpu (default) or vulkan: train, evaluate and serve on a
+#                      GPU (or any Vulkan device; see `build/bin/gpt devices`)
 #   --no-install       skip scripts/install-deps.sh
 #   --no-build         skip scripts/build.sh (use the binaries in $BUILD_DIR)
 #   --no-serve         stop after the evaluation
@@ -35,6 +37,7 @@ MINUTES=5
 STEPS=""
 OUT=build/quickstart
 PORT=8080
+BACKEND=cpu
 INSTALL=1
 BUILD=1
 SERVE=1
@@ -54,6 +57,7 @@ while [ $# -gt 0 ]; do
   --steps) STEPS=$2; shift ;;
   --out) OUT=$2; shift ;;
   --port) PORT=$2; shift ;;
+  --backend) BACKEND=$2; shift ;;
   --no-install) INSTALL=0 ;;
   --no-build) BUILD=0 ;;
   --no-serve) SERVE=0 ;;
@@ -122,14 +126,14 @@ else
 fi
 "$GPT" train --config "$OUT/model.json" --data "$OUT/prepared" --out "$OUT/run" \
   "${LENGTH[@]}" --batch 16 --lr 3e-3 --warmup 50 --eval-every 200 \
-  --eval-batches 8 --threads "$THREADS"
+  --eval-batches 8 --threads "$THREADS" --backend "$BACKEND"
 
 step "evaluation"
-EVAL=$("$GPT" eval --model "$OUT/run" --data "$OUT/prepared" --threads "$THREADS" --json)
+EVAL=$("$GPT" eval --model "$OUT/run" --data "$OUT/prepared" --threads "$THREADS" --backend "$BACKEND" --json)
 echo "validation loss (nats per answer token): $EVAL"
 if [ -n "$HELDOUT" ]; then
   echo "held-out questions ($HELDOUT), greedy answers, exact match:"
-  "$GPT" eval-chat --model "$OUT/run" --data "$HELDOUT" --threads "$THREADS" --show 6
+  "$GPT" eval-chat --model "$OUT/run" --data "$HELDOUT" --threads "$THREADS" --backend "$BACKEND" --show 6
 fi
 echo "(data, training and evaluation took $(elapsed))"
 
@@ -152,7 +156,7 @@ Or chat in the terminal: $GPT chat --model $run
 EOF
   if "$GPT" serve --help >/dev/null 2>&1; then
     echo "serving $run on http://127.0.0.1:$PORT (Ctrl-C stops it)"
-    exec "$GPT" serve --model "$run" --host 127.0.0.1 --port "$PORT"
+    exec "$GPT" serve --model "$run" --host 127.0.0.1 --port "$PORT" --backend "$BACKEND"
   else
     echo "NOTE: this build has no 'gpt serve'."
     echo "When it lands: $GPT serve --model $run --host 127.0.0.1 --port $PORT"
