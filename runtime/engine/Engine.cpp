@@ -712,6 +712,10 @@ Engine::~Engine() {
 }
 
 int64_t Engine::contextLength() const { return impl_->C; }
+
+std::string Engine::deviceDescription() const {
+  return impl_->exec->deviceDescription(); // fixed once loaded
+}
 int64_t Engine::vocabSize() const { return impl_->V; }
 
 uint64_t Engine::submit(std::vector<int32_t> prompt,

@@ -88,6 +88,8 @@ public:
   ~Engine(); ///< cancels everything and joins the engine thread
 
   int64_t contextLength() const;
+  /// Where the kernels run ("CPU (avx512, 2 threads)", "Vulkan 1.3 ...").
+  std::string deviceDescription() const;
   int64_t vocabSize() const;
 
   /// Queues a request. Throws EngineError when the prompt is empty or has a

@@ -113,6 +113,8 @@ void addServeCommand(CLI::App &app) {
               << port << "/v1  (parallel " << o->parallel << ", queue "
               << o->maxQueue << (o->apiKey.empty() ? "" : ", API key required")
               << ")" << std::endl;
+    std::cerr << "gpt serve: kernels run on " << engine.deviceDescription()
+              << std::endl;
 
     std::thread waiter([&] {
       int sig = 0;
