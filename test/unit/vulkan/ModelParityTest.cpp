@@ -269,12 +269,14 @@ struct Collector {
 };
 
 /// Greedy outputs of several prompts submitted together (batched decode).
-std::vector<std::vector<int32_t>> generateAll(const std::string &backend) {
+std::vector<std::vector<int32_t>> generateAll(const std::string &backend,
+                                              int64_t kvCacheBytes = 1 << 20,
+                                              int64_t *preemptions = nullptr) {
   EngineOptions eo;
   eo.backend = backend;
   eo.threads = 1;
   eo.gptc = gptc();
-  eo.kvCacheBytes = 1 << 20;
+  eo.kvCacheBytes = kvCacheBytes;
   eo.prefillChunk = 8; // prompts of 11 and 20 tokens: chunked prefill
   Engine engine(runDir().string(), eo);
   std::vector<std::vector<int32_t>> prompts = {
@@ -295,6 +297,8 @@ std::vector<std::vector<int32_t>> generateAll(const std::string &backend) {
     EXPECT_EQ(c->error, "");
     out.push_back(c->tokens);
   }
+  if (preemptions)
+    *preemptions = engine.stats().preemptions;
   return out;
 }
 
@@ -306,6 +310,21 @@ TEST(VulkanModel, GreedyGenerationEqualsTheCpu) {
     EXPECT_EQ(cpu[i].size(), 10u);
     EXPECT_EQ(cpu[i], vk[i]) << "prompt " << i;
   }
+}
+
+TEST(VulkanModel, PreemptionUnderKvPressureKeepsTheCpuTokens) {
+  // 4 KV blocks (2 layers x 16 positions x 32 dims x k,v x 4 bytes = 8 KiB
+  // each) for three sequences needing 2 each: the newest are preempted and
+  // recomputed, with the pool resident on the device.
+  const int64_t kv = 4 * 2 * 2 * 16 * 32 * 4;
+  int64_t cpuPreempted = 0, vkPreempted = 0;
+  std::vector<std::vector<int32_t>> cpu = generateAll("cpu", kv, &cpuPreempted);
+  std::vector<std::vector<int32_t>> vk =
+      generateAll("vulkan", kv, &vkPreempted);
+  EXPECT_GT(vkPreempted, 0) << "the pool was large enough: no preemption";
+  EXPECT_EQ(cpuPreempted, vkPreempted);
+  EXPECT_EQ(cpu, vk);
+  EXPECT_EQ(cpu, generateAll("cpu")) << "preemption changed the tokens";
 }
 
 } // namespace
