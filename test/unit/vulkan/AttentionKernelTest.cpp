@@ -24,16 +24,7 @@ namespace {
 constexpr float kFwdAtol = 1e-5f, kFwdRtol = 1e-5f;
 constexpr float kBwdAtol = 1e-4f, kBwdRtol = 1e-4f;
 
-struct Case {
-  FunctionBuilder b;
-  std::map<std::string, Buf> bufs;
-  int in(const std::string &name, Buf buf) {
-    const char *dtype = buf.dtype == DType::F32 ? "f32" : "i32";
-    int id = b.input(name, buf.shape, dtype);
-    bufs[name] = std::move(buf);
-    return id;
-  }
-};
+using Case = KernelCase;
 
 struct Dims {
   int64_t B, T, S, H, Dh;

@@ -11,40 +11,7 @@ using namespace gpt::test;
 
 namespace {
 
-struct Case {
-  FunctionBuilder b;
-  std::map<std::string, Buf> bufs;
-
-  int in(const std::string &name, Buf buf, std::vector<int64_t> declared = {},
-         const char *role = "input") {
-    const char *dtype = buf.dtype == DType::F32 ? "f32" : "i32";
-    int id =
-        b.input(name, declared.empty() ? buf.shape : declared, dtype, role);
-    bufs[name] = std::move(buf);
-    return id;
-  }
-  int inputIndex(int value) const {
-    for (size_t i = 0; i < b.inputs.size(); ++i)
-      if (b.inputs[i]["value"] == value)
-        return static_cast<int>(i);
-    return -1;
-  }
-  ParityResult run() { return runBoth(b, bufs); }
-  /// The Vulkan executor's error for this call ("<no error>" if none).
-  std::string vkError() {
-    VulkanExecutor vk(vulkanArtifactOf(b), testVulkanOptions());
-    std::map<std::string, Buf> copy = bufs;
-    std::map<std::string, TensorView> views;
-    for (auto &kv : copy)
-      views[kv.first] = kv.second.view();
-    try {
-      vk.run(b.name, views);
-    } catch (const ExecutorError &e) {
-      return e.what();
-    }
-    return "<no error>";
-  }
-};
+using Case = KernelCase;
 
 Buf iota(std::vector<int64_t> shape, int32_t from = 0) {
   Buf b;

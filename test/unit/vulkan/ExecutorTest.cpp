@@ -171,12 +171,13 @@ void residentRoundTrip(bool staging) {
   vk.markHostChanged("acc");
   out = vk.run("swap", {{"x", x1.view()}, {"acc", acc.view()}});
   EXPECT_EQ(out.at("old").f32, (std::vector<float>{0, 0, 0, 1}));
-  EXPECT_THROW(vk.readBack("x", {DType::F32, {4}, back.data()}),
-               ExecutorError);
+  EXPECT_THROW(vk.readBack("x", {DType::F32, {4}, back.data()}), ExecutorError);
   EXPECT_EQ(vk.validationMessages(), 0) << vk.lastValidationMessage();
 }
 
-TEST(VulkanExecutor, ResidentInputsStayOnTheDevice) { residentRoundTrip(false); }
+TEST(VulkanExecutor, ResidentInputsStayOnTheDevice) {
+  residentRoundTrip(false);
+}
 
 TEST(VulkanExecutor, ResidentInputsThroughStaging) { residentRoundTrip(true); }
 

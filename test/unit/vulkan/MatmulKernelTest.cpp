@@ -17,29 +17,7 @@ using namespace gpt::test;
 
 namespace {
 
-struct Case {
-  FunctionBuilder b;
-  std::map<std::string, Buf> bufs;
-
-  int in(const std::string &name, Buf buf, std::vector<int64_t> declared = {}) {
-    const char *dtype = buf.dtype == DType::F32 ? "f32" : "i32";
-    int id = b.input(name, declared.empty() ? buf.shape : declared, dtype);
-    bufs[name] = std::move(buf);
-    return id;
-  }
-  ParityResult run() { return runBoth(b, bufs); }
-};
-
-/// Forces a matmul path for the scope ("" = the record function's choice).
-struct ForcePath {
-  explicit ForcePath(const std::string &path) {
-    if (path.empty())
-      unsetenv("GPT_VK_MATMUL");
-    else
-      setenv("GPT_VK_MATMUL", path.c_str(), 1);
-  }
-  ~ForcePath() { unsetenv("GPT_VK_MATMUL"); }
-};
+using Case = KernelCase;
 
 float atolFor(int64_t K) { return 1e-6f * float(std::max<int64_t>(K, 16)); }
 
@@ -67,7 +45,7 @@ class VulkanLinear : public ::testing::TestWithParam<LinearCase> {};
 
 TEST_P(VulkanLinear, ForwardAndWeightGrad) {
   const LinearCase &p = GetParam();
-  ForcePath force(p.path);
+  ScopedEnv force("GPT_VK_MATMUL", p.path); // "" = automatic
   Case c;
   int x = c.in("x", randn({p.B, p.T, p.K}, 1), {-1, -2, p.K});
   int w = c.in("w", randn(p.tw ? std::vector<int64_t>{p.N, p.K}
@@ -129,7 +107,7 @@ class VulkanMatmul : public ::testing::TestWithParam<MatmulCase> {};
 
 TEST_P(VulkanMatmul, Batched) {
   const MatmulCase &p = GetParam();
-  ForcePath force(p.path);
+  ScopedEnv force("GPT_VK_MATMUL", p.path); // "" = automatic
   const int64_t M = 19, K = 21, N = 70;
   Case c;
   std::vector<int64_t> as = p.tl ? std::vector<int64_t>{2, 3, K, M}
@@ -166,7 +144,7 @@ INSTANTIATE_TEST_SUITE_P(
 // after a 1-float-per-token value, B*T odd): the vec4 loads must fall back.
 TEST(VulkanMatmulAlign, MisalignedOperands) {
   for (const char *path : {"small", "rows"}) {
-    ForcePath force(path);
+    ScopedEnv force("GPT_VK_MATMUL", path); // "" = automatic
     Case c;
     const int64_t B = 1, T = path[0] == 'r' ? 3 : 37, K = 64, N = 68;
     int x = c.in("x", randn({B, T, K}, 7), {-1, -2, K});
@@ -193,45 +171,6 @@ TEST(VulkanMatmulAlign, SingleRowWeightGrad) {
   c.b.output("dw", dw);
   expectParity(c.run(), 1e-6f, 1e-6f);
 }
-
-namespace {
-
-/// Sets GPT_VK_SUBGROUPS for the scope ("" = unset: the device decides) and
-/// restores the previous value. Read when a function is recorded, so set it
-/// before constructing the executor.
-struct SubgroupEnv {
-  explicit SubgroupEnv(const std::string &value) {
-    const char *old = std::getenv("GPT_VK_SUBGROUPS");
-    had = old != nullptr;
-    if (had)
-      previous = old;
-    if (value.empty())
-      unsetenv("GPT_VK_SUBGROUPS");
-    else
-      setenv("GPT_VK_SUBGROUPS", value.c_str(), 1);
-  }
-  ~SubgroupEnv() {
-    if (had)
-      setenv("GPT_VK_SUBGROUPS", previous.c_str(), 1);
-    else
-      unsetenv("GPT_VK_SUBGROUPS");
-  }
-  bool had = false;
-  std::string previous;
-};
-
-/// Runs `c` on a fresh Vulkan executor (validation on).
-std::map<std::string, HostTensor> runVulkan(Case &c) {
-  VulkanExecutor vk(vulkanArtifactOf(c.b), testVulkanOptions());
-  std::map<std::string, TensorView> views;
-  for (auto &kv : c.bufs)
-    views[kv.first] = kv.second.view();
-  auto out = vk.run(c.b.name, views);
-  EXPECT_EQ(vk.validationMessages(), 0) << vk.lastValidationMessage();
-  return out;
-}
-
-} // namespace
 
 // The decode path with W [N, K] has a subgroup-arithmetic variant
 // (linear_rows_t_sg, picked when the device has subgroup arithmetic;
@@ -260,10 +199,10 @@ TEST(VulkanLinearSubgroups, BothVariantsAndDeterminism) {
     std::map<std::string, std::vector<float>> byVariant;
     for (const char *variant : {"0", "1"}) {
       SCOPED_TRACE(std::string("GPT_VK_SUBGROUPS=") + variant);
-      SubgroupEnv env(variant);
+      ScopedEnv env("GPT_VK_SUBGROUPS", variant);
       ParityResult r = c.run();
       expectClose(r.cpu["y"], r.vk["y"], atolFor(s.K), 1e-5f, "y");
-      auto again = runVulkan(c);
+      auto again = c.runVulkan();
       EXPECT_EQ(r.vk.at("y").f32, again.at("y").f32) << "not deterministic";
       byVariant[variant] = r.vk.at("y").f32;
     }

@@ -11,19 +11,7 @@ using namespace gpt::test;
 
 namespace {
 
-/// A one-function artifact plus the caller's buffers.
-struct Case {
-  FunctionBuilder b;
-  std::map<std::string, Buf> bufs;
-
-  int in(const std::string &name, Buf buf, std::vector<int64_t> declared = {}) {
-    const char *dtype = buf.dtype == DType::F32 ? "f32" : "i32";
-    int id = b.input(name, declared.empty() ? buf.shape : declared, dtype);
-    bufs[name] = std::move(buf);
-    return id;
-  }
-  ParityResult run() { return runBoth(b, bufs); }
-};
+using Case = KernelCase;
 
 void expectOut(const ParityResult &r, const std::string &name, float atol,
                float rtol) {
@@ -264,41 +252,6 @@ TEST(VulkanNormLoss, ReductionsAreDeterministic) {
     EXPECT_EQ(first.at(n).f32, second.at(n).f32) << n;
 }
 
-namespace {
-
-/// Sets GPT_VK_SUBGROUPS for the scope and restores the previous value. Read
-/// when a function is recorded, so set it before constructing the executor.
-struct SubgroupEnv {
-  explicit SubgroupEnv(const std::string &value) {
-    const char *old = std::getenv("GPT_VK_SUBGROUPS");
-    had = old != nullptr;
-    if (had)
-      previous = old;
-    setenv("GPT_VK_SUBGROUPS", value.c_str(), 1);
-  }
-  ~SubgroupEnv() {
-    if (had)
-      setenv("GPT_VK_SUBGROUPS", previous.c_str(), 1);
-    else
-      unsetenv("GPT_VK_SUBGROUPS");
-  }
-  bool had = false;
-  std::string previous;
-};
-
-/// Runs `c` on a fresh Vulkan executor (validation on).
-std::map<std::string, HostTensor> runVulkan(Case &c) {
-  VulkanExecutor vk(vulkanArtifactOf(c.b), testVulkanOptions());
-  std::map<std::string, TensorView> views;
-  for (auto &kv : c.bufs)
-    views[kv.first] = kv.second.view();
-  auto out = vk.run(c.b.name, views);
-  EXPECT_EQ(vk.validationMessages(), 0) << vk.lastValidationMessage();
-  return out;
-}
-
-} // namespace
-
 // layernorm, softmax (contiguous rows) and cross_entropy have subgroup
 // variants (*_sg, picked when the device has subgroup arithmetic; lavapipe:
 // size 8) and the shared-memory fallback (GPT_VK_SUBGROUPS=0). Both against
@@ -348,11 +301,11 @@ TEST(VulkanNormLoss, SubgroupVariantsAndDeterminism) {
     std::map<std::string, std::map<std::string, HostTensor>> byVariant;
     for (const char *variant : {"0", "1"}) {
       SCOPED_TRACE(std::string("GPT_VK_SUBGROUPS=") + variant);
-      SubgroupEnv env(variant);
+      ScopedEnv env("GPT_VK_SUBGROUPS", variant);
       ParityResult r = c.run();
       for (const Tol &t : tols)
         expectOut(r, t.name, t.atol, t.rtol);
-      auto again = runVulkan(c);
+      auto again = c.runVulkan();
       for (const Tol &t : tols)
         EXPECT_EQ(r.vk.at(t.name).f32, again.at(t.name).f32)
             << t.name << " not deterministic";
@@ -388,7 +341,7 @@ TEST(VulkanNormLoss, FullyMaskedRows) {
     std::vector<int32_t> tg = {1, 2, 3, -1}, tgRef = {1, -1, 3, -1};
     for (const char *variant : {"0", "1"}) {
       SCOPED_TRACE(std::string("GPT_VK_SUBGROUPS=") + variant);
-      SubgroupEnv env(variant);
+      ScopedEnv env("GPT_VK_SUBGROUPS", variant);
       auto build = [&](const std::vector<int32_t> &targets) {
         Case c;
         int xi = c.in("x", x, {-1, D}), xsi = c.in("xs", xs, {2, D, 3});
@@ -406,7 +359,7 @@ TEST(VulkanNormLoss, FullyMaskedRows) {
         return c;
       };
       Case masked = build(tg), ref = build(tgRef);
-      auto vk = runVulkan(masked);
+      auto vk = masked.runVulkan();
       ParityResult r = ref.run(); // CPU with row 1 ignored, finite results
       // softmax: row 1 (and strided line (0, 1)) zeros, the rest as the CPU.
       const auto &sm = vk.at("sm").f32, &ss = vk.at("ss").f32;

@@ -60,6 +60,85 @@ inline ParityResult runBoth(const FunctionBuilder &b,
   return r;
 }
 
+/// A test function (usually one kernel) and its input buffers by name.
+struct KernelCase {
+  FunctionBuilder b;
+  std::map<std::string, Buf> bufs;
+
+  /// Declares input `name` (shape `declared`, else the buffer's) and keeps
+  /// its buffer; returns the value id.
+  int in(const std::string &name, Buf buf, std::vector<int64_t> declared = {},
+         const char *role = "input") {
+    const char *dtype = buf.dtype == DType::F32 ? "f32" : "i32";
+    int id =
+        b.input(name, declared.empty() ? buf.shape : declared, dtype, role);
+    bufs[name] = std::move(buf);
+    return id;
+  }
+  /// The input index of value `value` (-1 if it is not an input).
+  int inputIndex(int value) const {
+    for (size_t i = 0; i < b.inputs.size(); ++i)
+      if (b.inputs[i]["value"] == value)
+        return static_cast<int>(i);
+    return -1;
+  }
+  ParityResult run() { return runBoth(b, bufs); }
+  /// Runs on a fresh Vulkan executor (validation on); in-place inputs are
+  /// updated in `bufs`.
+  std::map<std::string, HostTensor> runVulkan() {
+    VulkanExecutor vk(vulkanArtifactOf(b), testVulkanOptions());
+    std::map<std::string, TensorView> views;
+    for (auto &kv : bufs)
+      views[kv.first] = kv.second.view();
+    auto out = vk.run(b.name, views);
+    EXPECT_EQ(vk.validationMessages(), 0) << vk.lastValidationMessage();
+    return out;
+  }
+  /// The Vulkan executor's error for this call ("<no error>" if none).
+  std::string vkError() {
+    VulkanExecutor vk(vulkanArtifactOf(b), testVulkanOptions());
+    std::map<std::string, Buf> copy = bufs;
+    std::map<std::string, TensorView> views;
+    for (auto &kv : copy)
+      views[kv.first] = kv.second.view();
+    try {
+      vk.run(b.name, views);
+    } catch (const ExecutorError &e) {
+      return e.what();
+    }
+    return "<no error>";
+  }
+};
+
+/// Sets an environment variable for the scope ("" = unset) and restores
+/// it. The Vulkan executor reads its switches (GPT_VK_SUBGROUPS,
+/// GPT_VK_MATMUL) when it opens the device: set them before constructing it.
+struct ScopedEnv {
+  ScopedEnv(const char *name, const std::string &value) : name_(name) {
+    const char *old = std::getenv(name);
+    had_ = old != nullptr;
+    if (had_)
+      previous_ = old;
+    if (value.empty())
+      ::unsetenv(name);
+    else
+      ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (had_)
+      ::setenv(name_, previous_.c_str(), 1);
+    else
+      ::unsetenv(name_);
+  }
+  ScopedEnv(const ScopedEnv &) = delete;
+  ScopedEnv &operator=(const ScopedEnv &) = delete;
+
+private:
+  const char *name_;
+  bool had_ = false;
+  std::string previous_;
+};
+
 /// |a - b| <= atol + rtol * |a| element-wise; reports the worst element.
 inline void expectClose(const std::vector<float> &want,
                         const std::vector<float> &got, float atol, float rtol,
