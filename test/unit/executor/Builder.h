@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -172,5 +173,37 @@ inline ::testing::AssertionResult near(const std::vector<float> &got,
   }
   return ::testing::AssertionSuccess();
 }
+
+/// A test function and its input buffers by name: the executor tests
+/// (PagedTest) and the Vulkan parity tests (KernelCase) build on it.
+struct CaseInputs {
+  FunctionBuilder b;
+  std::map<std::string, Buf> bufs;
+
+  /// Declares input `name` (shape `declared`, else the buffer's) and keeps
+  /// its buffer; returns the value id.
+  int in(const std::string &name, Buf buf, std::vector<int64_t> declared = {},
+         const char *role = "input") {
+    const char *dtype = buf.dtype == DType::F32 ? "f32" : "i32";
+    int id =
+        b.input(name, declared.empty() ? buf.shape : declared, dtype, role);
+    bufs[name] = std::move(buf);
+    return id;
+  }
+  /// The input index of value `value` (-1 if it is not an input).
+  int inputIndex(int value) const {
+    for (size_t i = 0; i < b.inputs.size(); ++i)
+      if (b.inputs[i]["value"] == value)
+        return static_cast<int>(i);
+    return -1;
+  }
+  /// Views of every buffer, by input name.
+  std::map<std::string, TensorView> views() {
+    std::map<std::string, TensorView> v;
+    for (auto &kv : bufs)
+      v[kv.first] = kv.second.view();
+    return v;
+  }
+};
 
 } // namespace gpt::test

@@ -14,32 +14,10 @@ using namespace gpt::test;
 
 namespace {
 
-struct Case {
-  FunctionBuilder b;
-  std::map<std::string, Buf> bufs;
-
-  /// Declares an input; returns its value id. `declared` defaults to the
-  /// buffer's shape.
-  int in(const std::string &name, Buf buf, std::vector<int64_t> declared = {},
-         const char *role = "input") {
-    const char *dtype = buf.dtype == DType::F32 ? "f32" : "i32";
-    int id =
-        b.input(name, declared.empty() ? buf.shape : declared, dtype, role);
-    bufs[name] = std::move(buf);
-    return id;
-  }
-  int inputIndex(int value) const {
-    for (size_t i = 0; i < b.inputs.size(); ++i)
-      if (b.inputs[i]["value"] == value)
-        return static_cast<int>(i);
-    return -1;
-  }
+struct Case : CaseInputs {
   std::map<std::string, HostTensor> run(int threads = 3) {
     CpuExecutor ex(artifactOf(b), threads);
-    std::map<std::string, TensorView> views;
-    for (auto &kv : bufs)
-      views[kv.first] = kv.second.view();
-    return ex.run("f", views);
+    return ex.run("f", views());
   }
   std::string error(int threads = 3) {
     try {

@@ -28,27 +28,12 @@ Artifact vulkanArtifactWithSpirv(const FunctionBuilder &b) {
   return parseArtifact(serializeArtifact(m), "test.gptart");
 }
 
-/// runBoth (Parity.h) with the generated shaders attached.
+/// runBoth (Parity.h) with the generated shaders attached; the Vulkan side
+/// runs twice, so its result comes from a replayed command buffer.
 ParityResult runEw(const FunctionBuilder &b,
                    const std::map<std::string, Buf> &inputs) {
-  ParityResult r;
-  r.cpuInputs = inputs;
-  r.vkInputs = inputs;
-  auto views = [](std::map<std::string, Buf> &bufs) {
-    std::map<std::string, TensorView> v;
-    for (auto &kv : bufs)
-      v[kv.first] = kv.second.view();
-    return v;
-  };
-  CpuExecutor cpu(artifactOf(b), 1);
-  r.cpu = cpu.run(b.name, views(r.cpuInputs));
-  VulkanExecutor vk(vulkanArtifactWithSpirv(b), testVulkanOptions());
-  r.vk = vk.run(b.name, views(r.vkInputs));
-  // A second call replays the recorded command buffer.
-  r.vkInputs = inputs;
-  r.vk = vk.run(b.name, views(r.vkInputs));
-  EXPECT_EQ(vk.validationMessages(), 0) << vk.lastValidationMessage();
-  return r;
+  Artifact vkArtifact = vulkanArtifactWithSpirv(b);
+  return runBoth(b, inputs, &vkArtifact, /*replay=*/true);
 }
 
 json ins(const char *op, std::vector<int> args) {

@@ -41,8 +41,12 @@ struct ParityResult {
 
 /// Runs function `b.name` on both backends with copies of `inputs` and
 /// fails the test on any validation message.
+/// `vkArtifact`: the Vulkan artifact to run (default: vulkanArtifactOf(b));
+/// `replay`: run the Vulkan side twice, keeping the second (replayed) call.
 inline ParityResult runBoth(const FunctionBuilder &b,
-                            const std::map<std::string, Buf> &inputs) {
+                            const std::map<std::string, Buf> &inputs,
+                            const Artifact *vkArtifact = nullptr,
+                            bool replay = false) {
   ParityResult r;
   r.cpuInputs = inputs;
   r.vkInputs = inputs;
@@ -54,43 +58,25 @@ inline ParityResult runBoth(const FunctionBuilder &b,
   };
   CpuExecutor cpu(artifactOf(b), 1);
   r.cpu = cpu.run(b.name, views(r.cpuInputs));
-  VulkanExecutor vk(vulkanArtifactOf(b), testVulkanOptions());
+  VulkanExecutor vk(vkArtifact ? *vkArtifact : vulkanArtifactOf(b),
+                    testVulkanOptions());
   r.vk = vk.run(b.name, views(r.vkInputs));
+  if (replay) { // the second call replays the recorded command buffer
+    r.vkInputs = inputs;
+    r.vk = vk.run(b.name, views(r.vkInputs));
+  }
   EXPECT_EQ(vk.validationMessages(), 0) << vk.lastValidationMessage();
   return r;
 }
 
 /// A test function (usually one kernel) and its input buffers by name.
-struct KernelCase {
-  FunctionBuilder b;
-  std::map<std::string, Buf> bufs;
-
-  /// Declares input `name` (shape `declared`, else the buffer's) and keeps
-  /// its buffer; returns the value id.
-  int in(const std::string &name, Buf buf, std::vector<int64_t> declared = {},
-         const char *role = "input") {
-    const char *dtype = buf.dtype == DType::F32 ? "f32" : "i32";
-    int id =
-        b.input(name, declared.empty() ? buf.shape : declared, dtype, role);
-    bufs[name] = std::move(buf);
-    return id;
-  }
-  /// The input index of value `value` (-1 if it is not an input).
-  int inputIndex(int value) const {
-    for (size_t i = 0; i < b.inputs.size(); ++i)
-      if (b.inputs[i]["value"] == value)
-        return static_cast<int>(i);
-    return -1;
-  }
+struct KernelCase : CaseInputs {
   ParityResult run() { return runBoth(b, bufs); }
   /// Runs on a fresh Vulkan executor (validation on); in-place inputs are
   /// updated in `bufs`.
   std::map<std::string, HostTensor> runVulkan() {
     VulkanExecutor vk(vulkanArtifactOf(b), testVulkanOptions());
-    std::map<std::string, TensorView> views;
-    for (auto &kv : bufs)
-      views[kv.first] = kv.second.view();
-    auto out = vk.run(b.name, views);
+    auto out = vk.run(b.name, views());
     EXPECT_EQ(vk.validationMessages(), 0) << vk.lastValidationMessage();
     return out;
   }
