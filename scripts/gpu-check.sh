@@ -14,7 +14,14 @@
 # '*nvidia*'), GPT_VK_VALIDATION (default: 1 if the validation layer is
 # installed, else 0), BENCH_STEPS (default 5), BENCH_PRESET (default
 # gpt2-124m; e.g. tiny for a dry run on lavapipe), BENCH_BATCH (8),
-# BENCH_SEQ (1024).
+# BENCH_SEQ (1024), PEER=0 (skip the side-by-side run), PEER_SHAPES
+# (default "small gpt2-124m").
+# 6. With a bundle that carries peer/llama-bench (scripts/gpu-bundle.sh with
+#    LLAMA_BENCH): side by side on the same GPU, random GPT-2-initialised
+#    models of the small and 124M shapes (`gpt import random`), exported to
+#    GGUF at f32 and f16 for llama-bench (pp512, tg128, all layers on the
+#    GPU) and run by `gpt bench generate` (prefill 512, decode batch 1 for
+#    128 tokens), with and without tensor cores (GPT_VK_COOPMAT).
 set -uo pipefail
 BUILD=${1:-build}
 OUT=${2:-gpu-results}
@@ -31,8 +38,13 @@ if ! ldconfig -p | grep -q 'libvulkan\.so'; then
   say "(Debian/Ubuntu: apt install libvulkan1) or unpack its .deb; see docs/vulkan.md"
   exit 2
 fi
+if [ -f "$BUILD/vvl/VkLayer_khronos_validation.json" ]; then
+  # The bundle's validation layer (Debian's), for machines without one.
+  export VK_LAYER_PATH="$PWD/$BUILD/vvl${VK_LAYER_PATH:+:$VK_LAYER_PATH}"
+  export LD_LIBRARY_PATH="$PWD/$BUILD/vvl:${LD_LIBRARY_PATH:-}"
+fi
 if [ -z "${GPT_VK_VALIDATION:-}" ]; then
-  if ls /usr/share/vulkan/explicit_layer.d/*validation* >/dev/null 2>&1; then
+  if ls /usr/share/vulkan/explicit_layer.d/*validation* "$BUILD"/vvl/*validation*.json >/dev/null 2>&1; then
     export GPT_VK_VALIDATION=1
   else
     export GPT_VK_VALIDATION=0
@@ -76,14 +88,47 @@ if [ -x "$BUILD/bench/bench_vulkan_kernels" ]; then
     say "kernel benchmarks: $OUT/bench_vulkan_kernels.json"
 fi
 "$BUILD/bin/gpt" bench train --backend vulkan --preset "$BENCH_PRESET" \
-  --batch "$BENCH_BATCH" --seq "$BENCH_SEQ" --steps "$BENCH_STEPS" --profile --json "${ART[@]}" \
+  --batch "$BENCH_BATCH" --seq "$BENCH_SEQ" --steps "$BENCH_STEPS" --json "${ART[@]}" \
   >"$OUT/bench_train.json" 2>"$OUT/bench_train.log" &&
-  say "train $BENCH_PRESET B$BENCH_BATCH T$BENCH_SEQ: $(grep '^  "ms_per_step"' "$OUT/bench_train.json" | tr -d ' ,')" ||
+  say "train $BENCH_PRESET B$BENCH_BATCH T$BENCH_SEQ: $(grep -E '^  "(ms_per_step|gflops_per_second)"' "$OUT/bench_train.json" | tr -d ' \n')" ||
   say "bench train failed (see $OUT/bench_train.log)"
+# Per-kernel times (timestamps after every dispatch slow the step a little).
+"$BUILD/bin/gpt" bench train --backend vulkan --preset "$BENCH_PRESET" \
+  --batch "$BENCH_BATCH" --seq "$BENCH_SEQ" --steps 2 --profile "${ART[@]}" \
+  >"$OUT/bench_train_profile.txt" 2>&1 ||
+  say "bench train --profile failed (see $OUT/bench_train_profile.txt)"
 "$BUILD/bin/gpt" bench generate --backend vulkan --preset "$BENCH_PRESET" \
   --prompt-lengths 128,512 --batches 1,8,32 --json --profile "${ART[@]}" \
   >"$OUT/bench_generate.json" 2>"$OUT/bench_generate.log" &&
   say "generate $BENCH_PRESET: $OUT/bench_generate.json" ||
   say "bench generate failed (see $OUT/bench_generate.log)"
+# Side by side with llama.cpp's Vulkan backend on the same GPU.
+if [ "${PEER:-1}" != 0 ] && [ -x "$BUILD/peer/llama-bench" ] && [ -f "$BUILD/tokenizer/encoder.json" ]; then
+  export GGML_VK_VISIBLE_DEVICES=${GGML_VK_VISIBLE_DEVICES:-0}
+  models=$(mktemp -d)
+  for shape in ${PEER_SHAPES:-small gpt2-124m}; do
+    cfg="$BUILD/configs/$shape.json"
+    art="$BUILD/artifacts/$shape.vulkan.gptart"
+    "$BUILD/bin/gpt" import random --config "$cfg" --no-artifact \
+      --vocab-json "$BUILD/tokenizer/encoder.json" --merges "$BUILD/tokenizer/vocab.bpe" \
+      -o "$models/$shape" >>"$OUT/peer.log" 2>&1 || { say "import random $shape failed (see $OUT/peer.log)"; status=1; continue; }
+    for dt in f32 f16; do
+      "$BUILD/bin/gpt" export gguf "$models/$shape" -o "$models/$shape-$dt.gguf" --dtype $dt >>"$OUT/peer.log" 2>&1 ||
+        { say "export gguf $shape $dt failed (see $OUT/peer.log)"; status=1; }
+    done
+    "$BUILD/peer/llama-bench" -m "$models/$shape-f32.gguf" -m "$models/$shape-f16.gguf" \
+      -p 512 -n 128 -ngl 99 -o json >"$OUT/llama_$shape.json" 2>>"$OUT/peer.log" &&
+      say "llama.cpp $shape: $(grep -E '"(type_k|n_prompt|n_gen|avg_ts)"' "$OUT/llama_$shape.json" | tr -d ' \n')" ||
+      { say "llama-bench $shape failed (see $OUT/peer.log)"; status=1; }
+    for cm in inference 0; do
+      GPT_VK_COOPMAT=$cm "$BUILD/bin/gpt" bench generate --backend vulkan --config "$cfg" --artifact "$art" \
+        --prompt-lengths 512 --batches 1 --decode-tokens 128 --clients 1 --json \
+        >"$OUT/ours_${shape}_coopmat_$cm.json" 2>>"$OUT/peer.log" &&
+        say "ours $shape (GPT_VK_COOPMAT=$cm): $(tr -d ' \n' <"$OUT/ours_${shape}_coopmat_$cm.json" | grep -oE '"(prefill|decode)":\{"[0-9]+":\{[^}]*\}' | tr '\n' ' ')" ||
+        { say "gpt bench generate $shape failed (see $OUT/peer.log)"; status=1; }
+    done
+  done
+  rm -rf "$models"
+fi
 say "done (status $status)"
 exit $status

@@ -195,7 +195,17 @@ struct Case {
   std::function<void(Spec &)> make;
   double flops = 0, bytes = 0;
   int reps = 1;
+  /// GPT_VK_COOPMAT / GPT_VK_MATMUL while the executor opens (they are
+  /// read then): which GEMM shader the products use.
+  std::string coopmat = "0", matmul;
 };
+
+void setOrUnset(const char *name, const std::string &value) {
+  if (value.empty())
+    ::unsetenv(name);
+  else
+    ::setenv(name, value.c_str(), 1);
+}
 
 /// Only the running benchmark keeps its device memory.
 Case *gActive = nullptr;
@@ -213,6 +223,8 @@ void runCase(benchmark::State &state, Case &c) {
       gActive = nullptr;
       Spec spec;
       c.make(spec);
+      setOrUnset("GPT_VK_COOPMAT", c.coopmat);
+      setOrUnset("GPT_VK_MATMUL", c.matmul);
       gFixture = spec.build();
       gActive = &c;
       gFixture->exec->run("f", gFixture->views); // record, create pipelines
@@ -273,19 +285,27 @@ int repsFor(double flops, double bytes) {
 // ---- linear
 // ------------------------------------------------------------------
 
-void addLinear(int64_t M, int64_t K, int64_t N, bool tw) {
+/// `linear` on fp32 FMA shaders, or with `coopmat` on the tensor-core
+/// shader (fp16 inputs, fp32 accumulation; benchmark "linear_coopmat").
+void addLinear(int64_t M, int64_t K, int64_t N, bool tw, bool coopmat = false) {
   const bool bias = N != 50257; // the LM head has none
   if (gDevice.lavapipe) {
     if (M > 8)
       M /= 16;
-    if (N > 4096)
+    if (N >= 4096)
       N /= 8;
+    if (K >= 4096)
+      K /= 8;
   }
   Case c;
   c.kernel = "linear";
   c.flops = 2.0 * M * N * K;
   c.bytes = 4.0 * (M * K + K * N + M * N + (bias ? N : 0));
   c.reps = repsFor(c.flops, c.bytes);
+  if (coopmat) {
+    c.coopmat = "all";
+    c.matmul = "coopmat";
+  }
   c.make = [=](Spec &s) {
     int x = s.random("x", {M, K});
     int w = s.random("w", tw ? std::vector<int64_t>{N, K}
@@ -294,7 +314,8 @@ void addLinear(int64_t M, int64_t K, int64_t N, bool tw) {
     int y = s.b.temp({M, N});
     s.timed("linear", {x, w, bi}, {y}, {{"transpose_weight", tw}}, c.reps);
   };
-  add("linear", {"M", "K", "N", "tw"}, {M, K, N, tw}, c);
+  add(coopmat ? "linear_coopmat" : "linear", {"M", "K", "N", "tw"},
+      {M, K, N, tw}, c);
 }
 
 void addLinearWeightGrad(int64_t M, int64_t K, int64_t N, bool tw) {
@@ -446,6 +467,19 @@ void registerAll() {
                            {8, 768, 50257}})
       addLinear(M, K, N, tw);
   }
+  // Square 4096 products: the fp32 FMA path, and tensor cores where the
+  // device has cooperative matrices (also at the 124M training shapes).
+  addLinear(4096, 4096, 4096, true);
+  if (gDevice.info.coopmatUsable) {
+    for (auto [M, K, N] :
+         {std::tuple<int64_t, int64_t, int64_t>{4096, 4096, 4096},
+          {8192, 768, 768},
+          {8192, 768, 3072},
+          {8192, 3072, 768},
+          {512, 768, 768}})
+      addLinear(M, K, N, true, true);
+    addLinear(8192, 768, 3072, false, true);
+  }
   for (bool tw : {false, true})
     addLinearWeightGrad(8192, 768, 768, tw);
   addAttention(8, 1024, 768, 12, false);
@@ -504,6 +538,7 @@ int main(int argc, char **argv) {
                               std::to_string(d.subgroupSize));
   benchmark::AddCustomContext("vulkan_device_local_mib",
                               std::to_string(d.deviceLocalBytes >> 20));
+  benchmark::AddCustomContext("vulkan_cooperative_matrix", d.coopmat);
   benchmark::AddCustomContext("shapes",
                               gDevice.lavapipe ? "shrunk (lavapipe)" : "full");
   if (const char *peak = std::getenv("GPT_BENCH_FP32_PEAK_GFLOPS"))

@@ -5,6 +5,7 @@
 #include "tokenizer/ByteLevel.h"
 #include "tokenizer/VocabFiles.h"
 #include "train/FileUtil.h"
+#include "train/Init.h"
 
 #include <cmath>
 #include <cstdio>
@@ -355,6 +356,34 @@ void padVocabulary(ModelBundle &m, std::int64_t vocab) {
 }
 
 // ---- Hugging Face ---------------------------------------------------------
+
+ModelBundle randomGpt2(const ModelConfig &config, const fs::path &vocabJson,
+                       const fs::path &mergesTxt, std::uint64_t seed) {
+  try {
+    validateModelConfig(config, "config");
+  } catch (const ConfigError &e) {
+    throw InteropError(e.what());
+  }
+  tokenizer::VocabFiles vf;
+  try {
+    vf = tokenizer::readVocabFiles(vocabJson, mergesTxt);
+  } catch (const std::exception &e) {
+    throw InteropError(e.what());
+  }
+  std::int64_t vocab = static_cast<std::int64_t>(vf.tokens.size());
+  if (vocab > config.vocab_size)
+    fail(vocabJson.string(), std::to_string(vocab) +
+                                 " tokens but the model has vocab_size " +
+                                 std::to_string(config.vocab_size));
+  ModelBundle m;
+  m.config = config;
+  m.tokenizer = tokenizerFromGpt2(std::move(vf.tokens), std::move(vf.merges),
+                                  {}, vocabJson.string());
+  m.params = train::initParameters(config, seed);
+  // The chat specials (<|im_start|>, <|im_end|>) get rows, as on import.
+  padVocabulary(m, static_cast<std::int64_t>(m.tokenizer->vocabSize()));
+  return m;
+}
 
 ModelBundle importHfGpt2(const fs::path &dir) {
   if (!fs::is_directory(dir))

@@ -58,6 +58,15 @@ enum class GgufDType { F32, F16 };
 /// Reads a GPT-2-family Hugging Face checkpoint directory.
 ModelBundle importHfGpt2(const std::filesystem::path &dir);
 
+/// A GPT-2-initialised model (train/Init.h, deterministic for `seed`) of
+/// `config` with GPT-2's BPE files (vocab.json / encoder.json and
+/// merges.txt / vocab.bpe): benchmarks and side-by-side runs with other
+/// engines need a model of a given shape, not a trained one.
+ModelBundle randomGpt2(const ModelConfig &config,
+                       const std::filesystem::path &vocabJson,
+                       const std::filesystem::path &mergesTxt,
+                       std::uint64_t seed);
+
 /// Builds the GGUF file. With F16, 2-D weights are stored as F16 and the 1-D
 /// norms and biases stay F32 (as llama.cpp's converter does). output.weight
 /// is always written (a copy of token_embd when the embeddings are tied), as

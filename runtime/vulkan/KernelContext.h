@@ -54,6 +54,15 @@ struct DeviceCaps {
   /// GPT_VK_MATMUL (read once when the device opens): "", "small", "big" or
   /// "rows" forces a matmul path (tests).
   std::string forcedMatmul;
+  /// The tensor-core matmul (matmul_coopmat*.comp, fp16 inputs, fp32
+  /// accumulation) can run: VK_NV_cooperative_matrix with 16 x 16 x 16
+  /// fp16 x fp16 + fp32 and 32-thread subgroups, not turned off.
+  bool coopmat = false;
+  /// GPT_VK_COOPMAT (read once): "inference" (the default: functions
+  /// without gradient kernels, where fp16 inputs lose only precision),
+  /// "all" (training products too: fp16 gradients without loss scaling
+  /// underflow, so this is for benchmarks) or "0" (never).
+  std::string coopmatPolicy = "inference";
 };
 
 /// Whether a subgroup-arithmetic shader variant may run in workgroups of
@@ -96,6 +105,9 @@ struct KernelContext {
   std::vector<const DeviceTensor *> in;  ///< nullptr for an absent operand
   std::vector<const DeviceTensor *> out; ///< nullptr for an absent result
   Recorder &rec;
+  /// Products of this function may round their inputs to fp16 (tensor
+  /// cores): the device has them and GPT_VK_COOPMAT allows it here.
+  bool fp16Products = false;
 };
 
 /// Records one artifact kernel. Throws std::exception (ExecutorError for

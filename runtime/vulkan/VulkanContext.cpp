@@ -171,7 +171,84 @@ std::vector<VkPhysicalDevice> physicalDevices(VkInstance instance) {
 }
 
 /// Facts and capabilities of one device.
-VulkanDeviceInfo describe(VkPhysicalDevice pd, int index, DeviceCaps *caps) {
+bool hasDeviceExtension(VkPhysicalDevice pd, const char *name) {
+  uint32_t n = 0;
+  vkEnumerateDeviceExtensionProperties(pd, nullptr, &n, nullptr);
+  std::vector<VkExtensionProperties> exts(n);
+  vkEnumerateDeviceExtensionProperties(pd, nullptr, &n, exts.data());
+  for (const auto &e : exts)
+    if (std::strcmp(e.extensionName, name) == 0)
+      return true;
+  return false;
+}
+
+const char *componentName(VkComponentTypeNV t) {
+  switch (t) {
+  case VK_COMPONENT_TYPE_FLOAT16_NV:
+    return "f16";
+  case VK_COMPONENT_TYPE_FLOAT32_NV:
+    return "f32";
+  case VK_COMPONENT_TYPE_FLOAT64_NV:
+    return "f64";
+  case VK_COMPONENT_TYPE_SINT8_NV:
+    return "s8";
+  case VK_COMPONENT_TYPE_UINT8_NV:
+    return "u8";
+  case VK_COMPONENT_TYPE_SINT32_NV:
+    return "s32";
+  case VK_COMPONENT_TYPE_UINT32_NV:
+    return "u32";
+  default:
+    return "?";
+  }
+}
+
+/// The cooperative-matrix shapes of VK_NV_cooperative_matrix ("MxNxK
+/// A*B+C" each) and whether the one matmul_coopmat*.comp needs is there:
+/// 16 x 16 x 16, fp16 x fp16 + fp32 -> fp32, subgroup scope, with
+/// 32-thread subgroups (the shader lays 8 subgroups over 256 threads).
+/// Debian 12's Vulkan headers predate VK_KHR_cooperative_matrix, so its
+/// presence is only reported.
+void describeCoopmat(VkInstance instance, VkPhysicalDevice pd,
+                     uint32_t subgroupSize, VulkanDeviceInfo &info,
+                     bool *usable) {
+  *usable = false;
+  if (hasDeviceExtension(pd, "VK_KHR_cooperative_matrix"))
+    info.coopmat = "KHR extension present; ";
+  if (!instance || !hasDeviceExtension(pd, "VK_NV_cooperative_matrix"))
+    return;
+  auto get =
+      reinterpret_cast<PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV>(
+          vkGetInstanceProcAddr(
+              instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV"));
+  if (!get)
+    return;
+  uint32_t n = 0;
+  if (get(pd, &n, nullptr) != VK_SUCCESS)
+    return;
+  std::vector<VkCooperativeMatrixPropertiesNV> shapes(
+      n, {VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV});
+  if (get(pd, &n, shapes.data()) != VK_SUCCESS)
+    return;
+  info.coopmat += "NV:";
+  for (uint32_t i = 0; i < n; ++i) {
+    const VkCooperativeMatrixPropertiesNV &c = shapes[i];
+    info.coopmat += " " + std::to_string(c.MSize) + "x" +
+                    std::to_string(c.NSize) + "x" + std::to_string(c.KSize) +
+                    " " + componentName(c.AType) + "*" +
+                    componentName(c.BType) + "+" + componentName(c.CType);
+    if (c.MSize == 16 && c.NSize == 16 && c.KSize == 16 &&
+        c.AType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+        c.BType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+        c.CType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+        c.DType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+        c.scope == VK_SCOPE_SUBGROUP_NV && subgroupSize == 32)
+      *usable = true;
+  }
+}
+
+VulkanDeviceInfo describe(VkInstance instance, VkPhysicalDevice pd, int index,
+                          DeviceCaps *caps) {
   VulkanDeviceInfo info;
   info.index = index;
   VkPhysicalDeviceProperties basic;
@@ -207,6 +284,10 @@ VulkanDeviceInfo describe(VkPhysicalDevice pd, int index, DeviceCaps *caps) {
     if (mem.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
       info.deviceLocalBytes += mem.memoryHeaps[h].size;
 
+  bool coopmat = false;
+  describeCoopmat(instance, pd, subgroup.subgroupSize, info, &coopmat);
+  info.coopmatUsable = coopmat && f12.shaderFloat16;
+
   if (p.apiVersion < VK_API_VERSION_1_2) {
     info.usable = false;
     info.unusableReason = "Vulkan " + info.apiVersion + " < 1.2";
@@ -226,6 +307,7 @@ VulkanDeviceInfo describe(VkPhysicalDevice pd, int index, DeviceCaps *caps) {
     caps->maxSharedBytes = p.limits.maxComputeSharedMemorySize;
     caps->maxWorkgroupInvocations = p.limits.maxComputeWorkGroupInvocations;
     caps->maxGroupCountX = p.limits.maxComputeWorkGroupCount[0];
+    caps->coopmat = info.coopmatUsable;
   }
   return info;
 }
@@ -291,7 +373,7 @@ Context::Context(const VulkanOptions &options) : options_(options) {
                             std::to_string(devices.size()) +
                             "; `gpt devices` lists them)");
       VulkanDeviceInfo d =
-          describe(devices[options.device], options.device, nullptr);
+          describe(instance_, devices[options.device], options.device, nullptr);
       if (!d.usable)
         throw ExecutorError("Vulkan device " + std::to_string(options.device) +
                             " (" + d.name +
@@ -300,7 +382,7 @@ Context::Context(const VulkanOptions &options) : options_(options) {
     } else {
       int best = 99;
       for (size_t i = 0; i < devices.size(); ++i) {
-        VulkanDeviceInfo d = describe(devices[i], int(i), nullptr);
+        VulkanDeviceInfo d = describe(instance_, devices[i], int(i), nullptr);
         if (d.usable && typeRank(d.type) < best) {
           best = typeRank(d.type);
           chosen = int(i);
@@ -312,13 +394,22 @@ Context::Context(const VulkanOptions &options) : options_(options) {
                             "devices` lists what is there)");
     }
     physical_ = devices[chosen];
-    info_ = describe(physical_, chosen, &caps_);
+    info_ = describe(instance_, physical_, chosen, &caps_);
     // Test switches, read once: a recorded command buffer is replayed.
     if (const char *e = std::getenv("GPT_VK_SUBGROUPS");
         e && !std::strcmp(e, "0"))
       caps_.subgroupArithmetic = false;
     if (const char *e = std::getenv("GPT_VK_MATMUL"); e)
       caps_.forcedMatmul = e;
+    if (const char *e = std::getenv("GPT_VK_COOPMAT"); e && *e) {
+      std::string v = e;
+      if (v != "0" && v != "inference" && v != "all")
+        throw ExecutorError(
+            "GPT_VK_COOPMAT must be 0, inference or all, not '" + v + "'");
+      caps_.coopmatPolicy = v;
+    }
+    if (caps_.coopmatPolicy == "0")
+      caps_.coopmat = false;
     vkGetPhysicalDeviceMemoryProperties(physical_, &memory_);
     VkPhysicalDeviceProperties props;
     vkGetPhysicalDeviceProperties(physical_, &props);
@@ -414,6 +505,11 @@ Context::Context(const VulkanOptions &options) : options_(options) {
     want12.shaderFloat16 = have12.shaderFloat16;
     want12.storageBuffer8BitAccess = have12.storageBuffer8BitAccess;
     want12.shaderInt8 = have12.shaderInt8;
+    VkPhysicalDeviceCooperativeMatrixFeaturesNV wantCoopmat{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+    wantCoopmat.cooperativeMatrix = VK_TRUE;
+    if (caps_.coopmat)
+      want11.pNext = &wantCoopmat;
     VkPhysicalDeviceFeatures2 want{
         VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
     want.pNext = &want12;
@@ -428,6 +524,8 @@ Context::Context(const VulkanOptions &options) : options_(options) {
       for (const auto &e : exts)
         if (std::strcmp(e.extensionName, "VK_KHR_portability_subset") == 0)
           deviceExtensions.push_back("VK_KHR_portability_subset"); // required
+      if (caps_.coopmat)
+        deviceExtensions.push_back("VK_NV_cooperative_matrix");
     }
     VkDeviceCreateInfo di{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
     di.pNext = &want;
@@ -735,7 +833,7 @@ std::vector<VulkanDeviceInfo> listVulkanDevices() {
                         "a driver, e.g. mesa-vulkan-drivers)");
   std::vector<VulkanDeviceInfo> out;
   for (size_t i = 0; i < devices.size(); ++i)
-    out.push_back(vk::describe(devices[i], int(i), nullptr));
+    out.push_back(vk::describe(inst.instance, devices[i], int(i), nullptr));
   return out;
 }
 

@@ -58,9 +58,11 @@ struct FunctionState {
   };
   std::vector<Operands> operands;     ///< per kernel, into `tensors`
   std::vector<vk::RecordFn> recordFn; ///< per kernel (resolved at load)
-  std::vector<void *> residentOf;     ///< per input: its Resident, or null
-  uint64_t bufferGeneration = 0;      ///< of the addresses bound
-  Buffer staging, readback;           ///< host-visible; only when inputs aren't
+  /// Products may round inputs to fp16 (KernelContext::fp16Products).
+  bool fp16Products = false;
+  std::vector<void *> residentOf; ///< per input: its Resident, or null
+  uint64_t bufferGeneration = 0;  ///< of the addresses bound
+  Buffer staging, readback;       ///< host-visible; only when inputs aren't
   std::vector<VkDeviceSize> stagingOffset;  ///< per input (~0: mapped)
   std::vector<VkDeviceSize> readbackOffset; ///< per output (~0: mapped)
   std::map<std::pair<size_t, int>, Buffer> scratch;
@@ -570,7 +572,8 @@ void VulkanExecutor::Impl::recordOrReplay(FunctionState &s) {
     for (size_t k = 0; k < f.kernels.size(); ++k) {
       const Kernel &kernel = f.kernels[k];
       kernelIndex = k;
-      vk::KernelContext kc{kernel, s.operands[k].in, s.operands[k].out, *this};
+      vk::KernelContext kc{kernel, s.operands[k].in, s.operands[k].out, *this,
+                           s.fp16Products};
       try {
         s.recordFn[k](kc);
       } catch (const std::exception &e) {
@@ -755,8 +758,16 @@ VulkanExecutor::VulkanExecutor(const Artifact &artifact,
     auto s = std::make_unique<FunctionState>();
     s->fn = &f;
     s->root = aliasRoots(f);
-    for (const Kernel &k : f.kernels)
+    bool training = false;
+    for (const Kernel &k : f.kernels) {
       s->recordFn.push_back(impl_->table.at(k.kernel)); // checked above
+      training = training || k.kernel == "adamw" ||
+                 k.kernel.find("_grad") != std::string::npos;
+    }
+    const vk::DeviceCaps &caps = impl_->ctx->caps();
+    s->fp16Products =
+        caps.coopmat && (caps.coopmatPolicy == "all" ||
+                         (caps.coopmatPolicy == "inference" && !training));
     impl_->states.push_back(std::move(s));
   }
 }

@@ -49,6 +49,10 @@ struct VulkanDeviceInfo {
   uint64_t deviceLocalBytes = 0;
   uint32_t subgroupSize = 0;
   bool float16 = false;
+  /// Cooperative-matrix support as reported ("" when none), e.g. "NV:
+  /// 16x16x16 f16*f16+f32 ...", and whether the tensor-core matmul can run.
+  std::string coopmat;
+  bool coopmatUsable = false;
   bool usable = true; ///< has what the backend needs (Vulkan 1.2, buffer device
                       ///< address, int64)
   std::string unusableReason;

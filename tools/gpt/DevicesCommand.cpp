@@ -35,6 +35,8 @@ void addDevicesCommand(CLI::App &app) {
                        {"device_local_bytes", d.deviceLocalBytes},
                        {"subgroup_size", d.subgroupSize},
                        {"float16", d.float16},
+                       {"cooperative_matrix", d.coopmat},
+                       {"tensor_core_matmul", d.coopmatUsable},
                        {"usable", d.usable},
                        {"unusable_reason", d.unusableReason}});
       std::cout << out.dump(2) << "\n";
@@ -49,6 +51,11 @@ void addDevicesCommand(CLI::App &app) {
           double(d.deviceLocalBytes) / (1 << 30), d.subgroupSize,
           d.driver.c_str(),
           d.usable ? "" : ("  [unusable: " + d.unusableReason + "]").c_str());
+    for (const VulkanDeviceInfo &d : devices)
+      if (!d.coopmat.empty())
+        std::printf("%-3d cooperative matrices: %s%s\n", d.index,
+                    d.coopmat.c_str(),
+                    d.coopmatUsable ? " (tensor-core matmul on)" : "");
 #endif
   });
 }

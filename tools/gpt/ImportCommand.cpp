@@ -1,11 +1,14 @@
 // gpt import hf DIR -o RUN_DIR     (a GPT-2 Hugging Face checkpoint)
 // gpt import gguf FILE -o RUN_DIR  (a GGUF "gpt2" model, F32 / F16 / BF16)
+// gpt import random --preset P|--config F --vocab-json J --merges M -o RUN_DIR
+//                                  (GPT-2 init: benchmarks, side-by-side runs)
 //
 // Writes config.json, tokenizer/ and model.safetensors, then compiles the
 // artifact with gptc (when one is found) so that eval, generate, chat and
 // serve run on the result directly. See docs/interop.md.
 #include "Commands.h"
 
+#include "RunDir.h"
 #include "interop/Gpt2Interop.h"
 #include "train/ArtifactCache.h"
 
@@ -87,6 +90,48 @@ void addImportCommand(CLI::App &app) {
     finishImport(
         interop::gpt2FromGguf(interop::readGguf(ggo->input), ggo->input), *ggo,
         "gpt import gguf " + ggo->input);
+  });
+
+  struct RandomOpts {
+    std::string preset, config, vocabJson, merges;
+    int64_t vocab = 50257, context = 0;
+    uint64_t seed = 1;
+  };
+  auto ro = std::make_shared<RandomOpts>();
+  auto rio = std::make_shared<ImportOpts>();
+  auto *rnd = cmd->add_subcommand(
+      "random", "A GPT-2-initialised model of a given shape with GPT-2's BPE "
+                "files (benchmarks and side-by-side runs with other engines)");
+  rnd->add_option("--preset", ro->preset,
+                  "Model shape: tiny, small, gpt2-124m");
+  rnd->add_option("--config", ro->config, "Model config JSON instead");
+  rnd->add_option("--vocab", ro->vocab, "Vocabulary size with --preset")
+      ->capture_default_str();
+  rnd->add_option("--context", ro->context,
+                  "Context length with --preset (default: the preset's)");
+  rnd->add_option("--vocab-json", ro->vocabJson,
+                  "GPT-2 vocab.json / encoder.json")
+      ->required();
+  rnd->add_option("--merges", ro->merges, "GPT-2 merges.txt / vocab.bpe")
+      ->required();
+  rnd->add_option("--seed", ro->seed, "Seed of the init")
+      ->capture_default_str();
+  commonOptions(rnd, *rio);
+  rnd->callback([ro, rio] {
+    if (ro->preset.empty() == ro->config.empty())
+      throw std::runtime_error("gpt import random: give --preset or --config");
+    ModelConfig c;
+    if (!ro->config.empty()) {
+      c = loadModelConfig(ro->config);
+    } else {
+      c = trainPreset(ro->preset);
+      c.vocab_size = ro->vocab;
+      if (ro->context > 0)
+        c.context_length = ro->context;
+    }
+    finishImport(interop::randomGpt2(c, ro->vocabJson, ro->merges, ro->seed),
+                 *rio,
+                 "gpt import random (seed " + std::to_string(ro->seed) + ")");
   });
 }
 

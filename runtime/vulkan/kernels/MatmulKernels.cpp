@@ -5,7 +5,10 @@
 // to fill a device) with transposes and batch strides in its push
 // constants. `linear` with at most kFewRows rows (decode) takes a path that
 // reads each weight once instead (linear_rows / linear_rows_t).
-// GPT_VK_MATMUL=small|big|rows forces a path (tests). linear_rows_t has a
+// GPT_VK_MATMUL=small|big|coopmat|coopmat_small|rows forces a path (tests).
+// On devices with cooperative matrices (docs/vulkan.md), products of
+// functions that GPT_VK_COOPMAT allows (inference by default) run on
+// matmul_coopmat(_small): fp16 inputs, fp32 accumulation. linear_rows_t has a
 // subgroup-arithmetic twin (linear_rows_t_sg) used when the device has
 // subgroup arithmetic with a power-of-two subgroup size of 4..256, unless
 // GPT_VK_SUBGROUPS=0.
@@ -41,16 +44,33 @@ struct GemmPush {
 };
 static_assert(sizeof(GemmPush) == 72);
 
-void recordGemm(Recorder &rec, const Gemm &g) {
+/// The GEMM shader for a product: tensor cores (fp16 inputs) where the
+/// function allows them and K is long enough to pay for the conversion,
+/// else fp32 FMA; 128 x 128 tiles only when that still gives a few hundred
+/// workgroups (a large GPU has ~100 compute units), else 64 x 64.
+const char *gemmShader(const DeviceCaps &caps, const Gemm &g, bool fp16Products,
+                       int64_t *tile) {
+  int64_t bigTiles = ((g.M + 127) / 128) * ((g.N + 127) / 128) * g.batch;
+  const std::string &forced = caps.forcedMatmul;
+  bool coopmat = forced == "coopmat" || forced == "coopmat_small" ||
+                 (forced.empty() && fp16Products && g.K >= 64);
+  if (coopmat && !caps.coopmat)
+    throw ExecutorError("vulkan: GPT_VK_MATMUL=" + forced +
+                        " but the device has no usable cooperative matrices "
+                        "(`gpt devices` says what it reports)");
+  bool big = forced == "big" || forced == "coopmat" ||
+             (forced.empty() && bigTiles >= 256);
+  *tile = big ? 128 : 64;
+  if (coopmat)
+    return big ? "matmul_coopmat" : "matmul_coopmat_small";
+  return big ? "matmul_big" : "matmul";
+}
+
+void recordGemm(Recorder &rec, const Gemm &g, bool fp16Products) {
   if (g.M == 0 || g.N == 0 || g.batch == 0)
     return;
-  // One tile per workgroup; 128 x 128 only when that still gives a few
-  // hundred workgroups (a large GPU has ~100 compute units).
-  int64_t bigTiles = ((g.M + 127) / 128) * ((g.N + 127) / 128) * g.batch;
-  const std::string &forced = rec.caps().forcedMatmul;
-  bool big = forced == "big" || (forced != "small" && bigTiles >= 256);
-  int64_t tile = big ? 128 : 64;
-  const char *shader = big ? "matmul_big" : "matmul";
+  int64_t tile = 64;
+  const char *shader = gemmShader(rec.caps(), g, fp16Products, &tile);
   int64_t gx = (g.N + tile - 1) / tile;
   if (gx > rec.caps().maxGroupCountX)
     throw std::runtime_error("vulkan: matmul with N = " + std::to_string(g.N) +
@@ -105,8 +125,7 @@ void recordLinear(KernelContext &ctx) {
   u32(w.numel);
   u32(y.numel);
   const std::string &forced = ctx.rec.caps().forcedMatmul;
-  bool rows = forced == "rows" ||
-              (forced != "small" && forced != "big" && M <= kFewRows);
+  bool rows = forced == "rows" || (forced.empty() && M <= kFewRows);
   if (rows && M <= kFewRows) {
     if (tw) {
       struct {
@@ -177,7 +196,7 @@ void recordLinear(KernelContext &ctx) {
   g.ldb = tw ? K : N;
   g.ldc = N;
   g.transB = tw;
-  recordGemm(ctx.rec, g);
+  recordGemm(ctx.rec, g, ctx.fp16Products);
 }
 
 /// dW = xᵀ·dy over all rows ([K, N]), or dyᵀ·x ([N, K]) when transposed.
@@ -199,7 +218,7 @@ void recordLinearWeightGrad(KernelContext &ctx) {
   g.ldb = g.N;
   g.ldc = g.N;
   g.transA = true;
-  recordGemm(ctx.rec, g);
+  recordGemm(ctx.rec, g, ctx.fp16Products);
 }
 
 void recordMatmul(KernelContext &ctx) {
@@ -237,7 +256,7 @@ void recordMatmul(KernelContext &ctx) {
     g.strideB = bBatched ? K * N : 0;
     g.strideC = M * N;
   }
-  recordGemm(ctx.rec, g);
+  recordGemm(ctx.rec, g, ctx.fp16Products);
 }
 
 } // namespace

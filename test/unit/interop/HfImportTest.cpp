@@ -5,6 +5,7 @@
 #include "TestModels.h"
 
 #include "tokenizer/Tokenizer.h"
+#include "train/Init.h"
 
 using namespace itest;
 using gpt::interop::importHfGpt2;
@@ -253,4 +254,34 @@ TEST(HfImport, RunDirectoryLogitsMatchTheReference) {
               gpt::modelConfigToJson(m.config));
     EXPECT_EQ(back.tokenizer->fingerprint(), m.tokenizer->fingerprint());
   }
+}
+
+// `gpt import random`: GPT-2's init (train/Init.h) for a shape with a GPT-2
+// tokenizer, the vocabulary grown for the chat specials as on import, the
+// same seed giving the same weights and a different one different weights.
+TEST(RandomModel, InitialisedShapePaddedAndSeeded) {
+  ModelConfig c = tinyConfig(true);
+  fs::path dir = writeHfCheckpoint("random_tok", c, randomParams(c, 1));
+  ModelBundle a =
+      gpt::interop::randomGpt2(c, dir / "vocab.json", dir / "merges.txt", 7);
+  EXPECT_EQ(a.config.vocab_size, 264); // 262 + <|im_start|>, <|im_end|>
+  EXPECT_EQ(a.tokenizer->vocabSize(), 264u);
+  EXPECT_EQ(a.params.at("wte.weight").shape,
+            (std::vector<std::int64_t>{264, c.d_model}));
+  auto init = gpt::train::initParameters(c, 7);
+  ASSERT_EQ(a.params.size(), init.size());
+  expectSameTensor(a.params.at("h.0.attn.c_attn.weight"),
+                   init.at("h.0.attn.c_attn.weight"), "c_attn");
+  ModelBundle b =
+      gpt::interop::randomGpt2(c, dir / "vocab.json", dir / "merges.txt", 7);
+  EXPECT_EQ(a.params.at("wte.weight").data, b.params.at("wte.weight").data);
+  ModelBundle other =
+      gpt::interop::randomGpt2(c, dir / "vocab.json", dir / "merges.txt", 8);
+  EXPECT_NE(a.params.at("wte.weight").data, other.params.at("wte.weight").data);
+
+  ModelConfig small = c;
+  small.vocab_size = 100; // fewer rows than vocab.json has tokens
+  EXPECT_THROW(gpt::interop::randomGpt2(small, dir / "vocab.json",
+                                        dir / "merges.txt", 7),
+               InteropError);
 }

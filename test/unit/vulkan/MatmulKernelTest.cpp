@@ -210,3 +210,95 @@ TEST(VulkanLinearSubgroups, BothVariantsAndDeterminism) {
                 "subgroup vs shared-memory variant");
   }
 }
+
+// The tensor-core GEMM (matmul_coopmat*.comp: fp16 inputs, fp32
+// accumulation) on devices that offer VK_NV_cooperative_matrix 16x16x16
+// fp16 with 32-thread subgroups; lavapipe has none, so there it only checks
+// that forcing it is a clear error. Both tile sizes, ragged M, N and K
+// (K not a multiple of the 32-wide slice), both weight layouts, bias, and
+// the batched matmul with transposes.
+//
+// Tolerance: each operand is rounded to fp16 (relative error <= 2^-11), so
+// a product's error is <= ~2^-10 * sum_k |a_k b_k|; for unit normals
+// sum |a b| ~ 0.64 K, so atol = 1e-3 * K (plus the fp32 bound) and
+// rtol = 2e-3 hold with margin. Results must also be bitwise equal from run
+// to run (fixed-order accumulation on every device).
+namespace {
+
+bool deviceHasCoopmat() {
+  KernelCase probe;
+  int x = probe.in("x", randn({1, 1, 4}, 1), {-1, -2, 4});
+  int y = probe.b.temp({-1, -2, 4});
+  probe.b.kernel("copy", {x}, {y});
+  probe.b.output("y", y);
+  VulkanExecutor vk(vulkanArtifactOf(probe.b), testVulkanOptions());
+  return vk.device().coopmatUsable;
+}
+
+float coopmatAtol(int64_t K) { return 1e-3f * float(K) + atolFor(K); }
+
+} // namespace
+
+TEST(VulkanCoopmat, LinearAndMatmulAgainstCpu) {
+  if (!deviceHasCoopmat()) {
+    ScopedEnv force("GPT_VK_MATMUL", "coopmat");
+    Case c;
+    int x = c.in("x", randn({1, 40, 64}, 1), {-1, -2, 64});
+    int w = c.in("w", randn({64, 64}, 2));
+    int y = c.b.temp({-1, -2, 64});
+    c.b.kernel("linear", {x, w, -1}, {y});
+    c.b.output("y", y);
+    EXPECT_NE(c.vkError().find("no usable cooperative matrices"),
+              std::string::npos)
+        << c.vkError();
+    GTEST_SKIP() << "no cooperative-matrix device: checked the forced-path "
+                    "error only";
+  }
+  struct Shape {
+    int64_t B, T, K, N;
+    bool tw, bias;
+    const char *path;
+  };
+  for (Shape s : {Shape{2, 150, 100, 200, true, true, "coopmat"},
+                  Shape{1, 300, 768, 260, false, false, "coopmat"},
+                  Shape{2, 37, 45, 70, true, false, "coopmat_small"},
+                  Shape{3, 50, 68, 136, false, true, "coopmat_small"},
+                  Shape{4, 64, 256, 512, true, true, ""}}) {
+    SCOPED_TRACE("B " + std::to_string(s.B) + " T " + std::to_string(s.T) +
+                 " K " + std::to_string(s.K) + " N " + std::to_string(s.N) +
+                 " path " + s.path);
+    ScopedEnv force("GPT_VK_MATMUL", s.path); // "" = automatic (inference)
+    Case c;
+    int x = c.in("x", randn({s.B, s.T, s.K}, 1), {-1, -2, s.K});
+    int w = c.in("w", randn(s.tw ? std::vector<int64_t>{s.N, s.K}
+                                 : std::vector<int64_t>{s.K, s.N},
+                            2));
+    int bi = s.bias ? c.in("bias", randn({s.N}, 3)) : -1;
+    int y = c.b.temp({-1, -2, s.N});
+    c.b.kernel("linear", {x, w, bi}, {y}, {{"transpose_weight", s.tw}});
+    c.b.output("y", y);
+    ParityResult r = c.run();
+    expectClose(r.cpu["y"], r.vk["y"], coopmatAtol(s.K), 2e-3f, "y");
+    EXPECT_EQ(r.vk.at("y").f32, c.runVulkan().at("y").f32)
+        << "not deterministic";
+  }
+  for (bool tl : {false, true})
+    for (bool tr : {false, true}) {
+      SCOPED_TRACE(std::string("matmul tl ") + (tl ? "1" : "0") + " tr " +
+                   (tr ? "1" : "0"));
+      ScopedEnv force("GPT_VK_MATMUL", "coopmat_small");
+      const int64_t M = 70, K = 90, N = 50;
+      Case c;
+      int a = c.in("a", randn(tl ? std::vector<int64_t>{2, 3, K, M}
+                                 : std::vector<int64_t>{2, 3, M, K},
+                              5));
+      int bb = c.in("b", randn(tr ? std::vector<int64_t>{2, 3, N, K}
+                                  : std::vector<int64_t>{2, 3, K, N},
+                               6));
+      int y = c.b.temp({2, 3, M, N});
+      c.b.kernel("matmul", {a, bb}, {y},
+                 {{"transpose_lhs", tl}, {"transpose_rhs", tr}});
+      c.b.output("c", y);
+      expectParity(c.run(), coopmatAtol(K), 2e-3f);
+    }
+}
