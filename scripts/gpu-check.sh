@@ -15,7 +15,8 @@
 # installed, else 0), BENCH_STEPS (default 5), BENCH_PRESET (default
 # gpt2-124m; e.g. tiny for a dry run on lavapipe), BENCH_BATCH (8),
 # BENCH_SEQ (1024), PEER=0 (skip the side-by-side run), PEER_SHAPES
-# (default "small gpt2-124m").
+# (default "small gpt2-124m"), PEER_PROMPT (512), PEER_DECODE (128),
+# PEER_REPS (llama-bench repetitions, 5).
 # 6. With a bundle that carries peer/llama-bench (scripts/gpu-bundle.sh with
 #    LLAMA_BENCH): side by side on the same GPU, random GPT-2-initialised
 #    models of the small and 124M shapes (`gpt import random`), exported to
@@ -117,12 +118,12 @@ if [ "${PEER:-1}" != 0 ] && [ -x "$BUILD/peer/llama-bench" ] && [ -f "$BUILD/tok
         { say "export gguf $shape $dt failed (see $OUT/peer.log)"; status=1; }
     done
     "$BUILD/peer/llama-bench" -m "$models/$shape-f32.gguf" -m "$models/$shape-f16.gguf" \
-      -p 512 -n 128 -ngl 99 -o json >"$OUT/llama_$shape.json" 2>>"$OUT/peer.log" &&
+      -p "${PEER_PROMPT:-512}" -n "${PEER_DECODE:-128}" -r "${PEER_REPS:-5}" -ngl 99 -o json >"$OUT/llama_$shape.json" 2>>"$OUT/peer.log" &&
       say "llama.cpp $shape: $(grep -E '"(type_k|n_prompt|n_gen|avg_ts)"' "$OUT/llama_$shape.json" | tr -d ' \n')" ||
       { say "llama-bench $shape failed (see $OUT/peer.log)"; status=1; }
     for cm in inference 0; do
       GPT_VK_COOPMAT=$cm "$BUILD/bin/gpt" bench generate --backend vulkan --config "$cfg" --artifact "$art" \
-        --prompt-lengths 512 --batches 1 --decode-tokens 128 --clients 1 --json \
+        --prompt-lengths "${PEER_PROMPT:-512}" --batches 1 --decode-tokens "${PEER_DECODE:-128}" --clients 1 --json \
         >"$OUT/ours_${shape}_coopmat_$cm.json" 2>>"$OUT/peer.log" &&
         say "ours $shape (GPT_VK_COOPMAT=$cm): $(tr -d ' \n' <"$OUT/ours_${shape}_coopmat_$cm.json" | grep -oE '"(prefill|decode)":\{"[0-9]+":\{[^}]*\}' | tr '\n' ' ')" ||
         { say "gpt bench generate $shape failed (see $OUT/peer.log)"; status=1; }
