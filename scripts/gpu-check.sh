@@ -34,7 +34,7 @@ BENCH_BATCH=${BENCH_BATCH:-8}
 BENCH_SEQ=${BENCH_SEQ:-1024}
 say() { echo "gpu-check: $*" | tee -a "$OUT/summary.txt"; }
 
-if ! ldconfig -p | grep -q 'libvulkan\.so'; then
+if ! ldconfig -p | grep 'libvulkan\.so' >/dev/null; then
   say "no Vulkan loader (libvulkan.so.1) on this machine: install libvulkan1"
   say "(Debian/Ubuntu: apt install libvulkan1) or unpack its .deb; see docs/vulkan.md"
   exit 2
@@ -45,7 +45,8 @@ if [ -f "$BUILD/vvl/VkLayer_khronos_validation.json" ]; then
   export LD_LIBRARY_PATH="$PWD/$BUILD/vvl:${LD_LIBRARY_PATH:-}"
 fi
 if [ -z "${GPT_VK_VALIDATION:-}" ]; then
-  if ls /usr/share/vulkan/explicit_layer.d/*validation* "$BUILD"/vvl/*validation*.json >/dev/null 2>&1; then
+  if ls /usr/share/vulkan/explicit_layer.d/*validation* >/dev/null 2>&1 ||
+    [ -f "$BUILD/vvl/VkLayer_khronos_validation.json" ]; then
     export GPT_VK_VALIDATION=1
   else
     export GPT_VK_VALIDATION=0

@@ -286,7 +286,8 @@ VulkanDeviceInfo describe(VkInstance instance, VkPhysicalDevice pd, int index,
 
   bool coopmat = false;
   describeCoopmat(instance, pd, subgroup.subgroupSize, info, &coopmat);
-  info.coopmatUsable = coopmat && f12.shaderFloat16;
+  // The shaders' GL_KHR_memory_scope_semantics needs vulkanMemoryModel.
+  info.coopmatUsable = coopmat && f12.shaderFloat16 && f12.vulkanMemoryModel;
 
   if (p.apiVersion < VK_API_VERSION_1_2) {
     info.usable = false;
@@ -505,6 +506,7 @@ Context::Context(const VulkanOptions &options) : options_(options) {
     want12.shaderFloat16 = have12.shaderFloat16;
     want12.storageBuffer8BitAccess = have12.storageBuffer8BitAccess;
     want12.shaderInt8 = have12.shaderInt8;
+    want12.vulkanMemoryModel = caps_.coopmat ? VK_TRUE : VK_FALSE;
     VkPhysicalDeviceCooperativeMatrixFeaturesNV wantCoopmat{
         VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
     wantCoopmat.cooperativeMatrix = VK_TRUE;
@@ -582,6 +584,7 @@ Context::Context(const VulkanOptions &options) : options_(options) {
 }
 
 void Context::savePipelineCache() {
+  std::lock_guard<std::mutex> lock(pipelineMutex_);
   if (!cache_ || cachePath_.empty())
     return;
   size_t n = 0;
@@ -781,6 +784,7 @@ VkPipeline Context::createPipeline(const uint32_t *words, size_t count,
 }
 
 VkPipeline Context::pipeline(const std::string &shader) {
+  std::lock_guard<std::mutex> lock(pipelineMutex_);
   auto it = pipelines_.find(shader);
   if (it != pipelines_.end())
     return it->second;
@@ -795,12 +799,39 @@ VkPipeline Context::pipeline(const std::string &shader) {
 
 VkPipeline Context::pipeline(const std::string &key,
                              const std::vector<uint32_t> &spirv) {
-  auto it = pipelines_.find("artifact:" + key);
+  std::lock_guard<std::mutex> lock(pipelineMutex_);
+  // Keyed by the whole program: the context is shared by every artifact
+  // the process loads, so a hash collision must not pick another shader.
+  std::string content =
+      "artifact:" + std::string(reinterpret_cast<const char *>(spirv.data()),
+                                spirv.size() * sizeof(uint32_t));
+  auto it = pipelines_.find(content);
   if (it != pipelines_.end())
     return it->second;
   VkPipeline p = createPipeline(spirv.data(), spirv.size(), key);
-  pipelines_["artifact:" + key] = p;
+  pipelines_[content] = p;
   return p;
+}
+
+Context &Context::acquire(const VulkanOptions &options) {
+  // Everything the constructor reads: the options and the test switches.
+  std::string key =
+      std::to_string(options.device) + "|" + (options.validation ? "v" : "-") +
+      (options.forceStaging ? "s" : "-") + "|" + options.pipelineCache;
+  for (const char *name : {"GPT_VK_SUBGROUPS", "GPT_VK_MATMUL",
+                           "GPT_VK_COOPMAT", "GPT_VK_MAX_BUFFER_BYTES"}) {
+    const char *v = std::getenv(name);
+    key += std::string("|") + (v ? v : "<unset>");
+  }
+  static std::mutex mutex;
+  // Never destroyed: see the declaration (the OS reclaims it at exit, after
+  // the driver's own exit handlers, which a static destructor could follow).
+  static auto *contexts = new std::map<std::string, Context *>();
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = contexts->find(key);
+  if (it == contexts->end())
+    it = contexts->emplace(key, new Context(options)).first;
+  return *it->second;
 }
 
 void Context::submitAndWait(VkCommandBuffer cmd) {

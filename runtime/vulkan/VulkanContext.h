@@ -49,6 +49,15 @@ enum class MemoryUse {
 
 class Context {
 public:
+  /// The process-wide context for these options and the GPT_VK_* switches
+  /// now in the environment, opened on first use and kept until the process
+  /// ends. Executors share it instead of each creating and destroying an
+  /// instance and a device: NVIDIA's driver (580, in a VM) stops creating
+  /// instances after ~30 create/destroy cycles in one process, and opening
+  /// costs tens of milliseconds. Executors on one context must not run on
+  /// different threads at once (they share the command pool).
+  static Context &acquire(const VulkanOptions &options);
+
   explicit Context(const VulkanOptions &options);
   ~Context();
   Context(const Context &) = delete;
@@ -88,6 +97,9 @@ public:
 
   /// Submits one command buffer and waits for it.
   void submitAndWait(VkCommandBuffer cmd);
+  /// Writes the pipeline cache file (best effort; executors call it when
+  /// they close, since the shared context lives until the process ends).
+  void savePipelineCache();
 
   struct Messages {
     std::atomic<int> count{0};
@@ -98,7 +110,6 @@ public:
 private:
   VkPipeline createPipeline(const uint32_t *words, size_t count,
                             const std::string &name);
-  void savePipelineCache();
   void release();
 
   VulkanOptions options_;
@@ -125,6 +136,7 @@ private:
   /// 256 MiB BAR window of a discrete GPU.
   bool directDeviceMemory_ = false;
   std::map<std::string, VkPipeline> pipelines_;
+  std::mutex pipelineMutex_;
   Messages messages_;
 };
 

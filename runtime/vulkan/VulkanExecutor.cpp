@@ -77,7 +77,8 @@ struct FunctionState {
 
 struct VulkanExecutor::Impl : vk::Recorder {
   Artifact artifact;
-  std::unique_ptr<vk::Context> ctx;
+  /// Shared by every executor with the same options (Context::acquire).
+  vk::Context *ctx = nullptr;
   vk::KernelTable table;
   std::vector<std::unique_ptr<FunctionState>> states;
   /// Device-resident inputs by name (Executor::setResident). std::map
@@ -94,6 +95,7 @@ struct VulkanExecutor::Impl : vk::Recorder {
   /// Bumped when a resident or pool buffer moves: states re-bind.
   uint64_t bufferGeneration = 1;
   int reportedMessages = 0; ///< validation messages already turned into errors
+  int messagesBefore = 0;   ///< the shared context's count when we opened
 
   // --- Recorder state of the call being recorded or replayed. -------------
   FunctionState *st = nullptr;
@@ -115,6 +117,7 @@ struct VulkanExecutor::Impl : vk::Recorder {
       ctx->destroyBuffer(kv.second.buffer);
     for (Buffer &b : arenaPool)
       ctx->destroyBuffer(b);
+    ctx->savePipelineCache();
   }
 
   void releaseState(FunctionState &s) {
@@ -201,19 +204,21 @@ struct VulkanExecutor::Impl : vk::Recorder {
 
   uint64_t constants(const void *data, size_t bytes) override {
     VkDeviceSize need = align16(bytes);
-    if (need > kConstantChunk)
+    // Chunks of 64 KiB, or the device's largest buffer if that is smaller.
+    const VkDeviceSize chunkBytes =
+        std::min<VkDeviceSize>(kConstantChunk, ctx->maxBufferBytes());
+    if (need > chunkBytes)
       throw ExecutorError("vulkan: constant block of " + std::to_string(bytes) +
                           " bytes is too large");
-    if (chunk < st->constantChunks.size() &&
-        chunkOffset + need > kConstantChunk) {
+    if (chunk < st->constantChunks.size() && chunkOffset + need > chunkBytes) {
       ++chunk;
       chunkOffset = 0;
     }
     if (chunk == st->constantChunks.size()) {
       if (replay)
         mismatch = true;
-      st->constantChunks.push_back(ctx->createBuffer(
-          kConstantChunk, MemoryUse::Device, "kernel constants"));
+      st->constantChunks.push_back(
+          ctx->createBuffer(chunkBytes, MemoryUse::Device, "kernel constants"));
     }
     Buffer &b = st->constantChunks[chunk];
     // Device-local, filled by an update recorded in the command buffer (the
@@ -447,8 +452,13 @@ void VulkanExecutor::Impl::bindBuffers(FunctionState &s,
 }
 
 /// Splits the function's static and token arenas into chunks of at most
-/// the device's largest buffer (values that share bytes stay in one chunk)
-/// and grows the shared pool to fit them.
+/// the device's largest buffer and grows the shared pool to fit them. Each
+/// root value lies wholly in one chunk (aliases follow their roots). Roots
+/// that overlap in the plan only reuse bytes at different times (an
+/// in-place elementwise output, adamw and kv_cache_write are correct
+/// out of place too; docs/artifact.md), so overlapping roots may land in
+/// different chunks: a split then costs the overlap twice, never
+/// correctness.
 void VulkanExecutor::Impl::layoutArenas(FunctionState &s, int64_t bt) {
   const Function &f = *s.fn;
   const VkDeviceSize maxBytes = ctx->maxBufferBytes();
@@ -481,15 +491,10 @@ void VulkanExecutor::Impl::layoutArenas(FunctionState &s, int64_t bt) {
     bool open = false;
     VkDeviceSize chunkBegin = 0, chunkEnd = 0;
     for (const Interval &iv : values) {
-      if (!open || (iv.begin >= chunkEnd && iv.end - chunkBegin > maxBytes)) {
+      if (!open || iv.end - chunkBegin > maxBytes) {
         need.push_back(0);
         chunkBegin = chunkEnd = iv.begin;
         open = true;
-      } else if (iv.end - chunkBegin > maxBytes) {
-        throw ExecutorError("function '" + f.name +
-                            "': values sharing arena bytes span more than the "
-                            "device's largest buffer (" +
-                            std::to_string(maxBytes) + " bytes)");
       }
       chunkEnd = std::max(chunkEnd, iv.end);
       need.back() = chunkEnd - chunkBegin;
@@ -753,7 +758,10 @@ VulkanExecutor::VulkanExecutor(const Artifact &artifact,
                             "': the Vulkan backend "
                             "has no kernel '" +
                             k.kernel + "'");
-  impl_->ctx = std::make_unique<vk::Context>(options);
+  impl_->ctx = &vk::Context::acquire(options);
+  // Messages seen by the shared context before this executor are not ours.
+  impl_->reportedMessages = impl_->ctx->validationMessages();
+  impl_->messagesBefore = impl_->reportedMessages;
   for (const Function &f : impl_->artifact.functions) {
     auto s = std::make_unique<FunctionState>();
     s->fn = &f;
@@ -787,7 +795,7 @@ std::string VulkanExecutor::deviceDescription() const {
 }
 
 int VulkanExecutor::validationMessages() const {
-  return impl_->ctx->validationMessages();
+  return impl_->ctx->validationMessages() - impl_->messagesBefore;
 }
 
 std::string VulkanExecutor::lastValidationMessage() const {

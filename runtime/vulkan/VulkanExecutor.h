@@ -87,8 +87,8 @@ public:
   std::string deviceDescription() const override;
   const VulkanDeviceInfo &device() const;
 
-  /// Validation-layer messages of severity warning or error seen so far
-  /// (0 when validation is off), and the last one's text.
+  /// Validation-layer messages of severity warning or error seen since this
+  /// executor opened (0 when validation is off), and the last one's text.
   int validationMessages() const;
   std::string lastValidationMessage() const;
 

@@ -46,6 +46,23 @@ TEST(VulkanExecutor, CopyFillAndInPlaceMatchCpu) {
   EXPECT_EQ(r.vkInputs.at("acc").f, std::vector<float>(30, 7.0f));
 }
 
+// Executors with the same options share one device context for the
+// process (Context::acquire): NVIDIA's driver (580, in a VM) failed every
+// vkCreateInstance after ~30 create/destroy cycles in one test binary.
+// Sixty executors opened and closed in a row, each with its own buffers,
+// all compute the right thing, and each one's validation count starts at 0.
+TEST(VulkanExecutor, ManyExecutorsInOneProcess) {
+  FunctionBuilder b = copyFillFunction();
+  Artifact artifact = vulkanArtifactOf(b);
+  for (int i = 0; i < 60; ++i) {
+    VulkanExecutor vk(artifact, testVulkanOptions());
+    Buf x = randn({1, 2, 3}, uint32_t(i)), acc = randn({1, 2, 3}, 3);
+    auto out = vk.run("f", {{"x", x.view()}, {"acc", acc.view()}});
+    ASSERT_EQ(out.at("y").f32, x.f) << "executor " << i;
+    ASSERT_EQ(vk.validationMessages(), 0) << vk.lastValidationMessage();
+  }
+}
+
 TEST(VulkanExecutor, StagingPathGivesTheSameResults) {
   FunctionBuilder b = copyFillFunction();
   VulkanOptions o = testVulkanOptions();
