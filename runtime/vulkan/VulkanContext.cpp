@@ -507,6 +507,7 @@ Context::Context(const VulkanOptions &options) : options_(options) {
     want12.storageBuffer8BitAccess = have12.storageBuffer8BitAccess;
     want12.shaderInt8 = have12.shaderInt8;
     want12.vulkanMemoryModel = caps_.coopmat ? VK_TRUE : VK_FALSE;
+    want12.vulkanMemoryModelDeviceScope = want12.vulkanMemoryModel;
     VkPhysicalDeviceCooperativeMatrixFeaturesNV wantCoopmat{
         VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
     wantCoopmat.cooperativeMatrix = VK_TRUE;
