@@ -1,68 +1,53 @@
 #include "serve/HttpServer.h"
+#include "serve/HttpRouting.h"
 
-#include <httplib.h>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 
-#include <arpa/inet.h>
-#include <dirent.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 
-#include <cstdlib>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <future>
+#include <iostream>
+#include <mutex>
+#include <set>
 #include <stdexcept>
+#include <thread>
 
 namespace gpt::serve {
 
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
 using nlohmann::json;
 
-namespace {
-
-bool sockaddrMatches(const sockaddr_storage &sa, const std::string &addr,
-                     int port) {
-  char buf[INET6_ADDRSTRLEN] = {0};
-  if (sa.ss_family == AF_INET) {
-    auto *in = reinterpret_cast<const sockaddr_in *>(&sa);
-    inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf);
-    return ntohs(in->sin_port) == port && (addr.empty() || addr == buf);
-  }
-  if (sa.ss_family == AF_INET6) {
-    auto *in = reinterpret_cast<const sockaddr_in6 *>(&sa);
-    inet_ntop(AF_INET6, &in->sin6_addr, buf, sizeof buf);
-    return ntohs(in->sin6_port) == port && (addr.empty() || addr == buf);
-  }
-  return false;
-}
-
-} // namespace
-
-int findConnectionSocket(const std::string &remoteAddr, int remotePort,
-                         int localPort) {
-  DIR *dir = opendir("/proc/self/fd");
-  if (!dir)
-    return -1;
-  int found = -1;
-  while (dirent *e = readdir(dir)) {
-    char *end = nullptr;
-    long fd = std::strtol(e->d_name, &end, 10);
-    if (end == e->d_name || *end != '\0' || fd == dirfd(dir))
-      continue;
-    sockaddr_storage peer{}, local{};
-    socklen_t len = sizeof peer;
-    if (getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr *>(&peer),
-                    &len) != 0)
-      continue;
-    len = sizeof local;
-    if (getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr *>(&local),
-                    &len) != 0)
-      continue;
-    if (sockaddrMatches(peer, remoteAddr, remotePort) &&
-        sockaddrMatches(local, "", localPort)) {
-      found = static_cast<int>(fd);
+std::string escapeForMessage(std::string_view s, size_t maxBytes) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (out.size() >= maxBytes) {
+      out += "...";
       break;
     }
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    }
   }
-  closedir(dir);
-  return found;
+  return out;
 }
 
 bool peerClosed(int fd) {
@@ -81,182 +66,583 @@ bool peerClosed(int fd) {
   return false;
 }
 
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::chrono::steady_clock::duration seconds(double s) {
+  return std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(s));
+}
+
+/// JSON text that cannot throw: invalid UTF-8 (from the client or the
+/// model) becomes U+FFFD instead of an exception.
+std::string dumpSafe(const json &j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+} // namespace
+
+class Session;
+
 struct HttpServer::Impl {
   Service &svc;
   HttpOptions opts;
-  httplib::Server server;
+  asio::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  std::atomic<bool> stopping{false};
+  std::atomic<size_t> connections{0};
+  std::atomic<size_t> workers{0};
+  std::mutex sessionsMutex;
+  std::set<std::weak_ptr<Session>, std::owner_less<std::weak_ptr<Session>>>
+      sessions;
+  /// Keeps run() going while worker threads still need the event loop.
+  std::mutex workMutex;
+  std::condition_variable workersDone;
 
   Impl(Service &s, HttpOptions o) : svc(s), opts(std::move(o)) {}
 
-  void sendError(httplib::Response &res, const ApiError &e) {
-    svc.countError(e.status);
-    res.status = e.status;
-    res.set_content(e.body().dump(), "application/json");
-  }
-
-  void sendJson(httplib::Response &res, const json &j) {
-    res.status = 200;
-    res.set_content(j.dump(), "application/json");
-  }
-
-  void generate(Endpoint endpoint, const httplib::Request &req,
-                httplib::Response &res) {
-    std::shared_ptr<Job> job;
-    try {
-      job = svc.start(endpoint, req.body);
-    } catch (const ApiError &e) {
-      sendError(res, e);
-      return;
-    }
-    int fd =
-        findConnectionSocket(req.remote_addr, req.remote_port, req.local_port);
-    auto closed = [fd] { return peerClosed(fd); };
-    if (!job->streaming()) {
-      json out;
-      try {
-        out = job->collect(closed);
-      } catch (const ApiError &e) {
-        sendError(res, e);
-        return;
-      }
-      if (out.is_null()) { // client gone; nobody reads this
-        res.status = 499;
-        return;
-      }
-      sendJson(res, out);
-      return;
-    }
-    res.status = 200;
-    res.set_header("Cache-Control", "no-cache");
-    res.set_header("X-Accel-Buffering", "no");
-    res.set_chunked_content_provider(
-        "text/event-stream",
-        [job, closed](size_t, httplib::DataSink &sink) {
-          job->stream(
-              [&sink](const std::string &s) {
-                return sink.is_writable() && sink.write(s.data(), s.size());
-              },
-              closed);
-          sink.done();
-          return true;
-        },
-        [job](bool) { /* releases the job: cancels what is still running */ });
-  }
-
-  void routes() {
-    server.set_pre_routing_handler(
-        [this](const httplib::Request &req, httplib::Response &res) {
-          if (req.path.rfind("/v1/", 0) == 0 || req.path == "/completions" ||
-              req.path == "/chat/completions" || req.path == "/metrics") {
-            try {
-              svc.authorize(req.get_header_value("Authorization"));
-            } catch (const ApiError &e) {
-              sendError(res, e);
-              return httplib::Server::HandlerResponse::Handled;
-            }
-          }
-          return httplib::Server::HandlerResponse::Unhandled;
-        });
-    auto completions = [this](const httplib::Request &req,
-                              httplib::Response &res) {
-      generate(Endpoint::Completions, req, res);
-    };
-    auto chat = [this](const httplib::Request &req, httplib::Response &res) {
-      generate(Endpoint::ChatCompletions, req, res);
-    };
-    server.Post("/v1/completions", completions);
-    server.Post("/completions", completions);
-    server.Post("/v1/chat/completions", chat);
-    server.Post("/chat/completions", chat);
-    server.Get("/v1/models",
-               [this](const httplib::Request &, httplib::Response &res) {
-                 sendJson(res, svc.models());
-               });
-    server.Get("/health",
-               [this](const httplib::Request &, httplib::Response &res) {
-                 sendJson(res, svc.health());
-                 if (svc.draining())
-                   res.status = 503;
-               });
-    server.Get("/metrics",
-               [this](const httplib::Request &, httplib::Response &res) {
-                 res.set_content(svc.metrics(), "text/plain; version=0.0.4");
-               });
-    // Errors httplib answers itself (no route, body too large, ...) get
-    // OpenAI's error shape too.
-    server.set_error_handler(
-        [this](const httplib::Request &req, httplib::Response &res) {
-          if (!res.body.empty())
-            return;
-          std::string message;
-          std::string code;
-          switch (res.status) {
-          case 404:
-            message = "no such endpoint: " + req.method + " " + req.path;
-            code = "not_found";
-            break;
-          case 405:
-            message = "method not allowed: " + req.method + " " + req.path;
-            break;
-          case 413:
-            message = "the request body is larger than the limit of " +
-                      std::to_string(opts.maxBodyBytes) + " bytes";
-            code = "request_too_large";
-            break;
-          default:
-            message = "HTTP error " + std::to_string(res.status);
-          }
-          ApiError e(res.status, message, "", code);
-          svc.countError(res.status);
-          res.set_content(e.body().dump(), "application/json");
-        });
-    server.set_exception_handler([this](const httplib::Request &,
-                                        httplib::Response &res,
-                                        std::exception_ptr ep) {
-      std::string what = "internal error";
-      try {
-        std::rethrow_exception(ep);
-      } catch (const std::exception &e) {
-        what = e.what();
-      } catch (...) {
-      }
-      sendError(res, ApiError(500, what, "", "", "server_error"));
-    });
-  }
+  void accept();
+  void closeIdleSessions();
 };
 
-HttpServer::HttpServer(Service &service, HttpOptions options)
-    : impl_(std::make_unique<Impl>(service, std::move(options))) {
-  auto &s = impl_->server;
-  s.set_payload_max_length(impl_->opts.maxBodyBytes);
-  int threads = std::max(4, impl_->opts.threads);
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  s.set_keep_alive_max_count(100);
-  s.set_read_timeout(30);
-  s.set_write_timeout(30);
-  impl_->routes();
+/// One connection: reads requests one at a time (header, checks, body),
+/// answers small routes on the event loop and hands generation to a worker
+/// thread, which writes through this session's strand.
+class Session : public std::enable_shared_from_this<Session> {
+public:
+  Session(tcp::socket socket, HttpServer::Impl &server)
+      : stream_(std::move(socket)), server_(server),
+        buffer_(server.opts.maxHeaderBytes + (64u << 10)) {}
+
+  ~Session() { server_.connections--; }
+
+  void start() {
+    asio::dispatch(stream_.get_executor(),
+                   [self = shared_from_this()] { self->readHeader(true); });
+  }
+
+  /// Closes the connection unless a worker is generating for it (stop()):
+  /// idle keep-alive, half-sent headers or bodies.
+  void closeIfIdle() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (!self->generating_)
+        self->closeSocket();
+    });
+  }
+
+private:
+  using Parser = http::request_parser<http::string_body>;
+
+  void readHeader(bool first) {
+    if (server_.stopping) {
+      closeSocket();
+      return;
+    }
+    parser_.emplace();
+    parser_->header_limit(
+        static_cast<std::uint32_t>(server_.opts.maxHeaderBytes));
+    parser_->body_limit(server_.opts.maxBodyBytes);
+    // The header deadline runs from the first byte; before it, idle
+    // keep-alive. A single deadline for both keeps this simple: the first
+    // request of a connection gets the header deadline, later ones the
+    // idle one plus the header one.
+    stream_.expires_after(seconds(first ? server_.opts.headerTimeoutSeconds
+                                        : server_.opts.idleTimeoutSeconds +
+                                              server_.opts
+                                                  .headerTimeoutSeconds));
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) {
+          self->onHeader(ec);
+        });
+  }
+
+  void onHeader(beast::error_code ec) {
+    try {
+      if (ec) {
+        if (ec == http::error::header_limit)
+          return fail(ApiError(431,
+                               "the request header is larger than the limit "
+                               "of " +
+                                   std::to_string(
+                                       server_.opts.maxHeaderBytes) +
+                                   " bytes",
+                               "", "request_header_too_large"));
+        if (ec == http::error::body_limit)
+          return fail(tooLarge());
+        if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+            ec == beast::error::timeout ||
+            ec == asio::error::operation_aborted ||
+            ec == asio::error::connection_reset ||
+            ec == http::error::partial_message)
+          return closeSocket();
+        return fail(ApiError(400, "malformed HTTP request: " + ec.message(),
+                             "", "bad_request"));
+      }
+      const auto &req = parser_->get();
+      size_t fields = 0;
+      for (auto it = req.begin(); it != req.end(); ++it)
+        ++fields;
+      if (fields > server_.opts.maxHeaders)
+        return fail(ApiError(431,
+                             "the request has " + std::to_string(fields) +
+                                 " header fields, more than the limit of " +
+                                 std::to_string(server_.opts.maxHeaders),
+                             "", "request_header_too_large"));
+      auto encoding = req[http::field::content_encoding];
+      if (!encoding.empty() && !beast::iequals(encoding, "identity"))
+        return fail(ApiError(415,
+                             "compressed request bodies are not accepted "
+                             "(Content-Encoding: " +
+                                 escapeForMessage(encoding, 40) + ")",
+                             "", "unsupported_media_type"));
+      if (auto cl = parser_->content_length();
+          cl && *cl > server_.opts.maxBodyBytes)
+        return fail(tooLarge());
+      route_ = routeRequest(std::string(req.method_string()),
+                            std::string(req.target()),
+                            !server_.opts.corsOrigin.empty());
+      if (route_.needsAuth)
+        server_.svc.authorize(std::string(req[http::field::authorization]));
+      if (!route_.error.empty() && route_.status != 0)
+        return fail(ApiError(route_.status, route_.error, "", route_.code));
+      keepAlive_ = req.keep_alive();
+      if (beast::iequals(req[http::field::expect], "100-continue")) {
+        auto msg = std::make_shared<std::string>(
+            "HTTP/1.1 100 Continue\r\n\r\n");
+        stream_.expires_after(seconds(server_.opts.writeTimeoutSeconds));
+        asio::async_write(stream_, asio::buffer(*msg),
+                          [self = shared_from_this(),
+                           msg](beast::error_code ec, size_t) {
+                            if (ec)
+                              return self->closeSocket();
+                            self->readBody();
+                          });
+        return;
+      }
+      readBody();
+    } catch (const ApiError &e) {
+      fail(e);
+    } catch (const std::exception &e) {
+      fail(ApiError(500, e.what(), "", "", "server_error"));
+    }
+  }
+
+  ApiError tooLarge() const {
+    return ApiError(413,
+                    "the request body is larger than the limit of " +
+                        std::to_string(server_.opts.maxBodyBytes) + " bytes",
+                    "", "request_too_large");
+  }
+
+  void readBody() {
+    stream_.expires_after(seconds(server_.opts.bodyTimeoutSeconds));
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec,
+                                                 size_t) {
+                       self->onBody(ec);
+                     });
+  }
+
+  void onBody(beast::error_code ec) {
+    try {
+      if (ec == http::error::body_limit)
+        return fail(tooLarge());
+      if (ec) // timeout, reset, malformed chunk: nothing sensible to answer
+        return closeSocket();
+      stream_.expires_never();
+      handle();
+    } catch (const ApiError &e) {
+      fail(e);
+    } catch (const std::exception &e) {
+      fail(ApiError(500, e.what(), "", "", "server_error"));
+    }
+  }
+
+  void handle() {
+    Service &svc = server_.svc;
+    switch (route_.kind) {
+    case RouteKind::Health: {
+      json h = svc.health();
+      respond(svc.draining() ? 503 : 200, dumpSafe(h));
+      return;
+    }
+    case RouteKind::Models:
+      respond(200, dumpSafe(svc.models()));
+      return;
+    case RouteKind::Model: {
+      json list = svc.models();
+      for (const json &m : list["data"])
+        if (m["id"] == route_.modelId) {
+          respond(200, dumpSafe(m));
+          return;
+        }
+      throw ApiError(404,
+                     "The model '" + escapeForMessage(route_.modelId) +
+                         "' does not exist",
+                     "model", "model_not_found", "invalid_request_error");
+    }
+    case RouteKind::Metrics:
+      respond(200, svc.metrics(), "text/plain; version=0.0.4");
+      return;
+    case RouteKind::Preflight:
+      respond(204, "", "");
+      return;
+    case RouteKind::Generate:
+      startGeneration();
+      return;
+    case RouteKind::None:
+      break;
+    }
+    throw ApiError(404, "no such endpoint", "", "not_found");
+  }
+
+  // --- generation on a worker thread -------------------------------------
+
+  void startGeneration() {
+    HttpServer::Impl &srv = server_;
+    if (srv.workers.fetch_add(1) >= srv.opts.maxWorkers) {
+      srv.workers--;
+      throw ApiError(429,
+                     "too many requests in progress (" +
+                         std::to_string(srv.opts.maxWorkers) +
+                         "); retry later",
+                     "", "rate_limit_exceeded", "requests");
+    }
+    std::string body = std::move(parser_->get().body());
+    if (!route_.modelId.empty())
+      body = withModel(body, route_.modelId);
+    auto self = shared_from_this();
+    generating_ = true;
+    try {
+      std::thread([self, body = std::move(body)]() mutable {
+        self->generate(body);
+        HttpServer::Impl &srv = self->server_;
+        std::lock_guard<std::mutex> lock(srv.workMutex);
+        srv.workers--;
+        srv.workersDone.notify_all();
+      }).detach();
+    } catch (...) {
+      srv.workers--;
+      generating_ = false;
+      throw ApiError(503, "cannot start a worker thread", "", "",
+                     "server_error");
+    }
+  }
+
+  /// The legacy /v1/engines/{id}/completions names the model in the path.
+  static std::string withModel(const std::string &body,
+                               const std::string &model) {
+    json j = json::parse(body, nullptr, false);
+    if (j.is_object() && !j.contains("model")) {
+      j["model"] = model;
+      return dumpSafe(j);
+    }
+    return body;
+  }
+
+  /// Runs on the worker thread; every write goes through the strand.
+  void generate(const std::string &body) {
+    Service &svc = server_.svc;
+    auto deadline =
+        server_.opts.requestTimeoutSeconds > 0
+            ? Clock::now() + seconds(server_.opts.requestTimeoutSeconds)
+            : Clock::time_point::max();
+    int fd = stream_.socket().native_handle();
+    bool timedOut = false;
+    auto closed = [&] {
+      if (Clock::now() > deadline) {
+        timedOut = true;
+        return true;
+      }
+      return peerClosed(fd);
+    };
+    try {
+      std::unique_ptr<Job> job = svc.start(route_.endpoint, body);
+      if (!job->streaming()) {
+        json out = job->collect(closed);
+        if (out.is_null()) {
+          if (timedOut)
+            throw ApiError(504,
+                           "the request took longer than the limit of " +
+                               std::to_string(
+                                   server_.opts.requestTimeoutSeconds) +
+                               " s",
+                           "", "timeout", "server_error");
+          svc.countError(499);
+          return finish(false); // the client is gone
+        }
+        std::string text = dumpSafe(out);
+        return finish(writeSync(responseHead(200, "application/json",
+                                             text.size()) +
+                                text));
+      }
+      std::string head = "HTTP/1.1 200 OK\r\n"
+                         "Content-Type: text/event-stream\r\n"
+                         "Cache-Control: no-cache\r\n"
+                         "X-Accel-Buffering: no\r\n"
+                         "Transfer-Encoding: chunked\r\n" +
+                         corsHeaders() +
+                         (keepAlive_ ? "" : "Connection: close\r\n") + "\r\n";
+      if (!writeSync(head))
+        return finish(false);
+      bool ok = job->stream(
+          [this](const std::string &s) {
+            if (s.empty())
+              return true;
+            char size[24];
+            std::snprintf(size, sizeof size, "%zx\r\n", s.size());
+            return writeSync(size + s + "\r\n");
+          },
+          closed);
+      finish(ok && writeSync("0\r\n\r\n"));
+    } catch (const ApiError &e) {
+      svc.countError(e.status);
+      std::string text = dumpSafe(e.body());
+      keepAlive_ = keepAlive_ && e.status < 500;
+      finish(writeSync(responseHead(e.status, "application/json",
+                                    text.size()) +
+                       text));
+    } catch (const std::exception &e) {
+      svc.countError(500);
+      std::string text =
+          dumpSafe(ApiError(500, e.what(), "", "", "server_error").body());
+      keepAlive_ = false;
+      finish(writeSync(responseHead(500, "application/json", text.size()) +
+                       text));
+    }
+  }
+
+  /// Writes on the strand with the write deadline and waits; false when the
+  /// client is gone or too slow.
+  bool writeSync(std::string data) {
+    auto done = std::make_shared<std::promise<bool>>();
+    auto result = done->get_future();
+    auto msg = std::make_shared<std::string>(std::move(data));
+    asio::post(stream_.get_executor(), [self = shared_from_this(), msg,
+                                        done] {
+      self->stream_.expires_after(
+          seconds(self->server_.opts.writeTimeoutSeconds));
+      asio::async_write(self->stream_, asio::buffer(*msg),
+                        [self, msg, done](beast::error_code ec, size_t) {
+                          self->stream_.expires_never();
+                          done->set_value(!ec);
+                        });
+    });
+    return result.get();
+  }
+
+  /// After a worker's response: next request, or close.
+  void finish(bool ok) {
+    asio::post(stream_.get_executor(), [self = shared_from_this(), ok] {
+      self->generating_ = false;
+      if (ok && self->keepAlive_ && !self->server_.stopping)
+        self->readHeader(false);
+      else
+        self->closeSocket();
+    });
+  }
+
+  // --- small responses on the event loop ---------------------------------
+
+  std::string corsHeaders() const {
+    const std::string &o = server_.opts.corsOrigin;
+    if (o.empty())
+      return "";
+    return "Access-Control-Allow-Origin: " + o +
+           "\r\nAccess-Control-Allow-Methods: GET, POST, OPTIONS\r\n"
+           "Access-Control-Allow-Headers: Authorization, Content-Type\r\n"
+           "Vary: Origin\r\n";
+  }
+
+  std::string responseHead(int status, const std::string &type,
+                           size_t length) const {
+    std::string reason = std::string(
+        http::obsolete_reason(static_cast<http::status>(status)));
+    std::string h = "HTTP/1.1 " + std::to_string(status) + " " + reason +
+                    "\r\n" + "Content-Length: " + std::to_string(length) +
+                    "\r\n";
+    if (!type.empty())
+      h += "Content-Type: " + type + "\r\n";
+    h += corsHeaders();
+    if (!keepAlive_)
+      h += "Connection: close\r\n";
+    return h + "\r\n";
+  }
+
+  /// Answers on the event loop, then reads the next request (keep-alive).
+  void respond(int status, std::string body,
+               const std::string &type = "application/json") {
+    auto msg = std::make_shared<std::string>(
+        responseHead(status, type, body.size()) + body);
+    stream_.expires_after(seconds(server_.opts.writeTimeoutSeconds));
+    asio::async_write(stream_, asio::buffer(*msg),
+                      [self = shared_from_this(), msg](beast::error_code ec,
+                                                       size_t) {
+                        if (ec || !self->keepAlive_)
+                          return self->closeSocket();
+                        self->readHeader(false);
+                      });
+  }
+
+  /// An error answer; the connection closes after it unless the request
+  /// was read whole (the body of a refused request is never read).
+  void fail(const ApiError &e) {
+    server_.svc.countError(e.status);
+    bool bodyRead = parser_ && parser_->is_done();
+    keepAlive_ = keepAlive_ && bodyRead && e.status < 500;
+    if (!bodyRead)
+      keepAlive_ = false;
+    respond(e.status, dumpSafe(e.body()));
+  }
+
+  void closeSocket() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  HttpServer::Impl &server_;
+  beast::flat_buffer buffer_;
+  std::optional<Parser> parser_;
+  Route route_;
+  bool keepAlive_ = false;
+  bool generating_ = false; ///< a worker thread owns the response
+};
+
+void HttpServer::Impl::accept() {
+  acceptor.async_accept(
+      asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+        if (ec) {
+          if (!acceptor.is_open())
+            return; // stopped
+          accept();   // EMFILE and friends: keep serving the others
+          return;
+        }
+        if (connections.fetch_add(1) >= opts.maxConnections) {
+          connections--;
+          // Over the cap: a 503 if the socket takes it at once.
+          static const std::string kBusy = [] {
+            std::string body =
+                dumpSafe(ApiError(503, "too many connections", "", "",
+                                  "server_error")
+                             .body());
+            return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
+                   "application/json\r\nConnection: close\r\n"
+                   "Content-Length: " +
+                   std::to_string(body.size()) + "\r\n\r\n" + body;
+          }();
+          beast::error_code ignored;
+          socket.non_blocking(true, ignored);
+          socket.write_some(asio::buffer(kBusy), ignored);
+          socket.close(ignored);
+          svc.countError(503);
+        } else {
+          auto s = std::make_shared<Session>(std::move(socket), *this);
+          {
+            std::lock_guard<std::mutex> lock(sessionsMutex);
+            for (auto it = sessions.begin(); it != sessions.end();)
+              it = it->expired() ? sessions.erase(it) : std::next(it);
+            sessions.insert(s);
+          }
+          s->start();
+        }
+        if (!stopping)
+          accept();
+      });
 }
 
-HttpServer::~HttpServer() = default;
+void HttpServer::Impl::closeIdleSessions() {
+  std::lock_guard<std::mutex> lock(sessionsMutex);
+  for (const auto &w : sessions)
+    if (auto s = w.lock())
+      s->closeIfIdle();
+}
+
+HttpServer::HttpServer(Service &service, HttpOptions options)
+    : impl_(std::make_unique<Impl>(service, std::move(options))) {}
+
+HttpServer::~HttpServer() {
+  stop();
+  std::unique_lock<std::mutex> lock(impl_->workMutex);
+  impl_->workersDone.wait(lock, [&] { return impl_->workers == 0; });
+}
 
 int HttpServer::bind() {
   auto &o = impl_->opts;
-  if (o.port == 0) {
-    int port = impl_->server.bind_to_any_port(o.host);
-    if (port < 0)
-      throw std::runtime_error("cannot listen on " + o.host);
-    o.port = port;
-    return port;
-  }
-  if (!impl_->server.bind_to_port(o.host, o.port))
+  beast::error_code ec;
+  auto address = asio::ip::make_address(o.host, ec);
+  if (ec)
+    throw std::runtime_error("cannot listen on " + o.host +
+                             ": not an IP address");
+  tcp::endpoint ep(address, static_cast<unsigned short>(o.port));
+  auto &a = impl_->acceptor;
+  a.open(ep.protocol(), ec);
+  if (!ec)
+    a.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec)
+    a.bind(ep, ec);
+  if (!ec)
+    a.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
     throw std::runtime_error("cannot listen on " + o.host + ":" +
-                             std::to_string(o.port) +
-                             " (address in use or not allowed)");
+                             std::to_string(o.port) + " (" + ec.message() +
+                             ")");
+  o.port = a.local_endpoint().port();
   return o.port;
 }
 
-void HttpServer::run() { impl_->server.listen_after_bind(); }
+void HttpServer::run() {
+  Impl &s = *impl_;
+  if (!s.acceptor.is_open())
+    throw std::runtime_error("HttpServer::run before bind");
+  s.accept();
+  int n = s.opts.threads > 0
+              ? s.opts.threads
+              : std::max(2, int(std::thread::hardware_concurrency()));
+  // Worker threads post their writes to the event loop: keep it running
+  // until they are done, even after stop() closed every socket.
+  auto guard = asio::make_work_guard(s.ioc);
+  std::thread waiter([&] {
+    while (!s.stopping)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::unique_lock<std::mutex> lock(s.workMutex);
+    s.workersDone.wait(lock, [&] { return s.workers == 0; });
+    guard.reset();
+  });
+  auto loop = [&s] {
+    for (;;) {
+      try {
+        s.ioc.run();
+        return;
+      } catch (const std::exception &e) {
+        // A handler let an exception out: log it and keep serving.
+        std::cerr << "gpt serve: internal error: " << e.what() << std::endl;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int i = 1; i < n; ++i)
+    threads.emplace_back(loop);
+  loop();
+  for (auto &t : threads)
+    t.join();
+  waiter.join();
+}
 
-void HttpServer::stop() { impl_->server.stop(); }
+void HttpServer::stop() {
+  Impl &s = *impl_;
+  if (s.stopping.exchange(true))
+    return;
+  asio::post(s.ioc, [&s] {
+    beast::error_code ec;
+    s.acceptor.close(ec);
+    s.closeIdleSessions();
+  });
+}
+
+size_t HttpServer::openConnections() const { return impl_->connections; }
 
 } // namespace gpt::serve

@@ -236,6 +236,39 @@ json ApiError::body() const {
   return {{"error", e}};
 }
 
+/// OpenAI parameters this server does not implement: answered 400 naming
+/// the parameter instead of being dropped (the client would believe they
+/// applied). Values that ask for nothing (an empty logit_bias, a "text"
+/// response_format, no tools, best_of equal to n) are accepted.
+void refuseUnsupported(const json &obj) {
+  auto refuse = [](const char *name) {
+    bad(name, std::string("'") + name + "' is not supported by this server");
+  };
+  auto given = [&](const char *name) {
+    auto it = obj.find(name);
+    return it != obj.end() && !it->is_null() ? &*it : nullptr;
+  };
+  if (const json *v = given("logit_bias"); v && !(v->is_object() && v->empty()))
+    refuse("logit_bias");
+  if (const json *v = given("response_format");
+      v && !(v->is_object() && v->value("type", json()) == "text"))
+    refuse("response_format");
+  for (const char *name : {"tools", "functions"})
+    if (const json *v = given(name); v && !(v->is_array() && v->empty()))
+      refuse(name);
+  for (const char *name : {"tool_choice", "function_call"})
+    if (const json *v = given(name); v && *v != "none")
+      refuse(name);
+  if (const json *v = given("suffix");
+      v && !(v->is_string() && v->get_ref<const std::string &>().empty()))
+    refuse("suffix");
+  if (const json *v = given("best_of")) {
+    json n = obj.value("n", json(1));
+    if (*v != n)
+      refuse("best_of");
+  }
+}
+
 GenerationRequest parseGenerationRequest(Endpoint endpoint,
                                          std::string_view body) {
   json obj = json::parse(body, nullptr, /*allow_exceptions=*/false);
@@ -247,6 +280,7 @@ GenerationRequest parseGenerationRequest(Endpoint endpoint,
   GenerationRequest r;
   r.endpoint = endpoint;
   bool chat = endpoint == Endpoint::ChatCompletions;
+  refuseUnsupported(obj);
   auto model = string(obj, "model");
   if (!model)
     bad("model", "you must provide a 'model' parameter");

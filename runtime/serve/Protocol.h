@@ -62,8 +62,10 @@ inline constexpr int kMaxCompletionLogprobs = 5;
 inline constexpr int kMaxChatTopLogprobs = 20;
 
 /// Parses and validates a request body. Throws ApiError (400) naming the
-/// parameter on malformed JSON, wrong types and out-of-range values;
-/// unknown fields are ignored.
+/// parameter on malformed JSON, wrong types, out-of-range values and
+/// OpenAI parameters this server does not implement (logit_bias,
+/// response_format, tools, functions, tool_choice, function_call, suffix,
+/// best_of other than n); other unknown fields are ignored.
 GenerationRequest parseGenerationRequest(Endpoint endpoint,
                                          std::string_view body);
 

@@ -432,16 +432,57 @@ Service::Service(Backend &backend, const tokenizer::Tokenizer &tokenizer,
       stopTokens_.push_back(static_cast<int32_t>(*id));
   if (options_.created == 0)
     options_.created = unixNow();
+  // The longest token in bytes bounds how much text fits the context.
+  for (size_t id = 0; id < tokenizer_.vocabSize(); ++id)
+    longestTokenBytes_ = std::max(
+        longestTokenBytes_,
+        tokenizer_.decode({static_cast<tokenizer::TokenId>(id)}).size());
+  longestTokenBytes_ = std::max<size_t>(longestTokenBytes_, 1);
 }
 
 Service::~Service() = default;
+
+void Service::checkTextFits(const GenerationRequest &req) const {
+  const int64_t ctx = backend_.contextLength();
+  const uint64_t limit = static_cast<uint64_t>(ctx) * longestTokenBytes_;
+  auto refuse = [&](uint64_t bytes, const char *param) {
+    throw ApiError(400,
+                   "This model's maximum context length is " +
+                       std::to_string(ctx) + " tokens, and the " + param +
+                       " has " + std::to_string(bytes) +
+                       " bytes of text, more than any " + std::to_string(ctx) +
+                       " tokens can hold (" + std::to_string(limit) +
+                       " bytes). Please reduce the length of the " + param +
+                       ".",
+                   param, "context_length_exceeded");
+  };
+  if (req.endpoint == Endpoint::ChatCompletions) {
+    uint64_t bytes = 0;
+    for (const auto &m : req.messages)
+      bytes += m.content.size();
+    if (bytes > limit)
+      refuse(bytes, "messages");
+  } else {
+    for (const PromptInput &p : req.prompts)
+      if (!p.isTokens && p.text.size() > limit)
+        refuse(p.text.size(), "prompt");
+  }
+}
 
 void Service::authorize(std::string_view authorization) const {
   if (options_.apiKey.empty())
     return;
   const std::string_view prefix = "Bearer ";
-  if (authorization.substr(0, prefix.size()) != prefix ||
-      authorization.substr(prefix.size()) != options_.apiKey)
+  // Constant time in the key's bytes: the comparison does not stop at the
+  // first mismatch (a timing oracle on the loopback is still an oracle).
+  std::string_view given = authorization.substr(
+      std::min(prefix.size(), authorization.size()));
+  const std::string &key = options_.apiKey;
+  unsigned diff = given.size() != key.size() ? 1u : 0u;
+  for (size_t i = 0; i < key.size(); ++i)
+    diff |= static_cast<unsigned char>(key[i]) ^
+            static_cast<unsigned char>(i < given.size() ? given[i] : 0);
+  if (authorization.substr(0, prefix.size()) != prefix || diff != 0)
     throw ApiError(401,
                    authorization.empty()
                        ? "You didn't provide an API key. Pass it in the "
@@ -474,9 +515,18 @@ void Service::countError(int status) {
 std::unique_ptr<Job> Service::start(Endpoint endpoint, std::string_view body) {
   if (draining_)
     throw ApiError(503, "the server is shutting down", "", "", "");
+  // Cheap refusals first: a full queue, then text that cannot fit the
+  // context however it tokenizes, before any BPE work.
+  if (options_.maxPending != 0 &&
+      pending_.load() >= static_cast<int64_t>(options_.maxPending))
+    throw ApiError(429,
+                   "the server is busy (the request queue is full); "
+                   "retry later",
+                   "", "rate_limit_exceeded");
   GenerationRequest req = parseGenerationRequest(endpoint, body);
   bool chat = endpoint == Endpoint::ChatCompletions;
   (chat ? chatRequests_ : completionRequests_)++;
+  checkTextFits(req);
   if (req.model != options_.modelName)
     throw ApiError(404,
                    "The model '" + req.model +

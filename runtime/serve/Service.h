@@ -66,12 +66,16 @@ private:
   friend class Job;
   bool reserve(size_t n);
   void release(size_t n);
+  /// 400 when a prompt's text is longer in bytes than the context can hold
+  /// in tokens of the longest byte length (checked before tokenizing).
+  void checkTextFits(const GenerationRequest &req) const;
 
   Backend &backend_;
   const tokenizer::Tokenizer &tokenizer_;
   std::unique_ptr<tokenizer::ChatTemplate> chatTemplate_;
   ServiceOptions options_;
   std::vector<int32_t> stopTokens_;
+  size_t longestTokenBytes_ = 1;
   std::atomic<bool> draining_{false};
   std::atomic<int64_t> pending_{0};
   std::atomic<uint64_t> nextId_{1};

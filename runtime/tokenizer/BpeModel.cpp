@@ -1,5 +1,7 @@
 #include "tokenizer/BpeModel.h"
 
+#include <algorithm>
+#include <functional>
 #include <stdexcept>
 
 namespace gpt::tokenizer {
@@ -113,12 +115,23 @@ void BpeModel::encodePiece(std::string_view piece,
     out.push_back(static_cast<TokenId>(whole));
     return;
   }
+  if (piece.size() <= kShortPiece)
+    encodePieceQuadratic(piece, out);
+  else
+    encodePieceHeap(piece, out);
+}
+
+void BpeModel::encodePieceQuadratic(std::string_view piece,
+                                    std::vector<TokenId> &out) const {
   // parts[i] is a token; rank[i]/merged[i] describe merging parts[i] with
-  // parts[i + 1]. Quadratic in the piece length, like tiktoken: pieces are
-  // short and results are cached by the caller.
+  // parts[i + 1]. Each merge rescans every pair: O(L^2), like tiktoken.
   std::vector<TokenId> parts(piece.size());
   for (std::size_t i = 0; i < piece.size(); ++i)
     parts[i] = byteToId_[static_cast<unsigned char>(piece[i])];
+  if (parts.size() < 2) {
+    out.insert(out.end(), parts.begin(), parts.end());
+    return;
+  }
   std::vector<std::uint32_t> rank(parts.size());
   std::vector<TokenId> merged(parts.size());
   for (std::size_t i = 0; i + 1 < parts.size(); ++i)
@@ -144,6 +157,64 @@ void BpeModel::encodePiece(std::string_view piece,
           mergeRank(parts[best - 1], parts[best], merged[best - 1]);
   }
   out.insert(out.end(), parts.begin(), parts.end());
+}
+
+void BpeModel::encodePieceHeap(std::string_view piece,
+                               std::vector<TokenId> &out) const {
+  // Parts form a linked list over their start offsets; the heap holds
+  // candidate merges keyed (rank, start of the left part), so the lowest
+  // rank wins and ties go leftmost, as in the quadratic scan. An entry is
+  // stale once either part has changed: it remembers both tokens.
+  const std::size_t n = piece.size();
+  std::vector<TokenId> tok(n);
+  std::vector<std::int32_t> next(n), prev(n);
+  std::vector<bool> alive(n, true);
+  for (std::size_t i = 0; i < n; ++i) {
+    tok[i] = byteToId_[static_cast<unsigned char>(piece[i])];
+    next[i] = i + 1 < n ? static_cast<std::int32_t>(i + 1) : -1;
+    prev[i] = static_cast<std::int32_t>(i) - 1;
+  }
+  struct Candidate {
+    std::uint32_t rank;
+    std::int32_t left;
+    TokenId a, b, merged;
+    bool operator>(const Candidate &o) const {
+      return rank != o.rank ? rank > o.rank : left > o.left;
+    }
+  };
+  std::vector<Candidate> heap;
+  heap.reserve(2 * n);
+  auto push = [&](std::int32_t left) {
+    std::int32_t right = next[left];
+    if (right < 0)
+      return;
+    TokenId m;
+    std::uint32_t r = mergeRank(tok[left], tok[right], m);
+    if (r == kNoRank)
+      return;
+    heap.push_back({r, left, tok[left], tok[right], m});
+    std::push_heap(heap.begin(), heap.end(), std::greater<Candidate>());
+  };
+  for (std::size_t i = 0; i + 1 < n; ++i)
+    push(static_cast<std::int32_t>(i));
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), std::greater<Candidate>());
+    Candidate c = heap.back();
+    heap.pop_back();
+    std::int32_t right = next[c.left];
+    if (!alive[c.left] || right < 0 || tok[c.left] != c.a || tok[right] != c.b)
+      continue; // stale
+    tok[c.left] = c.merged;
+    alive[right] = false;
+    next[c.left] = next[right];
+    if (next[right] >= 0)
+      prev[next[right]] = c.left;
+    if (prev[c.left] >= 0)
+      push(prev[c.left]);
+    push(c.left);
+  }
+  for (std::int32_t i = 0; i >= 0; i = next[i])
+    out.push_back(tok[i]);
 }
 
 } // namespace gpt::tokenizer

@@ -24,8 +24,18 @@ public:
   /// token (lower merges first; kNoRank for tokens no merge may produce).
   BpeModel(std::vector<std::string> tokens, std::vector<std::uint32_t> ranks);
 
-  /// Appends the ids of one pre-tokenized piece to `out`.
+  /// Appends the ids of one pre-tokenized piece to `out`. O(L log L) in
+  /// the piece length (a heap of candidate merges), so an unspaced
+  /// megabyte cannot pin a core; pieces of at most kShortPiece bytes take
+  /// the simple quadratic scan, which is faster there.
   void encodePiece(std::string_view piece, std::vector<TokenId> &out) const;
+  /// The quadratic reference (tiktoken's algorithm), for tests.
+  void encodePieceQuadratic(std::string_view piece,
+                            std::vector<TokenId> &out) const;
+  /// The heap algorithm at every length, for tests.
+  void encodePieceHeap(std::string_view piece,
+                       std::vector<TokenId> &out) const;
+  static constexpr std::size_t kShortPiece = 48;
 
   std::size_t size() const { return tokens_.size(); }
   const std::string &bytes(TokenId id) const { return tokens_[id]; }

@@ -183,3 +183,36 @@ TEST(Protocol, ErrorShape) {
   EXPECT_TRUE(k.body()["error"]["param"].is_null());
   EXPECT_EQ(ApiError(429, "busy").body()["error"]["type"], "rate_limit_error");
 }
+
+// Parameters this server does not implement are refused naming them (the
+// client would otherwise believe they applied); values that ask for
+// nothing pass.
+TEST(Protocol, UnsupportedParametersAreRefusedByName) {
+  struct Case {
+    const char *extra;
+    const char *param; // "" : accepted
+  } cases[] = {
+      {R"("logit_bias":{"50256":-100})", "logit_bias"},
+      {R"("logit_bias":{})", ""},
+      {R"("response_format":{"type":"json_object"})", "response_format"},
+      {R"("response_format":{"type":"text"})", ""},
+      {R"("tools":[{"type":"function"}])", "tools"},
+      {R"("tools":[])", ""},
+      {R"("functions":[{"name":"f"}])", "functions"},
+      {R"("tool_choice":"auto")", "tool_choice"},
+      {R"("tool_choice":"none")", ""},
+      {R"("function_call":"auto")", "function_call"},
+      {R"("suffix":"!")", "suffix"},
+      {R"("suffix":"")", ""},
+      {R"("best_of":3)", "best_of"},
+      {R"("best_of":1)", ""},
+      {R"("best_of":2,"n":2)", ""},
+      {R"("logit_bias":null)", ""},
+  };
+  for (const Case &c : cases) {
+    std::string body =
+        std::string(R"({"model":"m","prompt":"x",)") + c.extra + "}";
+    std::string got = rejectedParam(C, body);
+    EXPECT_EQ(got, *c.param ? c.param : "<accepted>") << body;
+  }
+}

@@ -571,3 +571,27 @@ TEST_F(ServiceTest, ConcurrentJobsAllComplete) {
     t.join();
   EXPECT_EQ(ok, 16);
 }
+
+// Text that cannot fit the context in tokens of the longest byte length is
+// refused from its byte count, before any tokenization (a few MiB of
+// unspaced text would otherwise cost BPE work first).
+TEST_F(ServiceTest, OverlongTextIsRefusedBeforeTokenizing) {
+  for (Endpoint e : {Endpoint::Completions, Endpoint::ChatCompletions}) {
+    json body = e == Endpoint::Completions
+                    ? json{{"model", "tiny"},
+                           {"prompt", std::string(4u << 20, 'a')}}
+                    : chatBody(std::string(4u << 20, 'a'));
+    try {
+      svc->start(e, body.dump());
+      ADD_FAILURE() << "accepted";
+    } catch (const ApiError &err) {
+      EXPECT_EQ(err.status, 400);
+      EXPECT_EQ(err.code, "context_length_exceeded");
+      EXPECT_EQ(err.param,
+                e == Endpoint::Completions ? "prompt" : "messages");
+      EXPECT_NE(std::string(err.what()).find("bytes of text"),
+                std::string::npos)
+          << err.what();
+    }
+  }
+}

@@ -56,3 +56,38 @@ TEST(Gpt2Reference, CacheDoesNotChangeResults) {
 
 } // namespace
 } // namespace gpt::tokenizer
+
+// The heap BPE (used for pieces longer than kShortPiece bytes) gives the
+// same ids as the quadratic reference on long pieces of every kind: runs
+// of one letter, digits, CJK without spaces, random bytes, and every
+// reference string glued into one piece.
+TEST(Gpt2Bpe, HeapMergesEqualTheQuadraticReference) {
+  const gpt::tokenizer::BpeModel &bpe =
+      gpt::tokenizer::testing::gpt2().model();
+  std::vector<std::string> pieces = {std::string(3000, 'a'),
+                                     std::string(1000, '9'),
+                                     "1234567890123456789012345678901234567890"
+                                     "12345678901234567890"};
+  std::string cjk;
+  for (int i = 0; i < 400; ++i)
+    cjk += "请问你知道编程语言的历史";
+  pieces.push_back(cjk);
+  std::string glued;
+  for (const auto &c : gpt::tokenizer::testing::gpt2Reference())
+    glued += c.text;
+  pieces.push_back(glued.substr(0, 20000));
+  uint64_t x = 88172645463325252ull;
+  std::string noise;
+  for (int i = 0; i < 5000; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    noise += static_cast<char>("abcab  e\xe4\xb8\xad"[x % 11]);
+  }
+  pieces.push_back(noise);
+  for (const std::string &p : pieces) {
+    std::vector<gpt::tokenizer::TokenId> heap, quadratic;
+    bpe.encodePieceHeap(p, heap);
+    bpe.encodePieceQuadratic(p, quadratic);
+    EXPECT_EQ(heap, quadratic) << p.substr(0, 40);
+    EXPECT_LT(heap.size(), p.size()) << "no merges happened";
+  }
+}

@@ -1,0 +1,81 @@
+#include "serve/HttpRouting.h"
+#include "serve/HttpServer.h"
+
+namespace gpt::serve {
+
+namespace {
+
+/// Model ids as they appear in paths: what our --model-name allows.
+bool validModelId(const std::string &s) {
+  if (s.empty() || s.size() > 128)
+    return false;
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+          c == '_' || c == '-' || c == ':'))
+      return false;
+  return true;
+}
+
+} // namespace
+
+Route routeRequest(const std::string &method, const std::string &target,
+                   bool cors) {
+  std::string path = target.substr(0, target.find('?'));
+  Route r;
+  r.needsAuth = path.rfind("/v1/", 0) == 0 || path == "/completions" ||
+                path == "/chat/completions" || path == "/metrics";
+  const char *want = nullptr; // the method the path takes
+  if (path == "/health") {
+    r.kind = RouteKind::Health;
+    want = "GET";
+  } else if (path == "/metrics") {
+    r.kind = RouteKind::Metrics;
+    want = "GET";
+  } else if (path == "/v1/models") {
+    r.kind = RouteKind::Models;
+    want = "GET";
+  } else if (path.rfind("/v1/models/", 0) == 0 &&
+             validModelId(path.substr(11))) {
+    r.kind = RouteKind::Model;
+    r.modelId = path.substr(11);
+    want = "GET";
+  } else if (path == "/v1/completions" || path == "/completions") {
+    r.kind = RouteKind::Generate;
+    r.endpoint = Endpoint::Completions;
+    want = "POST";
+  } else if (path == "/v1/chat/completions" || path == "/chat/completions") {
+    r.kind = RouteKind::Generate;
+    r.endpoint = Endpoint::ChatCompletions;
+    want = "POST";
+  } else if (path.rfind("/v1/engines/", 0) == 0 && path.size() > 24 &&
+             path.compare(path.size() - 12, 12, "/completions") == 0 &&
+             validModelId(path.substr(12, path.size() - 24))) {
+    r.kind = RouteKind::Generate;
+    r.endpoint = Endpoint::Completions;
+    r.modelId = path.substr(12, path.size() - 24);
+    want = "POST";
+  }
+  if (!want) {
+    r.kind = RouteKind::None;
+    r.status = 404;
+    r.code = "not_found";
+    r.error = "no such endpoint: " + escapeForMessage(method, 16) + " " +
+              escapeForMessage(target);
+    return r;
+  }
+  if (method == "OPTIONS" && cors) {
+    r.kind = RouteKind::Preflight;
+    r.needsAuth = false; // browsers send preflights without credentials
+    return r;
+  }
+  if (method != want) {
+    r.kind = RouteKind::None;
+    r.status = 405;
+    r.code = "method_not_allowed";
+    r.error = "method not allowed: " + escapeForMessage(method, 16) + " " +
+              escapeForMessage(target) + " (use " + want + ")";
+  }
+  return r;
+}
+
+} // namespace gpt::serve

@@ -1,0 +1,61 @@
+// routeRequest: every route, the legacy engines alias, model ids in paths,
+// 404/405 with escaped echoes of attacker bytes, CORS preflight.
+#include "serve/HttpRouting.h"
+#include "serve/HttpServer.h"
+
+#include <gtest/gtest.h>
+
+using namespace gpt::serve;
+
+TEST(HttpRouting, EveryRoute) {
+  EXPECT_EQ(routeRequest("GET", "/health").kind, RouteKind::Health);
+  EXPECT_FALSE(routeRequest("GET", "/health").needsAuth);
+  EXPECT_EQ(routeRequest("GET", "/metrics").kind, RouteKind::Metrics);
+  EXPECT_TRUE(routeRequest("GET", "/metrics").needsAuth);
+  EXPECT_EQ(routeRequest("GET", "/v1/models").kind, RouteKind::Models);
+  Route m = routeRequest("GET", "/v1/models/gpt2-small_v1.0");
+  EXPECT_EQ(m.kind, RouteKind::Model);
+  EXPECT_EQ(m.modelId, "gpt2-small_v1.0");
+  EXPECT_TRUE(m.needsAuth);
+  for (const char *p : {"/v1/completions", "/completions"}) {
+    Route r = routeRequest("POST", p);
+    EXPECT_EQ(r.kind, RouteKind::Generate) << p;
+    EXPECT_EQ(r.endpoint, Endpoint::Completions) << p;
+    EXPECT_TRUE(r.needsAuth) << p;
+  }
+  for (const char *p : {"/v1/chat/completions?x=1", "/chat/completions"}) {
+    Route r = routeRequest("POST", p);
+    EXPECT_EQ(r.kind, RouteKind::Generate) << p;
+    EXPECT_EQ(r.endpoint, Endpoint::ChatCompletions) << p;
+  }
+  Route e = routeRequest("POST", "/v1/engines/davinci/completions");
+  EXPECT_EQ(e.kind, RouteKind::Generate);
+  EXPECT_EQ(e.endpoint, Endpoint::Completions);
+  EXPECT_EQ(e.modelId, "davinci");
+}
+
+TEST(HttpRouting, RefusalsEscapeWhatTheyEcho) {
+  Route r = routeRequest("GET", "/%ff\xff\x01/\"x");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.kind, RouteKind::None);
+  EXPECT_EQ(r.error, "no such endpoint: GET /%ff\\xff\\x01/\"x");
+  Route w = routeRequest("DELETE", "/v1/completions");
+  EXPECT_EQ(w.status, 405);
+  EXPECT_NE(w.error.find("use POST"), std::string::npos);
+  // Model ids outside [A-Za-z0-9._:-] are not routes.
+  EXPECT_EQ(routeRequest("GET", "/v1/models/a/b").status, 404);
+  EXPECT_EQ(routeRequest("GET", "/v1/models/").status, 404);
+  EXPECT_EQ(routeRequest("POST", "/v1/engines//completions").status, 404);
+  EXPECT_EQ(routeRequest("GET", "/v1/models/" + std::string(200, 'a')).status,
+            404);
+  std::string longTarget(10000, '\x80');
+  EXPECT_LT(routeRequest("GET", longTarget).error.size(), 300u);
+}
+
+TEST(HttpRouting, CorsPreflightOnlyWhenEnabled) {
+  EXPECT_EQ(routeRequest("OPTIONS", "/v1/chat/completions").status, 405);
+  Route p = routeRequest("OPTIONS", "/v1/chat/completions", true);
+  EXPECT_EQ(p.kind, RouteKind::Preflight);
+  EXPECT_FALSE(p.needsAuth);
+  EXPECT_EQ(routeRequest("OPTIONS", "/nope", true).status, 404);
+}
