@@ -8,7 +8,7 @@ PACKAGES=(
   llvm-19-dev libmlir-19-dev mlir-19-tools llvm-19-tools
   libvulkan-dev mesa-vulkan-drivers vulkan-tools glslc libshaderc-dev spirv-tools vulkan-validationlayers glslang-dev
   libbenchmark-dev libgtest-dev libgmock-dev libopenblas-dev
-  nlohmann-json3-dev libcpp-httplib-dev libcli11-dev
+  nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libboost1.81-dev
   python3 clang-format
   clang libclang-rt-14-dev
 )

@@ -1,7 +1,61 @@
 #include "serve/HttpRouting.h"
 #include "serve/HttpServer.h"
 
+#include <cstdio>
+
 namespace gpt::serve {
+
+std::string escapeForMessage(std::string_view s, size_t maxBytes) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (out.size() >= maxBytes) {
+      out += "...";
+      break;
+    }
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+
+ApiError bodyTooLarge(const HttpOptions &o) {
+  return ApiError(413,
+                  "the request body is larger than the limit of " +
+                      std::to_string(o.maxBodyBytes) + " bytes",
+                  "", "request_too_large");
+}
+
+Route checkRequestHead(const RequestHead &head,
+                       std::optional<std::uint64_t> contentLength,
+                       const HttpOptions &o) {
+  size_t fields = 0;
+  for (auto it = head.begin(); it != head.end(); ++it)
+    ++fields;
+  if (fields > o.maxHeaders)
+    throw ApiError(431,
+                   "the request has " + std::to_string(fields) +
+                       " header fields, more than the limit of " +
+                       std::to_string(o.maxHeaders),
+                   "", "request_header_too_large");
+  auto encoding = head[boost::beast::http::field::content_encoding];
+  if (!encoding.empty() && !boost::beast::iequals(encoding, "identity"))
+    throw ApiError(415,
+                   "compressed request bodies are not accepted "
+                   "(Content-Encoding: " +
+                       escapeForMessage(encoding, 40) + ")",
+                   "", "unsupported_media_type");
+  if (contentLength && *contentLength > o.maxBodyBytes)
+    throw bodyTooLarge(o);
+  return routeRequest(std::string(head.method_string()),
+                      std::string(head.target()), !o.corsOrigin.empty());
+}
 
 namespace {
 

@@ -5,7 +5,13 @@
 
 #include "serve/Protocol.h"
 
+#include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/message.hpp>
+
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace gpt::serve {
 
@@ -28,5 +34,24 @@ struct Route {
 /// outside printable ASCII.
 Route routeRequest(const std::string &method, const std::string &target,
                    bool cors = false);
+
+struct HttpOptions;
+using RequestHead = boost::beast::http::request_header<>;
+
+/// The bounds a request head must meet before its body is read (header
+/// field count 431, compressed body 415, declared length 413), then its
+/// route. Throws ApiError for the bounds; route refusals come back in
+/// Route::status. The server and the fuzz target both call this.
+Route checkRequestHead(const RequestHead &head,
+                       std::optional<std::uint64_t> contentLength,
+                       const HttpOptions &options);
+
+/// 413 naming the body limit.
+ApiError bodyTooLarge(const HttpOptions &options);
+
+/// `s` with every byte outside printable ASCII (and the backslash) written
+/// as \xHH, cut at maxBytes: request targets and methods echoed in error
+/// messages are attacker bytes.
+std::string escapeForMessage(std::string_view s, size_t maxBytes = 200);
 
 } // namespace gpt::serve

@@ -31,25 +31,6 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using nlohmann::json;
 
-std::string escapeForMessage(std::string_view s, size_t maxBytes) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (out.size() >= maxBytes) {
-      out += "...";
-      break;
-    }
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
 bool peerClosed(int fd) {
   if (fd < 0)
     return false;
@@ -181,31 +162,13 @@ private:
                              "", "bad_request"));
       }
       const auto &req = parser_->get();
-      size_t fields = 0;
-      for (auto it = req.begin(); it != req.end(); ++it)
-        ++fields;
-      if (fields > server_.opts.maxHeaders)
-        return fail(ApiError(431,
-                             "the request has " + std::to_string(fields) +
-                                 " header fields, more than the limit of " +
-                                 std::to_string(server_.opts.maxHeaders),
-                             "", "request_header_too_large"));
-      auto encoding = req[http::field::content_encoding];
-      if (!encoding.empty() && !beast::iequals(encoding, "identity"))
-        return fail(ApiError(415,
-                             "compressed request bodies are not accepted "
-                             "(Content-Encoding: " +
-                                 escapeForMessage(encoding, 40) + ")",
-                             "", "unsupported_media_type"));
-      if (auto cl = parser_->content_length();
-          cl && *cl > server_.opts.maxBodyBytes)
-        return fail(tooLarge());
-      route_ = routeRequest(std::string(req.method_string()),
-                            std::string(req.target()),
-                            !server_.opts.corsOrigin.empty());
+      std::optional<std::uint64_t> length;
+      if (auto cl = parser_->content_length())
+        length = *cl;
+      route_ = checkRequestHead(req, length, server_.opts);
       if (route_.needsAuth)
         server_.svc.authorize(std::string(req[http::field::authorization]));
-      if (!route_.error.empty() && route_.status != 0)
+      if (route_.status != 0)
         return fail(ApiError(route_.status, route_.error, "", route_.code));
       keepAlive_ = req.keep_alive();
       if (beast::iequals(req[http::field::expect], "100-continue")) {
@@ -229,12 +192,7 @@ private:
     }
   }
 
-  ApiError tooLarge() const {
-    return ApiError(413,
-                    "the request body is larger than the limit of " +
-                        std::to_string(server_.opts.maxBodyBytes) + " bytes",
-                    "", "request_too_large");
-  }
+  ApiError tooLarge() const { return bodyTooLarge(server_.opts); }
 
   void readBody() {
     stream_.expires_after(seconds(server_.opts.bodyTimeoutSeconds));

@@ -66,10 +66,6 @@ private:
   std::unique_ptr<Impl> impl_;
 };
 
-/// `s` with every byte outside printable ASCII written as \xHH: request
-/// targets and methods echoed in error messages are attacker bytes.
-std::string escapeForMessage(std::string_view s, size_t maxBytes = 200);
-
 /// True when the peer has closed (or reset) the connection on `fd`.
 bool peerClosed(int fd);
 

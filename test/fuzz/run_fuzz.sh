@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Bounded libFuzzer runs over the untrusted-file readers:
+# Bounded libFuzzer runs over the untrusted inputs:
 #   gguf         runtime/interop/Gguf.cpp + the gpt2 import (Gpt2Interop.cpp)
 #   safetensors  runtime/train/Safetensors.cpp
+#   http         the server's request path: raw bytes -> Beast's parser ->
+#                checkRequestHead/routeRequest -> the OpenAI protocol
+#                parser (HttpFuzz.h)
 #
 # Usage: test/fuzz/run_fuzz.sh [SECONDS_PER_TARGET=60] [TARGET...]
 #        test/fuzz/run_fuzz.sh --update-seeds     (rewrites corpus/*)
@@ -28,13 +31,37 @@ fi
 
 FLAGS=(-std=c++17 -O1 -g -fno-omit-frame-pointer -pthread
        -fsanitize=address,undefined -fno-sanitize-recover=undefined
-       -I"$ROOT/runtime" -I"$ROOT")
-LIB_SOURCES=(
-  "$ROOT"/runtime/interop/Gguf.cpp "$ROOT"/runtime/interop/Gpt2Interop.cpp
-  "$ROOT"/runtime/train/Safetensors.cpp "$ROOT"/runtime/train/FileUtil.cpp
-  "$ROOT"/runtime/model/ModelConfig.cpp "$ROOT"/runtime/model/Parameters.cpp
-)
+       -I"$ROOT/runtime" -I"$ROOT" -I"$FUZZ")
+UPDATE_SEEDS=0
+SECONDS_PER=60
+if [ "${1:-}" == "--update-seeds" ]; then
+  UPDATE_SEEDS=1
+  TARGETS=(gguf safetensors)
+else
+  [ -n "${1:-}" ] && SECONDS_PER=$1 && shift
+  TARGETS=("$@")
+  [ ${#TARGETS[@]} -eq 0 ] && TARGETS=(gguf safetensors http)
+fi
+
+# Sources each target needs (compiled once, fuzzer-instrumented).
+LIB_SOURCES=()
 for f in "$ROOT"/runtime/tokenizer/*.cpp; do LIB_SOURCES+=("$f"); done
+for t in "${TARGETS[@]}"; do
+  case $t in
+  gguf | safetensors)
+    LIB_SOURCES+=("$ROOT"/runtime/interop/Gguf.cpp
+      "$ROOT"/runtime/interop/Gpt2Interop.cpp
+      "$ROOT"/runtime/train/Safetensors.cpp "$ROOT"/runtime/train/FileUtil.cpp
+      "$ROOT"/runtime/train/Init.cpp
+      "$ROOT"/runtime/model/ModelConfig.cpp
+      "$ROOT"/runtime/model/Parameters.cpp) ;;
+  http)
+    LIB_SOURCES+=("$ROOT"/runtime/serve/Protocol.cpp
+      "$ROOT"/runtime/serve/HttpRouting.cpp) ;;
+  *) echo "run_fuzz: unknown target $t" >&2; exit 2 ;;
+  esac
+done
+mapfile -t LIB_SOURCES < <(printf '%s\n' "${LIB_SOURCES[@]}" | sort -u)
 
 # Objects once (fuzzer-instrumented), then one binary per target.
 OBJS=()
@@ -47,16 +74,11 @@ for src in "${LIB_SOURCES[@]}"; do
   OBJS+=("$obj")
 done
 
-if [ "${1:-}" == "--update-seeds" ]; then
+if [ "$UPDATE_SEEDS" == 1 ]; then
   "$CXX" "${FLAGS[@]}" "$FUZZ/make_seeds.cpp" "${OBJS[@]}" -o "$BUILD/make_seeds"
   "$BUILD/make_seeds" "$FUZZ/corpus"
   exit 0
 fi
-
-SECONDS_PER=${1:-60}
-shift || true
-TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(gguf safetensors)
 
 status=0
 for t in "${TARGETS[@]}"; do

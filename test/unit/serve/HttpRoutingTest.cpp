@@ -59,3 +59,31 @@ TEST(HttpRouting, CorsPreflightOnlyWhenEnabled) {
   EXPECT_FALSE(p.needsAuth);
   EXPECT_EQ(routeRequest("OPTIONS", "/nope", true).status, 404);
 }
+
+// The HTTP fuzz target's corpus and crashers (test/fuzz/{corpus,crashers}/
+// http) replayed through the same request path (HttpFuzz.h): each input
+// ends in a route or a typed refusal.
+#include "HttpFuzz.h"
+
+#include <filesystem>
+#include <fstream>
+
+TEST(FuzzReplay, HttpRequests) {
+  namespace fs = std::filesystem;
+  int replayed = 0;
+  for (const char *sub : {"corpus", "crashers"}) {
+    fs::path d = fs::path(GPT_FUZZ_DIR) / sub / "http";
+    if (!fs::is_directory(d))
+      continue;
+    for (const auto &e : fs::directory_iterator(d)) {
+      if (!e.is_regular_file() || e.path().filename().string()[0] == '.')
+        continue;
+      SCOPED_TRACE(e.path().string());
+      std::ifstream in(e.path(), std::ios::binary);
+      std::string bytes((std::istreambuf_iterator<char>(in)), {});
+      gpt::serve::fuzz::checkRawRequest(bytes);
+      ++replayed;
+    }
+  }
+  EXPECT_GE(replayed, 13) << "corpus missing under " << GPT_FUZZ_DIR;
+}
