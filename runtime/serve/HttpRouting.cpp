@@ -24,7 +24,6 @@ std::string escapeForMessage(std::string_view s, size_t maxBytes) {
   return out;
 }
 
-
 ApiError bodyTooLarge(const HttpOptions &o) {
   return ApiError(413,
                   "the request body is larger than the limit of " +
@@ -64,8 +63,8 @@ bool validModelId(const std::string &s) {
   if (s.empty() || s.size() > 128)
     return false;
   for (char c : s)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-          c == '_' || c == '-' || c == ':'))
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+          c == '-' || c == ':'))
       return false;
   return true;
 }

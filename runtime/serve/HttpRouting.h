@@ -15,7 +15,15 @@
 
 namespace gpt::serve {
 
-enum class RouteKind { None, Health, Models, Model, Metrics, Generate, Preflight };
+enum class RouteKind {
+  None,
+  Health,
+  Models,
+  Model,
+  Metrics,
+  Generate,
+  Preflight
+};
 
 struct Route {
   RouteKind kind = RouteKind::None;

@@ -128,10 +128,10 @@ private:
     // keep-alive. A single deadline for both keeps this simple: the first
     // request of a connection gets the header deadline, later ones the
     // idle one plus the header one.
-    stream_.expires_after(seconds(first ? server_.opts.headerTimeoutSeconds
-                                        : server_.opts.idleTimeoutSeconds +
-                                              server_.opts
-                                                  .headerTimeoutSeconds));
+    stream_.expires_after(seconds(first
+                                      ? server_.opts.headerTimeoutSeconds
+                                      : server_.opts.idleTimeoutSeconds +
+                                            server_.opts.headerTimeoutSeconds));
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -146,8 +146,7 @@ private:
           return fail(ApiError(431,
                                "the request header is larger than the limit "
                                "of " +
-                                   std::to_string(
-                                       server_.opts.maxHeaderBytes) +
+                                   std::to_string(server_.opts.maxHeaderBytes) +
                                    " bytes",
                                "", "request_header_too_large"));
         if (ec == http::error::body_limit)
@@ -158,8 +157,8 @@ private:
             ec == asio::error::connection_reset ||
             ec == http::error::partial_message)
           return closeSocket();
-        return fail(ApiError(400, "malformed HTTP request: " + ec.message(),
-                             "", "bad_request"));
+        return fail(ApiError(400, "malformed HTTP request: " + ec.message(), "",
+                             "bad_request"));
       }
       const auto &req = parser_->get();
       std::optional<std::uint64_t> length;
@@ -172,16 +171,16 @@ private:
         return fail(ApiError(route_.status, route_.error, "", route_.code));
       keepAlive_ = req.keep_alive();
       if (beast::iequals(req[http::field::expect], "100-continue")) {
-        auto msg = std::make_shared<std::string>(
-            "HTTP/1.1 100 Continue\r\n\r\n");
+        auto msg =
+            std::make_shared<std::string>("HTTP/1.1 100 Continue\r\n\r\n");
         stream_.expires_after(seconds(server_.opts.writeTimeoutSeconds));
-        asio::async_write(stream_, asio::buffer(*msg),
-                          [self = shared_from_this(),
-                           msg](beast::error_code ec, size_t) {
-                            if (ec)
-                              return self->closeSocket();
-                            self->readBody();
-                          });
+        asio::async_write(
+            stream_, asio::buffer(*msg),
+            [self = shared_from_this(), msg](beast::error_code ec, size_t) {
+              if (ec)
+                return self->closeSocket();
+              self->readBody();
+            });
         return;
       }
       readBody();
@@ -197,8 +196,7 @@ private:
   void readBody() {
     stream_.expires_after(seconds(server_.opts.bodyTimeoutSeconds));
     http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec,
-                                                 size_t) {
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
                        self->onBody(ec);
                      });
   }
@@ -264,8 +262,7 @@ private:
       srv.workers--;
       throw ApiError(429,
                      "too many requests in progress (" +
-                         std::to_string(srv.opts.maxWorkers) +
-                         "); retry later",
+                         std::to_string(srv.opts.maxWorkers) + "); retry later",
                      "", "rate_limit_exceeded", "requests");
     }
     std::string body = std::move(parser_->get().body());
@@ -322,19 +319,17 @@ private:
         json out = job->collect(closed);
         if (out.is_null()) {
           if (timedOut)
-            throw ApiError(504,
-                           "the request took longer than the limit of " +
-                               std::to_string(
-                                   server_.opts.requestTimeoutSeconds) +
-                               " s",
-                           "", "timeout", "server_error");
+            throw ApiError(
+                504,
+                "the request took longer than the limit of " +
+                    std::to_string(server_.opts.requestTimeoutSeconds) + " s",
+                "", "timeout", "server_error");
           svc.countError(499);
           return finish(false); // the client is gone
         }
         std::string text = dumpSafe(out);
-        return finish(writeSync(responseHead(200, "application/json",
-                                             text.size()) +
-                                text));
+        return finish(writeSync(
+            responseHead(200, "application/json", text.size()) + text));
       }
       std::string head = "HTTP/1.1 200 OK\r\n"
                          "Content-Type: text/event-stream\r\n"
@@ -359,16 +354,15 @@ private:
       svc.countError(e.status);
       std::string text = dumpSafe(e.body());
       keepAlive_ = keepAlive_ && e.status < 500;
-      finish(writeSync(responseHead(e.status, "application/json",
-                                    text.size()) +
+      finish(writeSync(responseHead(e.status, "application/json", text.size()) +
                        text));
     } catch (const std::exception &e) {
       svc.countError(500);
       std::string text =
           dumpSafe(ApiError(500, e.what(), "", "", "server_error").body());
       keepAlive_ = false;
-      finish(writeSync(responseHead(500, "application/json", text.size()) +
-                       text));
+      finish(
+          writeSync(responseHead(500, "application/json", text.size()) + text));
     }
   }
 
@@ -378,8 +372,7 @@ private:
     auto done = std::make_shared<std::promise<bool>>();
     auto result = done->get_future();
     auto msg = std::make_shared<std::string>(std::move(data));
-    asio::post(stream_.get_executor(), [self = shared_from_this(), msg,
-                                        done] {
+    asio::post(stream_.get_executor(), [self = shared_from_this(), msg, done] {
       self->stream_.expires_after(
           seconds(self->server_.opts.writeTimeoutSeconds));
       asio::async_write(self->stream_, asio::buffer(*msg),
@@ -416,8 +409,8 @@ private:
 
   std::string responseHead(int status, const std::string &type,
                            size_t length) const {
-    std::string reason = std::string(
-        http::obsolete_reason(static_cast<http::status>(status)));
+    std::string reason =
+        std::string(http::obsolete_reason(static_cast<http::status>(status)));
     std::string h = "HTTP/1.1 " + std::to_string(status) + " " + reason +
                     "\r\n" + "Content-Length: " + std::to_string(length) +
                     "\r\n";
@@ -435,13 +428,13 @@ private:
     auto msg = std::make_shared<std::string>(
         responseHead(status, type, body.size()) + body);
     stream_.expires_after(seconds(server_.opts.writeTimeoutSeconds));
-    asio::async_write(stream_, asio::buffer(*msg),
-                      [self = shared_from_this(), msg](beast::error_code ec,
-                                                       size_t) {
-                        if (ec || !self->keepAlive_)
-                          return self->closeSocket();
-                        self->readHeader(false);
-                      });
+    asio::async_write(
+        stream_, asio::buffer(*msg),
+        [self = shared_from_this(), msg](beast::error_code ec, size_t) {
+          if (ec || !self->keepAlive_)
+            return self->closeSocket();
+          self->readHeader(false);
+        });
   }
 
   /// An error answer; the connection closes after it unless the request
@@ -476,17 +469,16 @@ void HttpServer::Impl::accept() {
         if (ec) {
           if (!acceptor.is_open())
             return; // stopped
-          accept();   // EMFILE and friends: keep serving the others
+          accept(); // EMFILE and friends: keep serving the others
           return;
         }
         if (connections.fetch_add(1) >= opts.maxConnections) {
           connections--;
           // Over the cap: a 503 if the socket takes it at once.
           static const std::string kBusy = [] {
-            std::string body =
-                dumpSafe(ApiError(503, "too many connections", "", "",
-                                  "server_error")
-                             .body());
+            std::string body = dumpSafe(
+                ApiError(503, "too many connections", "", "", "server_error")
+                    .body());
             return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
                    "application/json\r\nConnection: close\r\n"
                    "Content-Length: " +

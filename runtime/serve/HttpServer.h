@@ -28,19 +28,19 @@ namespace gpt::serve {
 
 struct HttpOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;                     ///< 0: any free port
-  size_t maxBodyBytes = 8u << 20;      ///< larger bodies: 413
-  size_t maxHeaderBytes = 16u << 10;   ///< request line + headers; more: 431
-  size_t maxHeaders = 100;             ///< header fields; more: 431
-  size_t maxConnections = 1024;        ///< open connections; more: 503+close
-  size_t maxWorkers = 256;             ///< generation requests at once; 429
-  int threads = 0;                     ///< event-loop threads (0: cores, >=2)
-  double headerTimeoutSeconds = 10;    ///< first byte to end of headers
-  double bodyTimeoutSeconds = 30;      ///< to receive the body
-  double idleTimeoutSeconds = 60;      ///< keep-alive wait for a request
-  double writeTimeoutSeconds = 30;     ///< each write to the client
-  double requestTimeoutSeconds = 0;    ///< whole generation (0: none); 504
-  std::string corsOrigin;              ///< "" : no CORS headers
+  int port = 8080;                   ///< 0: any free port
+  size_t maxBodyBytes = 8u << 20;    ///< larger bodies: 413
+  size_t maxHeaderBytes = 16u << 10; ///< request line + headers; more: 431
+  size_t maxHeaders = 100;           ///< header fields; more: 431
+  size_t maxConnections = 1024;      ///< open connections; more: 503+close
+  size_t maxWorkers = 256;           ///< generation requests at once; 429
+  int threads = 0;                   ///< event-loop threads (0: cores, >=2)
+  double headerTimeoutSeconds = 10;  ///< first byte to end of headers
+  double bodyTimeoutSeconds = 30;    ///< to receive the body
+  double idleTimeoutSeconds = 60;    ///< keep-alive wait for a request
+  double writeTimeoutSeconds = 30;   ///< each write to the client
+  double requestTimeoutSeconds = 0;  ///< whole generation (0: none); 504
+  std::string corsOrigin;            ///< "" : no CORS headers
 };
 
 class HttpServer {

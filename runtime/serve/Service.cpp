@@ -446,15 +446,14 @@ void Service::checkTextFits(const GenerationRequest &req) const {
   const int64_t ctx = backend_.contextLength();
   const uint64_t limit = static_cast<uint64_t>(ctx) * longestTokenBytes_;
   auto refuse = [&](uint64_t bytes, const char *param) {
-    throw ApiError(400,
-                   "This model's maximum context length is " +
-                       std::to_string(ctx) + " tokens, and the " + param +
-                       " has " + std::to_string(bytes) +
-                       " bytes of text, more than any " + std::to_string(ctx) +
-                       " tokens can hold (" + std::to_string(limit) +
-                       " bytes). Please reduce the length of the " + param +
-                       ".",
-                   param, "context_length_exceeded");
+    throw ApiError(
+        400,
+        "This model's maximum context length is " + std::to_string(ctx) +
+            " tokens, and the " + param + " has " + std::to_string(bytes) +
+            " bytes of text, more than any " + std::to_string(ctx) +
+            " tokens can hold (" + std::to_string(limit) +
+            " bytes). Please reduce the length of the " + param + ".",
+        param, "context_length_exceeded");
   };
   if (req.endpoint == Endpoint::ChatCompletions) {
     uint64_t bytes = 0;
@@ -475,8 +474,8 @@ void Service::authorize(std::string_view authorization) const {
   const std::string_view prefix = "Bearer ";
   // Constant time in the key's bytes: the comparison does not stop at the
   // first mismatch (a timing oracle on the loopback is still an oracle).
-  std::string_view given = authorization.substr(
-      std::min(prefix.size(), authorization.size()));
+  std::string_view given =
+      authorization.substr(std::min(prefix.size(), authorization.size()));
   const std::string &key = options_.apiKey;
   unsigned diff = given.size() != key.size() ? 1u : 0u;
   for (size_t i = 0; i < key.size(); ++i)

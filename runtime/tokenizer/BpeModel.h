@@ -33,8 +33,7 @@ public:
   void encodePieceQuadratic(std::string_view piece,
                             std::vector<TokenId> &out) const;
   /// The heap algorithm at every length, for tests.
-  void encodePieceHeap(std::string_view piece,
-                       std::vector<TokenId> &out) const;
+  void encodePieceHeap(std::string_view piece, std::vector<TokenId> &out) const;
   static constexpr std::size_t kShortPiece = 48;
 
   std::size_t size() const { return tokens_.size(); }

@@ -3,7 +3,11 @@
 #include "train/FileUtil.h"
 #include "train/Safetensors.h"
 
+#include <csignal>
+#include <cstdlib>
+#include <optional>
 #include <stdexcept>
+#include <vector>
 
 namespace gpt::train {
 namespace fs = std::filesystem;
@@ -22,8 +26,8 @@ nlohmann::ordered_json RunState::toJson() const {
   j["elapsed_s"] = elapsedSeconds;
   j["tokens_seen"] = tokensSeen;
   j["config"] = config;
-  j["files"] = {{"weights", "model.safetensors"},
-                {"optimizer", "optimizer.safetensors"},
+  j["files"] = {{"weights", weightsFile},
+                {"optimizer", optimizerFile},
                 {"config", "config.json"},
                 {"tokenizer", "tokenizer"},
                 {"artifact", "artifact.gptart"}};
@@ -49,29 +53,143 @@ RunState RunState::fromJson(const nlohmann::json &j, const std::string &where) {
     s.elapsedSeconds = j.at("elapsed_s").get<double>();
     s.tokensSeen = j.at("tokens_seen").get<std::int64_t>();
     s.config = j.at("config");
+    if (j.contains("files")) {
+      s.weightsFile = j["files"].value("weights", s.weightsFile);
+      s.optimizerFile = j["files"].value("optimizer", s.optimizerFile);
+    }
   } catch (const nlohmann::json::exception &e) {
     throw std::runtime_error(where + ": " + e.what());
   }
   if (s.step < 0)
     throw std::runtime_error(where + ": negative step");
+  for (const std::string *f : {&s.weightsFile, &s.optimizerFile})
+    if (f->empty() || f->find("..") != std::string::npos || (*f)[0] == '/')
+      throw std::runtime_error(where + ": bad checkpoint file name '" + *f +
+                               "'");
   return s;
 }
 
+namespace {
+
+/// Test hook: GPT_TEST_CRASH_AFTER_WRITE=N kills the process (SIGKILL, no
+/// cleanup, as a power cut or `kill -9` would) after the N-th checkpoint
+/// file operation of the process. The crash-consistency test walks N over
+/// every step of several checkpoints.
+void crashPoint() {
+  static const long crashAfter = [] {
+    const char *e = std::getenv("GPT_TEST_CRASH_AFTER_WRITE");
+    return e && *e ? std::atol(e) : 0L;
+  }();
+  static long done = 0;
+  if (crashAfter > 0 && ++done == crashAfter)
+    ::raise(SIGKILL);
+}
+
+std::string stepFile(const char *kind, std::int64_t step) {
+  return std::string("checkpoints/") + kind + "-" + std::to_string(step) +
+         ".safetensors";
+}
+
+/// model.safetensors becomes (a hard link to, else a copy of) `target`,
+/// atomically.
+void publishWeights(const fs::path &runDir, const fs::path &target) {
+  fs::path tmp = runDir / ".model.safetensors.tmp.link";
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  fs::create_hard_link(target, tmp, ec);
+  if (ec) {
+    writeFileAtomic(runDir / "model.safetensors", readFile(target));
+    return;
+  }
+  fs::rename(tmp, runDir / "model.safetensors");
+  syncDirectory(runDir);
+}
+
+} // namespace
+
 void saveCheckpoint(const fs::path &runDir, const Trainer &trainer,
-                    const RunState &state) {
+                    RunState &state) {
   const std::string step = std::to_string(state.step);
+  fs::create_directories(runDir / "checkpoints");
+  const std::string weights = stepFile("model", state.step);
+  const std::string optimizer = stepFile("optimizer", state.step);
   SafetensorsFile model;
   model.metadata = {
       {"format", "pt"}, {"step", step}, {"producer", "gpt train"}};
   model.tensors = trainer.parameters();
-  writeSafetensors(runDir / "model.safetensors", model);
+  writeSafetensors(runDir / weights, model);
+  crashPoint();
 
   SafetensorsFile opt;
   opt.metadata = {{"step", step}, {"producer", "gpt train"}};
   opt.tensors = trainer.optimizerState();
-  writeSafetensors(runDir / "optimizer.safetensors", opt);
+  writeSafetensors(runDir / optimizer, opt);
+  crashPoint();
 
+  // The commit point: from here on the run resumes at this step.
+  state.weightsFile = weights;
+  state.optimizerFile = optimizer;
   writeFileAtomic(runDir / "state.json", state.toJson().dump(2) + "\n");
+  crashPoint();
+
+  publishWeights(runDir, runDir / weights);
+  crashPoint();
+  repairRunDir(runDir); // the previous step's files
+  crashPoint();
+}
+
+int repairRunDir(const fs::path &runDir) {
+  int fixed = 0;
+  std::error_code ec;
+  std::optional<RunState> state;
+  if (fs::exists(runDir / "state.json"))
+    state = readRunState(runDir);
+  auto isTemp = [](const std::string &name) {
+    return name.size() > 1 && name[0] == '.' &&
+           name.find(".tmp.") != std::string::npos;
+  };
+  for (const fs::path &dir : {runDir, runDir / "checkpoints"}) {
+    if (!fs::is_directory(dir))
+      continue;
+    std::vector<fs::path> remove;
+    for (const auto &e : fs::directory_iterator(dir)) {
+      std::string name = e.path().filename().string();
+      std::string rel = dir == runDir ? name : "checkpoints/" + name;
+      bool stale = isTemp(name);
+      if (dir != runDir)
+        stale = stale || !state ||
+                (rel != state->weightsFile && rel != state->optimizerFile);
+      if (stale)
+        remove.push_back(e.path());
+    }
+    for (const fs::path &p : remove)
+      if (fs::remove(p, ec))
+        ++fixed;
+  }
+  // model.safetensors must be the committed weights.
+  if (state && state->weightsFile != "model.safetensors" &&
+      fs::exists(runDir / state->weightsFile)) {
+    fs::path root = runDir / "model.safetensors";
+    bool same = fs::exists(root) &&
+                fs::equivalent(root, runDir / state->weightsFile, ec);
+    if (!same && fs::exists(root)) {
+      try { // a copy (no hard links) of the committed step is fine too
+        SafetensorsFile r = readSafetensors(root);
+        auto it = r.metadata.find("step");
+        same =
+            it != r.metadata.end() &&
+            it->second == std::to_string(state->step) &&
+            fs::file_size(root) == fs::file_size(runDir / state->weightsFile);
+      } catch (const std::exception &) {
+        same = false; // torn or foreign: re-point it
+      }
+    }
+    if (!same) {
+      publishWeights(runDir, runDir / state->weightsFile);
+      ++fixed;
+    }
+  }
+  return fixed;
 }
 
 RunState readRunState(const fs::path &runDir) {
@@ -103,12 +221,12 @@ void checkStep(const SafetensorsFile &f, const fs::path &p, std::int64_t step) {
 
 void loadCheckpoint(const fs::path &runDir, Trainer &trainer,
                     const RunState &state, bool withOptimizer) {
-  fs::path mp = runDir / "model.safetensors";
+  fs::path mp = runDir / state.weightsFile;
   SafetensorsFile model = readSafetensors(mp);
   checkStep(model, mp, state.step);
   trainer.loadParameters(model.tensors, mp.string());
   if (withOptimizer) {
-    fs::path op = runDir / "optimizer.safetensors";
+    fs::path op = runDir / state.optimizerFile;
     SafetensorsFile opt = readSafetensors(op);
     checkStep(opt, op, state.step);
     trainer.loadOptimizerState(opt.tensors, op.string());
@@ -118,6 +236,8 @@ void loadCheckpoint(const fs::path &runDir, Trainer &trainer,
 
 void loadWeights(const fs::path &runDir, Trainer &trainer) {
   fs::path mp = runDir / "model.safetensors";
+  if (fs::exists(runDir / "state.json"))
+    mp = runDir / readRunState(runDir).weightsFile;
   SafetensorsFile model = readSafetensors(mp);
   trainer.loadParameters(model.tensors, mp.string());
 }

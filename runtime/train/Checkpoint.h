@@ -3,16 +3,20 @@
 //   config.json            the model config (runtime/model/ModelConfig)
 //   artifact.gptart        the compiled artifact the run uses
 //   tokenizer/             a copy of the data's tokenizer
-//   model.safetensors      weights (F32, GPT-2 names without "transformer.")
-//   optimizer.safetensors  AdamW moments adam_m.<p>, adam_v.<p>
-//   state.json             step, data-loader position, seeds, hyperparameters
+//   checkpoints/model-<step>.safetensors      weights of the committed step
+//   checkpoints/optimizer-<step>.safetensors  AdamW moments adam_m/v.<p>
+//   state.json             step, data-loader position, seeds, hyperparameters,
+//                          and the two files above: the commit point
+//   model.safetensors      the committed weights again (a hard link), for
+//                          readers that want one fixed name
 //   metrics.jsonl, loss.svg
 //
-// A checkpoint is written file by file, each atomically (temporary file,
-// fsync, rename), weights and optimizer first and state.json last. Both
-// safetensors files record the step in their metadata; loading checks that
-// they agree with state.json, so a crash between the renames is detected
-// instead of resuming from mixed steps.
+// A checkpoint is crash-consistent: the step-stamped files are written
+// first (each atomically: temporary file, fsync, rename), then state.json
+// is replaced atomically, which commits the step; only then is
+// model.safetensors re-pointed and the previous step's files deleted. A
+// kill at any point leaves either the previous checkpoint or the new one
+// whole. repairRunDir() removes what an interrupted write left behind.
 #pragma once
 
 #include "data/Loader.h"
@@ -39,14 +43,26 @@ struct RunState {
   double elapsedSeconds = 0; // training time so far, over all invocations
   std::int64_t tokensSeen = 0;
   nlohmann::json config; // the model config as JSON
+  /// The committed files, relative to the run directory (older runs:
+  /// model.safetensors and optimizer.safetensors).
+  std::string weightsFile = "model.safetensors";
+  std::string optimizerFile = "optimizer.safetensors";
 
   nlohmann::ordered_json toJson() const;
   static RunState fromJson(const nlohmann::json &j, const std::string &where);
 };
 
-/// Writes model.safetensors, optimizer.safetensors, then state.json.
+/// Writes the step-stamped weights and optimizer files, commits them with
+/// state.json, re-points model.safetensors and deletes the previous step's
+/// files. `state.weightsFile`/`optimizerFile` are set to the new files.
 void saveCheckpoint(const std::filesystem::path &runDir, const Trainer &trainer,
-                    const RunState &state);
+                    RunState &state);
+
+/// Removes what an interrupted checkpoint left behind: temporary files,
+/// step files state.json does not name, and a model.safetensors that is not
+/// the committed weights (re-pointed). Returns the number of files removed
+/// or fixed.
+int repairRunDir(const std::filesystem::path &runDir);
 
 /// Reads state.json (throws naming the file when absent or malformed).
 RunState readRunState(const std::filesystem::path &runDir);
@@ -56,7 +72,8 @@ RunState readRunState(const std::filesystem::path &runDir);
 void loadCheckpoint(const std::filesystem::path &runDir, Trainer &trainer,
                     const RunState &state, bool withOptimizer);
 
-/// Loads only model.safetensors (for eval / generate).
+/// Loads only the committed weights (state.json's, else
+/// model.safetensors), for eval / generate.
 void loadWeights(const std::filesystem::path &runDir, Trainer &trainer);
 
 } // namespace gpt::train

@@ -75,9 +75,9 @@ void ExecutorRunner::markHostChanged(const std::string &name) {
 void ExecutorRunner::readBack(const std::string &name, TensorRef dst) {
   if (dst.dtype != train::DType::F32 && dst.dtype != train::DType::I32)
     throw std::runtime_error("readBack '" + name + "': only F32 and I32");
-  exec_->readBack(name, {dst.dtype == train::DType::F32 ? gpt::DType::F32
-                                                        : gpt::DType::I32,
-                         dst.shape, dst.data});
+  exec_->readBack(
+      name, {dst.dtype == train::DType::F32 ? gpt::DType::F32 : gpt::DType::I32,
+             dst.shape, dst.data});
 }
 
 } // namespace gpt::train

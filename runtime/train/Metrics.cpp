@@ -64,14 +64,24 @@ std::vector<StepMetrics> readMetrics(const fs::path &path) {
   if (!fs::exists(path))
     return out;
   std::ifstream in(path);
-  std::string line;
-  int lineNo = 0;
-  while (std::getline(in, line)) {
-    ++lineNo;
-    if (line.empty())
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);)
+    lines.push_back(std::move(line));
+  size_t last = lines.size();
+  while (last > 0 && lines[last - 1].empty())
+    --last;
+  for (size_t i = 0; i < last; ++i) {
+    if (lines[i].empty())
       continue;
-    out.push_back(StepMetrics::fromJsonLine(line, path.string() + ":" +
-                                                      std::to_string(lineNo)));
+    try {
+      out.push_back(StepMetrics::fromJsonLine(
+          lines[i], path.string() + ":" + std::to_string(i + 1)));
+    } catch (const std::runtime_error &) {
+      // A torn final line (the process died mid-append) is dropped; a bad
+      // line anywhere else is corruption and an error.
+      if (i + 1 != last)
+        throw;
+    }
   }
   return out;
 }

@@ -24,6 +24,7 @@ void prepareRunDir(const fs::path &runDir, const fs::path &dataDir,
         " already holds a checkpoint: pass --resume to continue it, or "
         "choose another --out");
   fs::create_directories(runDir);
+  repairRunDir(runDir); // leftovers of a run killed before its first commit
   data::Manifest m = data::Manifest::load(dataDir);
   auto tok = tokenizer::Tokenizer::load(m.tokenizerPath);
   if (tok.fingerprint() != m.tokenizerFingerprint)
@@ -78,6 +79,9 @@ RunResult runTraining(FunctionRunner &runner, const RunOptions &o) {
 
   std::optional<std::int64_t> keepMetrics;
   if (o.resume) {
+    if (int fixed = repairRunDir(runDir))
+      log("cleaned up " + std::to_string(fixed) +
+          " file(s) an interrupted checkpoint left in " + runDir.string());
     state = readRunState(runDir);
     loadCheckpoint(runDir, trainer, state, /*withOptimizer=*/true);
     loader.restore(state.loader);

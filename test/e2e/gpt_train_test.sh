@@ -39,7 +39,8 @@ $GPT train "${COMMON[@]}" --steps 20 --out "$WORK/run" \
 end=$(date +%s.%N)
 echo "20 tiny steps (incl. compiling): $(echo "$end - $start" | bc) s"
 for f in config.json artifact.gptart tokenizer/tokenizer.json \
-  model.safetensors optimizer.safetensors state.json metrics.jsonl loss.svg; do
+  model.safetensors checkpoints/model-20.safetensors \
+  checkpoints/optimizer-20.safetensors state.json metrics.jsonl loss.svg; do
   [ -e "$WORK/run/$f" ] || fail "run dir lacks $f"
 done
 [ "$(wc -l <"$WORK/run/metrics.jsonl")" -eq 20 ] || fail "metrics lines"
@@ -63,7 +64,8 @@ $GPT train --resume --steps 20 --out "$WORK/r2" --threads 2 --eval-every 5 \
 grep -q "resuming" "$WORK/err" || fail "resume message"
 cmp -s "$WORK/run/model.safetensors" "$WORK/r2/model.safetensors" ||
   fail "resumed weights differ from the straight run"
-cmp -s "$WORK/run/optimizer.safetensors" "$WORK/r2/optimizer.safetensors" ||
+cmp -s "$WORK/run/checkpoints/optimizer-20.safetensors" \
+  "$WORK/r2/checkpoints/optimizer-20.safetensors" ||
   fail "resumed optimizer state differs"
 [ "$(losses "$WORK/run")" == "$(losses "$WORK/r2")" ] ||
   fail "resumed losses differ: $(losses "$WORK/run" | tr '\n' ' ') vs $(losses "$WORK/r2" | tr '\n' ' ')"

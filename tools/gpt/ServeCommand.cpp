@@ -16,8 +16,8 @@
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
-#include <fstream>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <pthread.h>
 #include <thread>
@@ -37,11 +37,12 @@ std::string resolveApiKey(const std::string &flag, const std::string &file) {
     std::string key;
     if (!in || !std::getline(in, key))
       throw std::runtime_error(file + ": cannot read the API key");
-    while (!key.empty() && (key.back() == '\r' || key.back() == ' ' ||
-                            key.back() == '\t'))
+    while (!key.empty() &&
+           (key.back() == '\r' || key.back() == ' ' || key.back() == '\t'))
       key.pop_back();
     if (key.empty())
-      throw std::runtime_error(file + ": the first line (the API key) is empty");
+      throw std::runtime_error(file +
+                               ": the first line (the API key) is empty");
     return key;
   }
   if (!flag.empty())
@@ -217,10 +218,10 @@ void addServeCommand(CLI::App &app) {
                 << " s; a second signal exits now)" << std::endl;
       service.setDraining();
       http.stop();
-      timespec deadline{static_cast<time_t>(o->drainTimeout),
-                        static_cast<long>((o->drainTimeout -
-                                           static_cast<time_t>(o->drainTimeout)) *
-                                          1e9)};
+      timespec deadline{
+          static_cast<time_t>(o->drainTimeout),
+          static_cast<long>(
+              (o->drainTimeout - static_cast<time_t>(o->drainTimeout)) * 1e9)};
       int again = sigtimedwait(&stopSignals, nullptr, &deadline);
       if (finished)
         return;

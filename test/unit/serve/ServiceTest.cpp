@@ -577,18 +577,17 @@ TEST_F(ServiceTest, ConcurrentJobsAllComplete) {
 // unspaced text would otherwise cost BPE work first).
 TEST_F(ServiceTest, OverlongTextIsRefusedBeforeTokenizing) {
   for (Endpoint e : {Endpoint::Completions, Endpoint::ChatCompletions}) {
-    json body = e == Endpoint::Completions
-                    ? json{{"model", "tiny"},
-                           {"prompt", std::string(4u << 20, 'a')}}
-                    : chatBody(std::string(4u << 20, 'a'));
+    json body =
+        e == Endpoint::Completions
+            ? json{{"model", "tiny"}, {"prompt", std::string(4u << 20, 'a')}}
+            : chatBody(std::string(4u << 20, 'a'));
     try {
       svc->start(e, body.dump());
       ADD_FAILURE() << "accepted";
     } catch (const ApiError &err) {
       EXPECT_EQ(err.status, 400);
       EXPECT_EQ(err.code, "context_length_exceeded");
-      EXPECT_EQ(err.param,
-                e == Endpoint::Completions ? "prompt" : "messages");
+      EXPECT_EQ(err.param, e == Endpoint::Completions ? "prompt" : "messages");
       EXPECT_NE(std::string(err.what()).find("bytes of text"),
                 std::string::npos)
           << err.what();

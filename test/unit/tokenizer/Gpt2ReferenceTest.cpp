@@ -62,8 +62,7 @@ TEST(Gpt2Reference, CacheDoesNotChangeResults) {
 // of one letter, digits, CJK without spaces, random bytes, and every
 // reference string glued into one piece.
 TEST(Gpt2Bpe, HeapMergesEqualTheQuadraticReference) {
-  const gpt::tokenizer::BpeModel &bpe =
-      gpt::tokenizer::testing::gpt2().model();
+  const gpt::tokenizer::BpeModel &bpe = gpt::tokenizer::testing::gpt2().model();
   std::vector<std::string> pieces = {std::string(3000, 'a'),
                                      std::string(1000, '9'),
                                      "1234567890123456789012345678901234567890"

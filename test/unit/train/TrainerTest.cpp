@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <unistd.h>
 
 using namespace gpt;
@@ -103,18 +104,26 @@ TEST_F(TrainRunTest, GradAccumulationCallsAndScale) {
   EXPECT_EQ(r.optimizerCalls, 3);
   for (float s : r.gradScales)
     EXPECT_EQ(s, 0.5f);
-  for (const char *f :
-       {"config.json", "artifact.gptart", "tokenizer", "model.safetensors",
-        "optimizer.safetensors", "state.json", "metrics.jsonl", "loss.svg"})
+  for (const char *f : {"config.json", "artifact.gptart", "tokenizer",
+                        "model.safetensors", "checkpoints/model-3.safetensors",
+                        "checkpoints/optimizer-3.safetensors", "state.json",
+                        "metrics.jsonl", "loss.svg"})
     EXPECT_TRUE(fs::exists(dir_ / "run" / f)) << f;
+  // model.safetensors is the committed weights; older steps are gone.
+  EXPECT_TRUE(fs::equivalent(dir_ / "run" / "model.safetensors",
+                             dir_ / "run" / "checkpoints/model-3.safetensors"));
+  EXPECT_FALSE(fs::exists(dir_ / "run" / "checkpoints/model-2.safetensors"));
   RunState st = readRunState(dir_ / "run");
   EXPECT_EQ(st.step, 3);
+  EXPECT_EQ(st.weightsFile, "checkpoints/model-3.safetensors");
+  EXPECT_EQ(st.optimizerFile, "checkpoints/optimizer-3.safetensors");
   EXPECT_EQ(st.loader.cursor, 12u) << "3 steps x 2 micro-batches x B=2";
   auto m = readMetrics(dir_ / "run" / "metrics.jsonl");
   ASSERT_EQ(m.size(), 3u);
   EXPECT_TRUE(m[2].valLoss.has_value()) << "evaluated at step 3";
   EXPECT_FALSE(m[0].valLoss.has_value());
-  auto opt = readSafetensors(dir_ / "run" / "optimizer.safetensors");
+  auto opt =
+      readSafetensors(dir_ / "run" / "checkpoints/optimizer-3.safetensors");
   EXPECT_TRUE(opt.tensors.count("adam_m.wte.weight"));
   EXPECT_TRUE(opt.tensors.count("adam_v.ln_f.bias"));
   EXPECT_EQ(opt.metadata.at("step"), "3");
@@ -133,8 +142,8 @@ TEST_F(TrainRunTest, ResumeIsExact) {
   EXPECT_EQ(second.optimizerCalls, 4);
   EXPECT_EQ(readFile(dir_ / "a" / "model.safetensors"),
             readFile(dir_ / "b" / "model.safetensors"));
-  EXPECT_EQ(readFile(dir_ / "a" / "optimizer.safetensors"),
-            readFile(dir_ / "b" / "optimizer.safetensors"));
+  EXPECT_EQ(readFile(dir_ / "a" / "checkpoints/optimizer-8.safetensors"),
+            readFile(dir_ / "b" / "checkpoints/optimizer-8.safetensors"));
   EXPECT_EQ(losses(dir_ / "a"), losses(dir_ / "b"));
   EXPECT_EQ(losses(dir_ / "a").size(), 8u);
 }
@@ -179,9 +188,10 @@ TEST_F(TrainRunTest, NonFiniteLossKeepsLastCheckpoint) {
 TEST_F(TrainRunTest, MixedCheckpointIsDetected) {
   MockRunner r(config_);
   train(options(dir_ / "run", 2), r);
-  auto f = readSafetensors(dir_ / "run" / "model.safetensors");
+  fs::path committed = dir_ / "run" / "checkpoints/model-2.safetensors";
+  auto f = readSafetensors(committed);
   f.metadata["step"] = "3";
-  writeSafetensors(dir_ / "run" / "model.safetensors", f);
+  writeSafetensors(committed, f);
   MockRunner r2(config_);
   RunOptions o = options(dir_ / "run", 4);
   o.resume = true;
@@ -192,6 +202,56 @@ TEST_F(TrainRunTest, MixedCheckpointIsDetected) {
     EXPECT_NE(std::string(e.what()).find("holds step 3"), std::string::npos)
         << e.what();
   }
+}
+
+// What a kill during a checkpoint can leave behind is cleaned up on
+// --resume: temporary files, step files state.json does not name, and a
+// model.safetensors that is not the committed weights.
+TEST_F(TrainRunTest, ResumeRepairsAnInterruptedCheckpoint) {
+  MockRunner straight(config_);
+  train(options(dir_ / "a", 4), straight);
+  MockRunner first(config_);
+  train(options(dir_ / "b", 2), first);
+  fs::path run = dir_ / "b";
+  writeFileAtomic(run / "checkpoints/model-3.safetensors", "torn");
+  std::ofstream(run / ".state.json.tmp.AbC123") << "{";
+  std::ofstream(run / "checkpoints/.optimizer-3.safetensors.tmp.x") << "x";
+  fs::remove(run / "model.safetensors");
+  writeFileAtomic(run / "model.safetensors", "stale");
+  EXPECT_EQ(repairRunDir(run), 4);
+  EXPECT_FALSE(fs::exists(run / "checkpoints/model-3.safetensors"));
+  EXPECT_FALSE(fs::exists(run / ".state.json.tmp.AbC123"));
+  EXPECT_TRUE(fs::exists(run / "checkpoints/model-2.safetensors"));
+  EXPECT_EQ(readFile(run / "model.safetensors"),
+            readFile(run / "checkpoints/model-2.safetensors"));
+  EXPECT_EQ(repairRunDir(run), 0) << "nothing left to fix";
+  MockRunner second(config_);
+  RunOptions o = options(run, 4);
+  o.resume = true;
+  train(o, second);
+  EXPECT_EQ(readFile(dir_ / "a" / "model.safetensors"),
+            readFile(run / "model.safetensors"));
+}
+
+// A torn final line of metrics.jsonl (killed mid-append) is dropped; a bad
+// line before the end is corruption.
+TEST(Metrics, TornFinalLineIsDropped) {
+  fs::path p = fs::temp_directory_path() /
+               ("gpt_metrics_" + std::to_string(::getpid()) + ".jsonl");
+  std::ofstream(p) << R"({"step":1,"loss":2.5,"lr":0.1,"grad_norm":1,)"
+                   << R"("tokens_per_s":10,"elapsed_s":1})"
+                   << "\n"
+                   << R"({"step":2,"loss":2.)";
+  auto m = readMetrics(p);
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].step, 1);
+  std::ofstream(p) << R"({"step":1,"lo)"
+                   << "\n"
+                   << R"({"step":2,"loss":2.5,"lr":0.1,"grad_norm":1,)"
+                   << R"("tokens_per_s":10,"elapsed_s":1})"
+                   << "\n";
+  EXPECT_THROW(readMetrics(p), std::runtime_error);
+  fs::remove(p);
 }
 
 TEST_F(TrainRunTest, RefusesToOverwriteARun) {
