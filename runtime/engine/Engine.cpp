@@ -394,6 +394,8 @@ int32_t Engine::Impl::sample(Request &r, const float *logits) {
   for (const auto &kv : r.counts)
     x[kv.first] -= p.frequencyPenalty * float(kv.second) +
                    (kv.second > 0 ? p.presencePenalty : 0.0f);
+  for (const auto &[id, bias] : p.logitBias)
+    x[id] += bias;
   int32_t best = 0;
   for (int64_t i = 1; i < V; ++i)
     if (x[i] > x[best])
@@ -756,6 +758,12 @@ uint64_t Engine::submit(std::vector<int32_t> prompt,
     throw EngineError("penalties must be finite");
   if (params.logprobs < -1 || params.logprobs > 20)
     throw EngineError("logprobs must be in [0, 20] (or -1: none)");
+  for (const auto &[id, bias] : params.logitBias)
+    if (id < 0 || id >= m.V || !(bias >= -100.0f && bias <= 100.0f))
+      throw EngineError("logit bias " + std::to_string(bias) + " for token " +
+                        std::to_string(id) +
+                        ": ids must be in the vocabulary and biases in "
+                        "[-100, 100]");
   auto r = std::make_unique<Request>();
   r->tokens = std::move(prompt);
   r->params = params;

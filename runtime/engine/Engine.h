@@ -50,6 +50,10 @@ struct SamplingParams {
   /// model's distribution (raw logits, before penalties and temperature).
   int logprobs = -1;
   std::vector<int32_t> stopTokens; ///< e.g. <|im_end|>, <|endoftext|>
+  /// Added to these tokens' logits before every choice (greedy too), after
+  /// the penalties: OpenAI's logit_bias (-100 bans a token, +100 forces
+  /// it). Ids in [0, vocab), biases finite in [-100, 100].
+  std::vector<std::pair<int32_t, float>> logitBias;
 };
 
 /// A generated token (finished = false), or the end of a request: every

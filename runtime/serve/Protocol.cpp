@@ -238,8 +238,8 @@ json ApiError::body() const {
 
 /// OpenAI parameters this server does not implement: answered 400 naming
 /// the parameter instead of being dropped (the client would believe they
-/// applied). Values that ask for nothing (an empty logit_bias, a "text"
-/// response_format, no tools, best_of equal to n) are accepted.
+/// applied). Values that ask for nothing (a "text" response_format, no
+/// tools, best_of equal to n) are accepted.
 void refuseUnsupported(const json &obj) {
   auto refuse = [](const char *name) {
     bad(name, std::string("'") + name + "' is not supported by this server");
@@ -248,8 +248,6 @@ void refuseUnsupported(const json &obj) {
     auto it = obj.find(name);
     return it != obj.end() && !it->is_null() ? &*it : nullptr;
   };
-  if (const json *v = given("logit_bias"); v && !(v->is_object() && v->empty()))
-    refuse("logit_bias");
   if (const json *v = given("response_format");
       v && !(v->is_object() && v->value("type", json()) == "text"))
     refuse("response_format");
@@ -269,6 +267,38 @@ void refuseUnsupported(const json &obj) {
   }
 }
 
+/// {"<token id>": bias, ...}: ids as decimal strings, biases in [-100, 100].
+std::vector<std::pair<int64_t, double>> parseLogitBias(const json &obj) {
+  std::vector<std::pair<int64_t, double>> out;
+  auto it = obj.find("logit_bias");
+  if (it == obj.end() || it->is_null())
+    return out;
+  if (!it->is_object())
+    bad("logit_bias", "'logit_bias' must be an object mapping token ids to "
+                      "biases");
+  if (it->size() > kMaxLogitBias)
+    bad("logit_bias", "'logit_bias' has " + std::to_string(it->size()) +
+                          " entries, more than " +
+                          std::to_string(kMaxLogitBias));
+  for (auto e = it->begin(); e != it->end(); ++e) {
+    const std::string &key = e.key();
+    bool digits = !key.empty() && key.size() <= 9 &&
+                  key.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits)
+      bad("logit_bias", "'logit_bias' keys must be token ids, got \"" +
+                            json(key).dump(-1, ' ', false,
+                                           json::error_handler_t::replace) +
+                            "\"");
+    if (!e->is_number() || !(e->get<double>() >= -100.0) ||
+        !(e->get<double>() <= 100.0))
+      bad("logit_bias", "'logit_bias' values must be numbers between -100 "
+                        "and 100 (token " +
+                            key + ")");
+    out.push_back({std::stoll(key), e->get<double>()});
+  }
+  return out;
+}
+
 GenerationRequest parseGenerationRequest(Endpoint endpoint,
                                          std::string_view body) {
   json obj = json::parse(body, nullptr, /*allow_exceptions=*/false);
@@ -281,6 +311,7 @@ GenerationRequest parseGenerationRequest(Endpoint endpoint,
   r.endpoint = endpoint;
   bool chat = endpoint == Endpoint::ChatCompletions;
   refuseUnsupported(obj);
+  r.logitBias = parseLogitBias(obj);
   auto model = string(obj, "model");
   if (!model)
     bad("model", "you must provide a 'model' parameter");

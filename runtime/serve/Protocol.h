@@ -53,6 +53,9 @@ struct GenerationRequest {
   bool echo = false; ///< completions only
   double presencePenalty = 0.0, frequencyPenalty = 0.0;
   std::string user;
+  /// logit_bias: token id -> bias in [-100, 100] (ids checked against the
+  /// vocabulary by the Service).
+  std::vector<std::pair<int64_t, double>> logitBias;
 };
 
 /// Limits of the protocol (OpenAI's where it has them).
@@ -60,11 +63,11 @@ inline constexpr int kMaxN = 16;
 inline constexpr int kMaxStops = 16;
 inline constexpr int kMaxCompletionLogprobs = 5;
 inline constexpr int kMaxChatTopLogprobs = 20;
+inline constexpr size_t kMaxLogitBias = 1024; ///< entries of logit_bias
 
 /// Parses and validates a request body. Throws ApiError (400) naming the
 /// parameter on malformed JSON, wrong types, out-of-range values and
-/// OpenAI parameters this server does not implement (logit_bias,
-/// response_format, tools, functions, tool_choice, function_call, suffix,
+/// OpenAI parameters this server does not implement (response_format, tools, functions, tool_choice, function_call, suffix,
 /// best_of other than n); other unknown fields are ignored.
 GenerationRequest parseGenerationRequest(Endpoint endpoint,
                                          std::string_view body);

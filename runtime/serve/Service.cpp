@@ -539,6 +539,14 @@ std::unique_ptr<Job> Service::start(Endpoint endpoint, std::string_view body) {
   const int64_t ctx = backend_.contextLength();
   const char *promptParam = chat ? "messages" : "prompt";
 
+  for (const auto &[id, bias] : req.logitBias)
+    if (id >= static_cast<int64_t>(tokenizer_.vocabSize()))
+      throw ApiError(400,
+                     "logit_bias names token " + std::to_string(id) +
+                         ", outside the vocabulary (0.." +
+                         std::to_string(tokenizer_.vocabSize() - 1) + ")",
+                     "logit_bias");
+
   // Prompts as tokens.
   std::vector<std::string> echoes;
   if (chat) {
@@ -628,6 +636,9 @@ std::unique_ptr<Job> Service::start(Endpoint endpoint, std::string_view body) {
       s.maxTokens = static_cast<int>(maxTokens[p]);
       s.logprobs = req.logprobs;
       s.stopTokens = stopTokens_;
+      for (const auto &[id, bias] : req.logitBias)
+        s.logitBias.push_back(
+            {static_cast<int32_t>(id), static_cast<float>(bias)});
       if (s.maxTokens == 0)
         c.finished = true, c.finishReason = "length";
       else

@@ -570,3 +570,26 @@ TEST(Engine, BenchProfileDecode) {
     std::printf("  %-20s %8.2f ms/step\n", kv.first.c_str(),
                 kv.second.seconds * 100);
 }
+
+// logit_bias: +100 on a token makes greedy decoding pick it every time;
+// -100 on greedy's own choices steers away from them; a bias outside
+// [-100, 100] or an id outside the vocabulary is refused.
+TEST(Engine, LogitBiasSteersEveryChoice) {
+  EngineOptions opt;
+  opt.threads = 2;
+  Engine engine(runDir().string(), opt);
+  std::vector<int32_t> x = prompt(6, 3);
+  SamplingParams p = greedy(5);
+  std::vector<int32_t> plain = generate(engine, x, p);
+  p.logitBias = {{17, 100.0f}};
+  EXPECT_EQ(generate(engine, x, p), std::vector<int32_t>(5, 17));
+  p.logitBias.clear();
+  for (int32_t t : plain)
+    p.logitBias.push_back({t, -100.0f});
+  for (int32_t t : generate(engine, x, p))
+    EXPECT_EQ(std::count(plain.begin(), plain.end(), t), 0) << t;
+  p.logitBias = {{53, 1.0f}};
+  EXPECT_THROW(engine.submit(x, p, [](const TokenEvent &) {}), EngineError);
+  p.logitBias = {{1, 101.0f}};
+  EXPECT_THROW(engine.submit(x, p, [](const TokenEvent &) {}), EngineError);
+}

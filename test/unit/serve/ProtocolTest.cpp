@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 using namespace gpt::serve;
 
 namespace {
@@ -192,8 +194,13 @@ TEST(Protocol, UnsupportedParametersAreRefusedByName) {
     const char *extra;
     const char *param; // "" : accepted
   } cases[] = {
-      {R"("logit_bias":{"50256":-100})", "logit_bias"},
+      {R"("logit_bias":{"50256":-100})", ""},
       {R"("logit_bias":{})", ""},
+      {R"("logit_bias":{"x":1})", "logit_bias"},
+      {R"("logit_bias":{"-1":1})", "logit_bias"},
+      {R"("logit_bias":{"1":101})", "logit_bias"},
+      {R"("logit_bias":{"1":"5"})", "logit_bias"},
+      {R"("logit_bias":[1])", "logit_bias"},
       {R"("response_format":{"type":"json_object"})", "response_format"},
       {R"("response_format":{"type":"text"})", ""},
       {R"("tools":[{"type":"function"}])", "tools"},
@@ -215,4 +222,13 @@ TEST(Protocol, UnsupportedParametersAreRefusedByName) {
     std::string got = rejectedParam(C, body);
     EXPECT_EQ(got, *c.param ? c.param : "<accepted>") << body;
   }
+}
+
+TEST(Protocol, LogitBiasIsParsed) {
+  GenerationRequest r = parseGenerationRequest(
+      C, R"({"model":"m","prompt":"x","logit_bias":{"7":-100,"12":2.5}})");
+  ASSERT_EQ(r.logitBias.size(), 2u);
+  std::map<int64_t, double> got(r.logitBias.begin(), r.logitBias.end());
+  EXPECT_EQ(got.at(7), -100.0);
+  EXPECT_EQ(got.at(12), 2.5);
 }

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <thread>
 
 using namespace gpt::serve;
@@ -593,4 +594,26 @@ TEST_F(ServiceTest, OverlongTextIsRefusedBeforeTokenizing) {
           << err.what();
     }
   }
+}
+
+// logit_bias reaches the engine for every choice; ids beyond the vocabulary
+// are 400 before anything is submitted.
+TEST_F(ServiceTest, LogitBiasReachesTheEngine) {
+  json body = {{"model", "tiny"},
+               {"prompt", "ab"},
+               {"max_tokens", 2},
+               {"n", 2},
+               {"logit_bias", {{"5", -100}, {"7", 3}}}};
+  run(Endpoint::Completions, body);
+  auto subs = engine.submitted();
+  ASSERT_EQ(subs.size(), 2u);
+  for (const auto &sub : subs) {
+    std::map<int32_t, float> bias(sub.params.logitBias.begin(),
+                                  sub.params.logitBias.end());
+    EXPECT_EQ(bias, (std::map<int32_t, float>{{5, -100.0f}, {7, 3.0f}}));
+  }
+  std::string param;
+  body["logit_bias"] = {{"264", 1}};
+  EXPECT_EQ(status(Endpoint::Completions, body.dump(), &param), 400);
+  EXPECT_EQ(param, "logit_bias");
 }
