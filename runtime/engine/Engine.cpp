@@ -154,6 +154,16 @@ struct Engine::Impl {
   std::condition_variable cv;
   std::deque<std::unique_ptr<Request>> queue;
   std::set<uint64_t> cancels;
+  /// Prompt-scoring jobs (scorePrompt), run by the engine thread.
+  struct ScoreJob {
+    const std::vector<int32_t> *prompt = nullptr;
+    int topN = 0;
+    std::vector<PromptTokenScore> out;
+    std::string error;
+    bool done = false;
+  };
+  std::deque<ScoreJob *> scoreJobs;
+  std::condition_variable scored;
   bool stop = false;
   uint64_t nextId = 1;
   uint64_t seedCounter = 0;
@@ -179,6 +189,7 @@ struct Engine::Impl {
   int32_t sample(Request &r, const float *logits);
   void removeFinished();
   void publish();
+  void score(ScoreJob &job);
 };
 
 //===----------------------------------------------------------------------===//
@@ -641,10 +652,20 @@ void Engine::Impl::loop() {
     {
       std::unique_lock<std::mutex> lock(mu);
       cv.wait(lock, [&] {
-        return stop || !queue.empty() || !running.empty() || !cancels.empty();
+        return stop || !queue.empty() || !running.empty() || !cancels.empty() ||
+               !scoreJobs.empty();
       });
       if (stop)
         break;
+      while (!scoreJobs.empty()) {
+        ScoreJob *job = scoreJobs.front();
+        scoreJobs.pop_front();
+        lock.unlock();
+        score(*job);
+        lock.lock();
+        job->done = true;
+        scored.notify_all();
+      }
       for (auto it = queue.begin(); it != queue.end();)
         if (cancels.count((*it)->id)) {
           dropped.push_back(std::move(*it));
@@ -673,6 +694,15 @@ void Engine::Impl::loop() {
     publish();
   }
   // Shutting down: every request still known ends as cancelled.
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (ScoreJob *job : scoreJobs) {
+      job->error = "the engine is shutting down";
+      job->done = true;
+    }
+    scoreJobs.clear();
+    scored.notify_all();
+  }
   std::deque<std::unique_ptr<Request>> rest;
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -685,6 +715,55 @@ void Engine::Impl::loop() {
       finish(*r, "cancelled");
   running.clear();
   publish();
+}
+
+/// One forward call over the prompt; row t of the logits scores token t+1.
+void Engine::Impl::score(ScoreJob &job) {
+  try {
+    std::vector<int32_t> p = *job.prompt; // the executor takes mutable views
+    const Function *fwd = exec->artifact().findFunction("forward");
+    if (!fwd)
+      throw EngineError("this model's artifact has no forward function, so "
+                        "prompts cannot be scored");
+    std::map<std::string, TensorView> in;
+    for (const FunctionInput &fi : fwd->inputs) {
+      if (fi.name == "tokens") {
+        in["tokens"] = {DType::I32, {1, int64_t(p.size())}, p.data()};
+        continue;
+      }
+      auto it = fixed.find(fi.name);
+      if (it == fixed.end())
+        throw EngineError("forward needs input '" + fi.name + "'");
+      in[fi.name] = it->second;
+    }
+    auto out = exec->run("forward", in);
+    const std::vector<float> &logits = out.at("logits").f32;
+    for (size_t t = 0; t + 1 < p.size(); ++t) {
+      const float *x = logits.data() + t * size_t(V);
+      double maxv = x[0];
+      for (int64_t i = 1; i < V; ++i)
+        maxv = std::max(maxv, double(x[i]));
+      double sum = 0;
+      for (int64_t i = 0; i < V; ++i)
+        sum += std::exp(double(x[i]) - maxv);
+      double lse = maxv + std::log(sum);
+      PromptTokenScore s;
+      s.logprob = float(double(x[p[t + 1]]) - lse);
+      std::vector<int32_t> ids(static_cast<size_t>(V));
+      for (int64_t i = 0; i < V; ++i)
+        ids[size_t(i)] = int32_t(i);
+      size_t k = std::min<size_t>(size_t(job.topN), ids.size());
+      std::partial_sort(ids.begin(), ids.begin() + k, ids.end(),
+                        [&](int32_t a, int32_t b) {
+                          return x[a] != x[b] ? x[a] > x[b] : a < b;
+                        });
+      for (size_t i = 0; i < k; ++i)
+        s.top.push_back({ids[i], float(double(x[ids[i]]) - lse)});
+      job.out.push_back(std::move(s));
+    }
+  } catch (const std::exception &e) {
+    job.error = e.what();
+  }
 }
 
 //===----------------------------------------------------------------------===//
@@ -797,6 +876,35 @@ void Engine::cancel(uint64_t id) {
     impl_->cancels.insert(id);
   }
   impl_->cv.notify_all();
+}
+
+std::vector<PromptTokenScore>
+Engine::scorePrompt(const std::vector<int32_t> &prompt, int topN) {
+  Impl &m = *impl_;
+  if (prompt.empty())
+    throw EngineError("cannot score an empty prompt");
+  if (int64_t(prompt.size()) > m.C)
+    throw EngineError("the prompt has " + std::to_string(prompt.size()) +
+                      " tokens, more than the context (" + std::to_string(m.C) +
+                      ")");
+  for (int32_t t : prompt)
+    if (t < 0 || t >= m.V)
+      throw EngineError("prompt token " + std::to_string(t) +
+                        " is outside the vocabulary");
+  if (topN < 0 || topN > 20)
+    throw EngineError("topN must be in [0, 20]");
+  Impl::ScoreJob job;
+  job.prompt = &prompt;
+  job.topN = topN;
+  std::unique_lock<std::mutex> lock(m.mu);
+  if (m.stop)
+    throw EngineError("the engine is shutting down");
+  m.scoreJobs.push_back(&job);
+  m.cv.notify_all();
+  m.scored.wait(lock, [&] { return job.done; });
+  if (!job.error.empty())
+    throw EngineError(job.error);
+  return std::move(job.out);
 }
 
 EngineStats Engine::stats() const {

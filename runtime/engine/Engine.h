@@ -69,6 +69,13 @@ struct TokenEvent {
   std::string error;        ///< set when finishReason == "error"
 };
 
+/// The model's score of one prompt token given the tokens before it: its
+/// log-probability and the `topN` most likely tokens at that position.
+struct PromptTokenScore {
+  float logprob = 0.0f;
+  std::vector<std::pair<int32_t, float>> top;
+};
+
 struct EngineStats {
   int64_t requests = 0, promptTokens = 0, generatedTokens = 0;
   int running = 0, queued = 0;
@@ -107,6 +114,15 @@ public:
   /// Stops a request (client gone): its slot and KV blocks are freed before
   /// the next decode step. Unknown or finished ids are ignored.
   void cancel(uint64_t id);
+
+  /// Scores a prompt (what `echo` + `logprobs` asks for): one entry per
+  /// token after the first, from one `forward` call on the engine thread
+  /// between decode steps (log-softmax of the raw logits, as generated
+  /// tokens' logprobs). Blocks until done. Throws EngineError for an empty
+  /// or over-long prompt, ids outside the vocabulary, topN outside
+  /// [0, 20], or an artifact without `forward`.
+  std::vector<PromptTokenScore> scorePrompt(const std::vector<int32_t> &prompt,
+                                            int topN);
 
   EngineStats stats() const;
 

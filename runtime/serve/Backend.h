@@ -24,6 +24,9 @@ public:
                           std::function<void(const TokenEvent &)> onToken) = 0;
   virtual void cancel(uint64_t id) = 0;
   virtual EngineStats stats() const = 0;
+  /// As Engine::scorePrompt: one score per prompt token after the first.
+  virtual std::vector<PromptTokenScore>
+  scorePrompt(const std::vector<int32_t> &prompt, int topN) = 0;
 };
 
 } // namespace gpt::serve

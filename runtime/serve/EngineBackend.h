@@ -19,6 +19,10 @@ public:
   }
   void cancel(uint64_t id) override { engine_.cancel(id); }
   EngineStats stats() const override { return engine_.stats(); }
+  std::vector<PromptTokenScore> scorePrompt(const std::vector<int32_t> &prompt,
+                                            int topN) override {
+    return engine_.scorePrompt(prompt, topN);
+  }
 
 private:
   Engine &engine_;

@@ -285,10 +285,10 @@ std::vector<std::pair<int64_t, double>> parseLogitBias(const json &obj) {
     bool digits = !key.empty() && key.size() <= 9 &&
                   key.find_first_not_of("0123456789") == std::string::npos;
     if (!digits)
-      bad("logit_bias", "'logit_bias' keys must be token ids, got \"" +
-                            json(key).dump(-1, ' ', false,
-                                           json::error_handler_t::replace) +
-                            "\"");
+      bad("logit_bias",
+          "'logit_bias' keys must be token ids, got \"" +
+              json(key).dump(-1, ' ', false, json::error_handler_t::replace) +
+              "\"");
     if (!e->is_number() || !(e->get<double>() >= -100.0) ||
         !(e->get<double>() <= 100.0))
       bad("logit_bias", "'logit_bias' values must be numbers between -100 "

@@ -67,8 +67,9 @@ inline constexpr size_t kMaxLogitBias = 1024; ///< entries of logit_bias
 
 /// Parses and validates a request body. Throws ApiError (400) naming the
 /// parameter on malformed JSON, wrong types, out-of-range values and
-/// OpenAI parameters this server does not implement (response_format, tools, functions, tool_choice, function_call, suffix,
-/// best_of other than n); other unknown fields are ignored.
+/// OpenAI parameters this server does not implement (response_format, tools,
+/// functions, tool_choice, function_call, suffix, best_of other than n); other
+/// unknown fields are ignored.
 GenerationRequest parseGenerationRequest(Endpoint endpoint,
                                          std::string_view body);
 

@@ -60,6 +60,9 @@ struct Choice {
   size_t promptIndex = 0;
   std::vector<int32_t> prompt;
   std::string echo; // prompt text sent before the completion (echo)
+  /// echo + logprobs: the model's scores of the prompt tokens after the
+  /// first (the first has none: null, as OpenAI's).
+  std::vector<PromptTokenScore> promptScores;
   SamplingParams params;
   uint64_t engineId = 0;
   bool submitted = false, finished = false, released = false;
@@ -178,11 +181,20 @@ struct Job::Impl {
     json tokens = json::array(), lps = json::array(), tops = json::array(),
          offsets = json::array();
     if (withPrompt) {
-      for (int32_t id : c.prompt) {
-        std::string b = tokenBytes(id);
+      for (size_t i = 0; i < c.prompt.size(); ++i) {
+        std::string b = tokenBytes(c.prompt[i]);
         tokens.push_back(sanitizeUtf8(b));
-        lps.push_back(nullptr);
-        tops.push_back(nullptr);
+        if (i >= 1 && i - 1 < c.promptScores.size()) {
+          const PromptTokenScore &sc = c.promptScores[i - 1];
+          lps.push_back(sc.logprob);
+          json top = json::object();
+          for (auto &[id, lp] : sc.top)
+            top[sanitizeUtf8(tokenBytes(id))] = lp;
+          tops.push_back(top);
+        } else {
+          lps.push_back(nullptr);
+          tops.push_back(nullptr);
+        }
         offsets.push_back(textOffset);
         textOffset += b.size();
       }
@@ -611,6 +623,24 @@ std::unique_ptr<Job> Service::start(Endpoint endpoint, std::string_view body) {
     maxTokens.push_back(m);
   }
 
+  // echo + logprobs: the model scores each prompt once (what evaluation
+  // harnesses such as lm-evaluation-harness ask for, with max_tokens 0).
+  std::vector<std::vector<PromptTokenScore>> promptScores(
+      impl->promptTokens.size());
+  if (!chat && req.echo && req.logprobs >= 0) {
+    for (size_t p = 0; p < impl->promptTokens.size(); ++p) {
+      if (impl->promptTokens[p].size() < 2)
+        continue;
+      try {
+        promptScores[p] =
+            backend_.scorePrompt(impl->promptTokens[p], req.logprobs);
+      } catch (const EngineError &e) {
+        throw ApiError(500, std::string("cannot score the prompt: ") + e.what(),
+                       "", "", "server_error");
+      }
+    }
+  }
+
   // Choices: n per prompt.
   size_t toSubmit = 0;
   for (size_t p = 0; p < impl->promptTokens.size(); ++p)
@@ -619,8 +649,11 @@ std::unique_ptr<Job> Service::start(Endpoint endpoint, std::string_view body) {
       c.index = static_cast<int>(p) * req.n + j;
       c.promptIndex = p;
       c.prompt = impl->promptTokens[p];
-      if (req.echo)
+      if (req.echo) {
         c.echo = echoes[p];
+        if (req.logprobs >= 0)
+          c.promptScores = promptScores[p];
+      }
       c.text = std::make_unique<TextStream>(req.stop);
       SamplingParams &s = c.params;
       s.temperature =

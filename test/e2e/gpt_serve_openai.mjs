@@ -142,6 +142,39 @@ await test('echo', async () => {
   check(r.choices[0].text === 'The' + reference, `echo: ${JSON.stringify(r.choices[0].text)}`);
 });
 
+await test('prompt logprobs (echo, max_tokens 0)', async () => {
+  // What lm-evaluation-harness's local-completions asks for.
+  const r = await client.completions.create({ model: MODEL, prompt: 'The king is dead', max_tokens: 0,
+    echo: true, logprobs: 2 });
+  const lp = r.choices[0].logprobs;
+  check(r.choices[0].text === 'The king is dead', `echo text: ${JSON.stringify(r.choices[0].text)}`);
+  check(lp.token_logprobs[0] === null && lp.token_logprobs.length >= 3 &&
+        lp.token_logprobs.slice(1).every((x) => typeof x === 'number' && x <= 0) &&
+        lp.top_logprobs.slice(1).every((t) => Object.keys(t).length >= 1),
+        `prompt logprobs: ${JSON.stringify(lp)}`);
+});
+
+await test('logit_bias, models.retrieve, legacy engines route', async () => {
+  // +100 on token 0 makes greedy decoding emit it every time.
+  const r = await client.completions.create({ ...greedy, prompt: 'The', max_tokens: 4, logprobs: 0,
+    logit_bias: { '0': 100 } });
+  const toks = r.choices[0].logprobs.tokens;
+  check(toks.length === 4 && toks.every((t) => t === toks[0]),
+        `logit_bias +100 on one token: ${JSON.stringify(toks)}`);
+  const m = await client.models.retrieve(MODEL);
+  check(m.id === MODEL && m.object === 'model', `models.retrieve: ${JSON.stringify(m)}`);
+  await expectError('unknown model id', () => client.models.retrieve('nope'), 404);
+  const legacy = await fetch(`${BASE}/engines/${MODEL}/completions`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ prompt: 'The', max_tokens: 12, temperature: 0 }) });
+  const lj = await legacy.json();
+  check(legacy.status === 200 && lj.choices[0].text === reference,
+        `legacy engines route: ${legacy.status} ${JSON.stringify(lj)}`);
+  await expectError('unsupported response_format', () => client.chat.completions.create({
+    model: MODEL, messages: [{ role: 'user', content: 'hi' }], response_format: { type: 'json_object' } }),
+  400, { param: 'response_format' });
+});
+
 let chatReference = '';
 await test('chat', async () => {
   const r = await client.chat.completions.create({

@@ -593,3 +593,31 @@ TEST(Engine, LogitBiasSteersEveryChoice) {
   p.logitBias = {{1, 101.0f}};
   EXPECT_THROW(engine.submit(x, p, [](const TokenEvent &) {}), EngineError);
 }
+
+// scorePrompt: the logprob of token t+1 from forward's row t equals the
+// log-softmax the reference forward computes, and greedy's own choices
+// score as the top-1 entry.
+TEST(Engine, ScorePromptMatchesTheForwardPass) {
+  Reference ref(runDir());
+  EngineOptions opt;
+  opt.threads = 2;
+  Engine engine(runDir().string(), opt);
+  std::vector<int32_t> x = prompt(7, 5);
+  std::vector<int32_t> g = ref.greedy(x, 4);
+  std::vector<int32_t> all = x;
+  all.insert(all.end(), g.begin(), g.end());
+  std::vector<PromptTokenScore> s = engine.scorePrompt(all, 3);
+  ASSERT_EQ(s.size(), all.size() - 1);
+  for (size_t i = x.size() - 1; i + 1 < all.size(); ++i) {
+    ASSERT_EQ(s[i].top.size(), 3u);
+    EXPECT_EQ(s[i].top[0].first, all[i + 1]) << "greedy choice is top-1";
+    EXPECT_FLOAT_EQ(s[i].top[0].second, s[i].logprob);
+  }
+  for (const PromptTokenScore &t : s) {
+    EXPECT_LE(t.logprob, 0.0f);
+    EXPECT_GE(t.top[0].second, t.top[1].second);
+  }
+  EXPECT_THROW(engine.scorePrompt({}, 1), EngineError);
+  EXPECT_THROW(engine.scorePrompt({53}, 1), EngineError);
+  EXPECT_THROW(engine.scorePrompt(x, 21), EngineError);
+}

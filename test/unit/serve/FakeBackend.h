@@ -84,6 +84,25 @@ public:
     return s;
   }
 
+  /// Fake scores: token t after the first gets logprob -0.5 * t, and the
+  /// top entries are ids 0, 1, ... with logprobs -1, -2, ...
+  std::vector<PromptTokenScore> scorePrompt(const std::vector<int32_t> &prompt,
+                                            int topN) override {
+    if (!submitError.empty())
+      throw EngineError(submitError);
+    std::vector<PromptTokenScore> out;
+    for (size_t i = 1; i < prompt.size(); ++i) {
+      PromptTokenScore s;
+      s.logprob = -0.5f * float(prompt[i]);
+      for (int k = 0; k < topN; ++k)
+        s.top.push_back({k, -1.0f - float(k)});
+      out.push_back(s);
+    }
+    scored_.push_back(prompt);
+    return out;
+  }
+  std::vector<std::vector<int32_t>> scored() const { return scored_; }
+
   std::vector<Submitted> submitted() const {
     std::lock_guard<std::mutex> lock(m_);
     return submitted_;
@@ -98,6 +117,7 @@ public:
   }
 
 private:
+  std::vector<std::vector<int32_t>> scored_;
   struct Live {
     std::vector<int32_t> tokens;
     SamplingParams params;

@@ -212,9 +212,14 @@ TEST_F(ServiceTest, CompletionLogprobs) {
                      {"echo", true}});
   const json &lp = r["choices"][0]["logprobs"];
   EXPECT_EQ(lp["tokens"], json({"a", "b", "a", "b"}));
-  EXPECT_TRUE(lp["token_logprobs"][0].is_null()); // prompt tokens
+  // Prompt tokens: the first has no score; the next is scored by the model
+  // (the fake engine: -0.5 * id, top ids 0, 1).
+  EXPECT_TRUE(lp["token_logprobs"][0].is_null());
+  EXPECT_TRUE(lp["top_logprobs"][0].is_null());
+  EXPECT_FLOAT_EQ(lp["token_logprobs"][1].get<float>(),
+                  -0.5f * float(ids("b")[0]));
+  EXPECT_EQ(lp["top_logprobs"][1].size(), 2u);
   EXPECT_FLOAT_EQ(lp["token_logprobs"][2].get<float>(), -0.25f);
-  EXPECT_TRUE(lp["top_logprobs"][1].is_null());
   EXPECT_EQ(lp["top_logprobs"][2].size(), 2u);
   EXPECT_FLOAT_EQ(lp["top_logprobs"][2]["a"].get<float>(), -1.0f);
   EXPECT_EQ(lp["text_offset"], json({0, 1, 2, 3}));
@@ -616,4 +621,28 @@ TEST_F(ServiceTest, LogitBiasReachesTheEngine) {
   body["logit_bias"] = {{"264", 1}};
   EXPECT_EQ(status(Endpoint::Completions, body.dump(), &param), 400);
   EXPECT_EQ(param, "logit_bias");
+}
+
+// What lm-evaluation-harness's local-completions sends: echo, max_tokens 0
+// and logprobs; every prompt token after the first gets the model's score.
+TEST_F(ServiceTest, EchoWithZeroTokensScoresThePrompt) {
+  json r = complete({{"model", "tiny"},
+                     {"prompt", "abab"},
+                     {"max_tokens", 0},
+                     {"logprobs", 1},
+                     {"echo", true}});
+  const json &lp = r["choices"][0]["logprobs"];
+  std::vector<int32_t> p = ids("abab");
+  ASSERT_EQ(lp["tokens"].size(), p.size());
+  EXPECT_TRUE(lp["token_logprobs"][0].is_null());
+  for (size_t i = 1; i < p.size(); ++i) {
+    EXPECT_FLOAT_EQ(lp["token_logprobs"][i].get<float>(), -0.5f * float(p[i]));
+    EXPECT_EQ(lp["top_logprobs"][i].size(), 1u);
+  }
+  EXPECT_EQ(r["choices"][0]["text"], "abab");
+  EXPECT_EQ(engine.scored().size(), 1u);
+  // Without logprobs nothing is scored.
+  complete(
+      {{"model", "tiny"}, {"prompt", "ab"}, {"max_tokens", 0}, {"echo", true}});
+  EXPECT_EQ(engine.scored().size(), 1u);
 }
