@@ -1,5 +1,6 @@
 #include "serve/HttpRouting.h"
 #include "serve/HttpServer.h"
+#include "serve/WebAssets.h"
 
 #include <cstdio>
 
@@ -53,7 +54,8 @@ Route checkRequestHead(const RequestHead &head,
   if (contentLength && *contentLength > o.maxBodyBytes)
     throw bodyTooLarge(o);
   return routeRequest(std::string(head.method_string()),
-                      std::string(head.target()), !o.corsOrigin.empty());
+                      std::string(head.target()), !o.corsOrigin.empty(),
+                      o.webUi);
 }
 
 namespace {
@@ -72,13 +74,16 @@ bool validModelId(const std::string &s) {
 } // namespace
 
 Route routeRequest(const std::string &method, const std::string &target,
-                   bool cors) {
+                   bool cors, bool webUi) {
   std::string path = target.substr(0, target.find('?'));
   Route r;
   r.needsAuth = path.rfind("/v1/", 0) == 0 || path == "/completions" ||
                 path == "/chat/completions" || path == "/metrics";
   const char *want = nullptr; // the method the path takes
-  if (path == "/health") {
+  if (webUi && findWebAsset(path)) {
+    r.kind = RouteKind::WebAsset;
+    want = "GET";
+  } else if (path == "/health") {
     r.kind = RouteKind::Health;
     want = "GET";
   } else if (path == "/metrics") {

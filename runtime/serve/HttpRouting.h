@@ -22,7 +22,8 @@ enum class RouteKind {
   Model,
   Metrics,
   Generate,
-  Preflight
+  Preflight,
+  WebAsset ///< the chat page (GET /, /chat.js, /chat.css)
 };
 
 struct Route {
@@ -38,10 +39,10 @@ struct Route {
 };
 
 /// Routes `method` `target` (query string ignored). OPTIONS is a CORS
-/// preflight when `cors` is on, else 405. Messages escape every byte
-/// outside printable ASCII.
+/// preflight when `cors` is on, else 405. The chat page's paths are routes
+/// only with `webUi`. Messages escape every byte outside printable ASCII.
 Route routeRequest(const std::string &method, const std::string &target,
-                   bool cors = false);
+                   bool cors = false, bool webUi = false);
 
 struct HttpOptions;
 using RequestHead = boost::beast::http::request_header<>;

@@ -1,5 +1,6 @@
 #include "serve/HttpServer.h"
 #include "serve/HttpRouting.h"
+#include "serve/WebAssets.h"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -245,6 +246,13 @@ private:
     case RouteKind::Preflight:
       respond(204, "", "");
       return;
+    case RouteKind::WebAsset: {
+      std::string path(parser_->get().target());
+      const WebAsset *a = findWebAsset(path.substr(0, path.find('?')));
+      respond(200, std::string(a->data, a->size), a->contentType,
+              kPageHeaders);
+      return;
+    }
     case RouteKind::Generate:
       startGeneration();
       return;
@@ -422,11 +430,23 @@ private:
     return h + "\r\n";
   }
 
+  /// The chat page's headers: a strict Content-Security-Policy (its own
+  /// script, style and API only; no inline code, frames or plugins).
+  static constexpr const char *kPageHeaders =
+      "Content-Security-Policy: default-src 'none'; script-src 'self'; "
+      "style-src 'self'; connect-src 'self'; img-src 'self'; base-uri "
+      "'none'; form-action 'none'; frame-ancestors 'none'\r\n"
+      "X-Content-Type-Options: nosniff\r\n"
+      "Referrer-Policy: no-referrer\r\n"
+      "Cache-Control: no-cache\r\n";
+
   /// Answers on the event loop, then reads the next request (keep-alive).
   void respond(int status, std::string body,
-               const std::string &type = "application/json") {
-    auto msg = std::make_shared<std::string>(
-        responseHead(status, type, body.size()) + body);
+               const std::string &type = "application/json",
+               const char *extraHeaders = "") {
+    std::string head = responseHead(status, type, body.size());
+    head.insert(head.size() - 2, extraHeaders); // before the blank line
+    auto msg = std::make_shared<std::string>(head + body);
     stream_.expires_after(seconds(server_.opts.writeTimeoutSeconds));
     asio::async_write(
         stream_, asio::buffer(*msg),

@@ -5,6 +5,8 @@
 //   POST /v1/completions, /v1/chat/completions   (also without /v1)
 //   POST /v1/engines/{id}/completions            (openai-python 0.x)
 //   GET  /v1/models, /v1/models/{id}, /health, /metrics
+//   GET  /, /chat.js, /chat.css                   (the chat page, web/)
+//   GET  /, /chat.js, /chat.css                   (the chat page, web/)
 //
 // Connections are handled by a few event-loop threads (no thread per
 // connection), so idle or slow clients cost a socket and a timer each.
@@ -41,6 +43,7 @@ struct HttpOptions {
   double writeTimeoutSeconds = 30;   ///< each write to the client
   double requestTimeoutSeconds = 0;  ///< whole generation (0: none); 504
   std::string corsOrigin;            ///< "" : no CORS headers
+  bool webUi = true;                 ///< serve the chat page at GET /
 };
 
 class HttpServer {

@@ -56,8 +56,10 @@ for t in "${TARGETS[@]}"; do
       "$ROOT"/runtime/model/ModelConfig.cpp
       "$ROOT"/runtime/model/Parameters.cpp) ;;
   http)
+    cmake -DWEB_DIR="$ROOT/web" -DOUT="$BUILD/WebAssets.cpp" \
+      -P "$ROOT/web/embed.cmake"
     LIB_SOURCES+=("$ROOT"/runtime/serve/Protocol.cpp
-      "$ROOT"/runtime/serve/HttpRouting.cpp) ;;
+      "$ROOT"/runtime/serve/HttpRouting.cpp "$BUILD/WebAssets.cpp") ;;
   *) echo "run_fuzz: unknown target $t" >&2; exit 2 ;;
   esac
 done

@@ -131,6 +131,8 @@ void addServeCommand(CLI::App &app) {
   cmd->add_option("--cors-origin", h.corsOrigin,
                   "Allow browser pages from this origin (e.g. "
                   "http://localhost:3000, or *); default: no CORS");
+  cmd->add_flag("--no-web-ui", [o](int64_t) { o->http.webUi = false; },
+                "Do not serve the chat page at GET /");
   cmd->add_option("--drain-timeout", o->drainTimeout,
                   "After SIGTERM/SIGINT, seconds to finish requests in "
                   "flight before exiting anyway (a second signal exits at "
@@ -199,6 +201,9 @@ void addServeCommand(CLI::App &app) {
               << port << "/v1  (parallel " << o->parallel << ", queue "
               << o->maxQueue << (apiKey.empty() ? "" : ", API key required")
               << ")" << std::endl;
+    if (ho.webUi)
+      std::cout << "gpt serve: chat page at http://" << o->host << ":" << port
+                << "/" << std::endl;
     std::cerr << "gpt serve: kernels run on " << engine.deviceDescription()
               << std::endl;
 

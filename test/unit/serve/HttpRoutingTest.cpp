@@ -52,6 +52,16 @@ TEST(HttpRouting, RefusalsEscapeWhatTheyEcho) {
   EXPECT_LT(routeRequest("GET", longTarget).error.size(), 300u);
 }
 
+TEST(HttpRouting, ChatPageOnlyWhenEnabled) {
+  for (const char *p : {"/", "/index.html", "/chat.js", "/chat.css?x"}) {
+    EXPECT_EQ(routeRequest("GET", p, false, true).kind, RouteKind::WebAsset)
+        << p;
+    EXPECT_FALSE(routeRequest("GET", p, false, true).needsAuth) << p;
+    EXPECT_EQ(routeRequest("GET", p, false, false).status, 404) << p;
+  }
+  EXPECT_EQ(routeRequest("GET", "/chat.jsx", false, true).status, 404);
+}
+
 TEST(HttpRouting, CorsPreflightOnlyWhenEnabled) {
   EXPECT_EQ(routeRequest("OPTIONS", "/v1/chat/completions").status, 405);
   Route p = routeRequest("OPTIONS", "/v1/chat/completions", true);

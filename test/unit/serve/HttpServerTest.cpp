@@ -26,7 +26,7 @@ protected:
   std::thread thread;
   int port = 0;
 
-  void start(const std::string &apiKey = "") {
+  void start(const std::string &apiKey = "", bool webUi = true) {
     ServiceOptions o;
     o.modelName = "tiny";
     o.apiKey = apiKey;
@@ -35,6 +35,7 @@ protected:
     h.port = 0;
     h.maxBodyBytes = 4096;
     h.threads = 8;
+    h.webUi = webUi;
     http = std::make_unique<HttpServer>(*svc, h);
     port = http->bind();
     thread = std::thread([this] { http->run(); });
@@ -223,4 +224,42 @@ TEST_F(HttpServerTest, StopLetsInFlightRequestsFinish) {
       30u);
   thread.join();
   http.reset();
+}
+
+// The chat page: served at GET / with a strict Content-Security-Policy
+// (also with --api-key: the page asks for the key), its script and style
+// from the same origin; --no-web-ui makes them 404.
+TEST_F(HttpServerTest, ServesTheChatPage) {
+  start("sekrit");
+  auto c = client();
+  auto r = c.Get("/");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  std::string csp = r->get_header_value("Content-Security-Policy");
+  EXPECT_NE(csp.find("default-src 'none'"), std::string::npos) << csp;
+  EXPECT_NE(csp.find("script-src 'self'"), std::string::npos) << csp;
+  EXPECT_EQ(csp.find("unsafe-inline"), std::string::npos) << csp;
+  EXPECT_EQ(r->get_header_value("X-Content-Type-Options"), "nosniff");
+  EXPECT_NE(r->body.find("<script src=\"/chat.js\""), std::string::npos);
+  EXPECT_EQ(r->body.find("<script>"), std::string::npos) << "no inline code";
+  auto js = c.Get("/chat.js");
+  ASSERT_TRUE(js);
+  EXPECT_EQ(js->status, 200);
+  EXPECT_EQ(js->get_header_value("Content-Type"),
+            "text/javascript; charset=utf-8");
+  EXPECT_NE(js->body.find("renderMarkdown"), std::string::npos);
+  auto css = c.Get("/chat.css?v=1");
+  ASSERT_TRUE(css);
+  EXPECT_EQ(css->status, 200);
+  EXPECT_EQ(c.Post("/", "x", "text/plain")->status, 405);
+  EXPECT_EQ(c.Get("/v1/models")->status, 401) << "the API still needs the key";
+}
+
+TEST_F(HttpServerTest, NoWebUi) {
+  start("", /*webUi=*/false);
+  auto c = client();
+  EXPECT_EQ(c.Get("/")->status, 404);
+  EXPECT_EQ(c.Get("/chat.js")->status, 404);
+  EXPECT_EQ(c.Get("/health")->status, 200);
 }
