@@ -11,6 +11,7 @@ PACKAGES=(
   nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libboost1.81-dev
   python3 clang-format
   clang libclang-rt-14-dev
+  chromium
 )
 
 missing=()

@@ -484,5 +484,12 @@ function init() {
 }
 
 // For the browser tests.
-window.gptChat = { renderMarkdown, state };
+window.gptChat = {
+  renderMarkdown, state,
+  open(title) {
+    const c = state.chats.find((x) => x.title === title);
+    if (c) { state.current = c.id; renderAll(); }
+    return !!c;
+  },
+};
 document.addEventListener('DOMContentLoaded', init);
