@@ -330,12 +330,21 @@ int runBenchGenerate(const GenerateBenchOptions &o) {
       // One untimed run (records the command buffers for this length),
       // then the median of three, as llama-bench repeats its runs.
       runBatch(engine, {prompt(len)}, 1);
+      engine.resetKernelProfile();
       std::vector<double> times;
       for (int rep = 0; rep < 3; ++rep)
         times.push_back(runBatch(engine, {prompt(len)}, 1).firstToken[0]);
       double ttft = percentile(times, 0.5);
       out["prefill"][std::to_string(len)] = {{"tokens_per_second", len / ttft},
                                              {"ms", ttft * 1e3}};
+      if (o.profile) {
+        // Per prompt: its prefill calls and the decode of its last token.
+        nlohmann::json table = nlohmann::json::object();
+        for (const auto &[name, tc] : engine.kernelProfile())
+          table[name] = {{"ms_per_prompt", tc.first * 1e3 / 3},
+                         {"calls_per_prompt", tc.second / 3}};
+        out["prefill_kernels"][std::to_string(len)] = table;
+      }
     }
     const int tokens =
         std::min<int>(o.decodeTokens, config.context_length - 17);
