@@ -128,17 +128,47 @@ void main() {
       Vs[c * Dh + d] = p.v.v[at];
     }
     barrier();
-    for (uint idx = tid; idx < rows * BC; idx += 64) {
-      uint r = idx / BC, c = idx - r * BC;
-      int limit = causal ? int(i0 + r) + offset + 1 : kvLen;
-      float s = NEG_BIG; // masked
-      if (c < cols && j0 + int(c) < limit) {
-        float dot = 0.0;
-        for (uint d = 0; d < Dh; ++d)
-          dot += Qs[r * LD + d] * Ks[c * LD + d];
-        s = dot * p.scale;
+    // Scores, register-blocked: thread (tr, tc) owns rows 4tr..4tr+3 and
+    // columns 4tc..4tc+3 of the 32 x 32 tile, so each Q and K value read
+    // from shared memory feeds four products. Each dot product is summed
+    // over d in order (the same sum as one thread per score).
+    {
+      const uint tr = tid / 8, tc = tid % 8;
+      float dot[4][4];
+      [[unroll]] for (uint i = 0; i < 4; ++i)
+        [[unroll]] for (uint j = 0; j < 4; ++j) dot[i][j] = 0.0;
+      const uint r0 = tr * 4, c0 = tc * 4;
+      if (r0 < rows && c0 < cols) {
+        const uint qr = min(r0, rows - 1), kc = min(c0, cols - 1);
+        uint qa[4], ka[4]; // rows beyond the tile read a valid row, unused
+        [[unroll]] for (uint i = 0; i < 4; ++i) {
+          qa[i] = min(r0 + i, rows - 1) * LD;
+          ka[i] = min(c0 + i, cols - 1) * LD;
+        }
+        for (uint d = 0; d < Dh; ++d) {
+          float qv[4], kv[4];
+          [[unroll]] for (uint i = 0; i < 4; ++i) {
+            qv[i] = Qs[qa[i] + d];
+            kv[i] = Ks[ka[i] + d];
+          }
+          [[unroll]] for (uint i = 0; i < 4; ++i)
+            [[unroll]] for (uint j = 0; j < 4; ++j) dot[i][j] += qv[i] * kv[j];
+        }
       }
-      Ps[idx] = s;
+      [[unroll]] for (uint i = 0; i < 4; ++i) {
+        uint r = r0 + i;
+        if (r >= rows)
+          continue;
+        int limit = causal ? int(i0 + r) + offset + 1 : kvLen;
+        [[unroll]] for (uint j = 0; j < 4; ++j) {
+          uint c = c0 + j;
+          if (c >= BC)
+            continue;
+          Ps[r * BC + c] = c < cols && j0 + int(c) < limit
+                               ? dot[i][j] * p.scale
+                               : NEG_BIG; // masked
+        }
+      }
     }
     barrier();
     if (tid < rows) {
@@ -165,14 +195,28 @@ void main() {
       rowCorr[r] = corr;
     }
     barrier();
-    [[unroll]] for (uint k = 0; k < ACC; ++k) {
-      uint e = tid + 64 * k;
-      if (e < rows * Dh) {
-        uint r = e / Dh, d = e - r * Dh;
-        float a = acc[k] * rowCorr[r];
-        for (uint c = 0; c < cols; ++c)
-          a += Ps[r * BC + c] * Vs[c * Dh + d];
-        acc[k] = a;
+    if (Dh == 64) {
+      // Thread tid owns column d = tid of every row (e = tid + 64 k: row k):
+      // each V value read from shared memory feeds all rows.
+      [[unroll]] for (uint k = 0; k < ACC; ++k)
+        if (k < rows)
+          acc[k] *= rowCorr[k];
+      for (uint c = 0; c < cols; ++c) {
+        float v = Vs[c * 64 + tid];
+        [[unroll]] for (uint k = 0; k < ACC; ++k)
+          if (k < rows)
+            acc[k] += Ps[k * BC + c] * v;
+      }
+    } else {
+      [[unroll]] for (uint k = 0; k < ACC; ++k) {
+        uint e = tid + 64 * k;
+        if (e < rows * Dh) {
+          uint r = e / Dh, d = e - r * Dh;
+          float a = acc[k] * rowCorr[r];
+          for (uint c = 0; c < cols; ++c)
+            a += Ps[r * BC + c] * Vs[c * Dh + d];
+          acc[k] = a;
+        }
       }
     }
   }
