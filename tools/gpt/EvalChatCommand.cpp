@@ -285,7 +285,7 @@ void addEvalChatCommand(CLI::App &app) {
                         static_cast<double>(t.second),
                     t.first, t.second);
     // A few examples: mistakes first, then correct answers; then the first
-    // of each --show-tasks task, whatever its outcome.
+    // of each --show-tasks task, whatever its outcome (each shown once).
     std::vector<const Item *> shown;
     for (int pass = 0; pass < 2; ++pass)
       for (const Item &it : items)
@@ -294,7 +294,8 @@ void addEvalChatCommand(CLI::App &app) {
     for (const std::string &t : o->showTasks)
       for (const Item &it : items)
         if (it.task == t) {
-          shown.push_back(&it);
+          if (std::find(shown.begin(), shown.end(), &it) == shown.end())
+            shown.push_back(&it); // not twice when it was a first mistake
           break;
         }
     for (const Item *it : shown) {
