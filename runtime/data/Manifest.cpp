@@ -55,11 +55,15 @@ nlohmann::ordered_json Manifest::toJson() const {
   j["val_fraction"] = valFraction;
   j["seed"] = seed;
   j["inputs"] = nlohmann::ordered_json::array();
-  for (const auto &in : inputs)
-    j["inputs"].push_back({{"path", in.path},
-                           {"bytes", in.bytes},
-                           {"documents", in.documents},
-                           {"skipped_lines", in.skippedLines}});
+  for (const auto &in : inputs) {
+    nlohmann::ordered_json e = {{"path", in.path},
+                                {"bytes", in.bytes},
+                                {"documents", in.documents},
+                                {"skipped_lines", in.skippedLines}};
+    if (!in.split.empty())
+      e["split"] = in.split;
+    j["inputs"].push_back(std::move(e));
+  }
   j["skipped_lines"] = skippedLines;
   j["splits"] = {{"train", splitJson(train)}, {"val", splitJson(val)}};
   return j;
@@ -82,11 +86,17 @@ Manifest Manifest::fromJson(const nlohmann::json &j, const std::string &where) {
     m.tokenDtype = j.at("token_dtype").get<std::string>();
     m.valFraction = j.at("val_fraction").get<double>();
     m.seed = j.at("seed").get<std::uint64_t>();
-    for (const auto &in : j.at("inputs"))
-      m.inputs.push_back({in.at("path").get<std::string>(),
-                          in.at("bytes").get<std::uint64_t>(),
-                          in.at("documents").get<std::uint64_t>(),
-                          in.at("skipped_lines").get<std::uint64_t>()});
+    for (const auto &in : j.at("inputs")) {
+      InputStats s{in.at("path").get<std::string>(),
+                   in.at("bytes").get<std::uint64_t>(),
+                   in.at("documents").get<std::uint64_t>(),
+                   in.at("skipped_lines").get<std::uint64_t>(),
+                   in.value("split", std::string())};
+      if (!s.split.empty() && s.split != "train" && s.split != "val")
+        throw DataError(where + ": inputs: split must be train or val, not '" +
+                        s.split + "'");
+      m.inputs.push_back(std::move(s));
+    }
     m.skippedLines = j.at("skipped_lines").get<std::uint64_t>();
     m.train = splitFrom(j.at("splits").at("train"));
     m.val = splitFrom(j.at("splits").at("val"));

@@ -32,6 +32,9 @@ struct InputStats {
   std::uint64_t bytes = 0;
   std::uint64_t documents = 0;
   std::uint64_t skippedLines = 0;
+  /// "train" or "val" when the input was given for one split (`gpt data
+  /// prepare --val-input`); empty when val_fraction split it.
+  std::string split;
 };
 
 struct Manifest {

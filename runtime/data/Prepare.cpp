@@ -78,6 +78,19 @@ std::vector<bool> chooseVal(std::size_t n, double fraction,
   return isVal;
 }
 
+// With --val-input: the inputs are train, the val inputs val.
+std::vector<bool> givenVal(const PrepareOptions &o) {
+  std::vector<bool> isVal(o.inputs.size(), false);
+  isVal.resize(o.inputs.size() + o.valInputs.size(), true);
+  return isVal;
+}
+
+std::string splitName(const PrepareOptions &o, bool val) {
+  if (o.valInputs.empty())
+    return "";
+  return val ? "val" : "train";
+}
+
 std::string readInput(const fs::path &p) {
   try {
     return io::readFile(p);
@@ -88,7 +101,7 @@ std::string readInput(const fs::path &p) {
 
 void prepareText(const PrepareOptions &o, const Tokenizer &tok, Manifest &m,
                  SplitBuilder &train, SplitBuilder &val) {
-  if (o.inputs.size() == 1) {
+  if (o.inputs.size() == 1 && o.valInputs.empty()) {
     std::string text = readInput(o.inputs[0]);
     auto cut = static_cast<std::size_t>(
         std::floor(text.size() * (1.0 - o.valFraction)));
@@ -103,35 +116,48 @@ void prepareText(const PrepareOptions &o, const Tokenizer &tok, Manifest &m,
     m.inputs.push_back({o.inputs[0].string(), text.size(), 1, 0});
     return;
   }
-  std::vector<bool> isVal = chooseVal(o.inputs.size(), o.valFraction, o.seed);
-  for (std::size_t i = 0; i < o.inputs.size(); ++i) {
-    std::string text = readInput(o.inputs[i]);
+  std::vector<fs::path> files = o.inputs;
+  files.insert(files.end(), o.valInputs.begin(), o.valInputs.end());
+  std::vector<bool> isVal =
+      o.valInputs.empty() ? chooseVal(o.inputs.size(), o.valFraction, o.seed)
+                          : givenVal(o);
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    std::string text = readInput(files[i]);
     std::vector<TokenId> ids = encodeParallel(tok, text, o.threads);
     ids.push_back(m.eotId);
     addText(isVal[i] ? val : train, ids, text.size());
-    m.inputs.push_back({o.inputs[i].string(), text.size(), 1, 0});
+    m.inputs.push_back(
+        {files[i].string(), text.size(), 1, 0, splitName(o, isVal[i])});
     if (o.log)
-      o.log("tokenized " + o.inputs[i].string());
+      o.log("tokenized " + files[i].string());
   }
 }
 
 void prepareChat(const PrepareOptions &o, const Tokenizer &tok, Manifest &m,
                  SplitBuilder &train, SplitBuilder &val) {
   std::vector<Conversation> all;
-  for (const fs::path &p : o.inputs) {
-    std::uint64_t bytes = fs::file_size(p);
-    ChatFile f = readChatJsonl(p, o.skipBad);
-    for (const std::string &s : f.skipped)
-      if (o.log)
-        o.log("skipped " + s);
-    m.inputs.push_back(
-        {p.string(), bytes, f.conversations.size(), f.skipped.size()});
-    m.skippedLines += f.skipped.size();
-    for (auto &c : f.conversations)
-      all.push_back(std::move(c));
-  }
+  std::vector<bool> isVal;
+  auto read = [&](const std::vector<fs::path> &files, bool val) {
+    for (const fs::path &p : files) {
+      std::uint64_t bytes = fs::file_size(p);
+      ChatFile f = readChatJsonl(p, o.skipBad);
+      for (const std::string &s : f.skipped)
+        if (o.log)
+          o.log("skipped " + s);
+      m.inputs.push_back({p.string(), bytes, f.conversations.size(),
+                          f.skipped.size(), splitName(o, val)});
+      m.skippedLines += f.skipped.size();
+      for (auto &c : f.conversations) {
+        all.push_back(std::move(c));
+        isVal.push_back(val);
+      }
+    }
+  };
+  read(o.inputs, false);
+  read(o.valInputs, true);
   tokenizer::ChatTemplate tpl(tok);
-  std::vector<bool> isVal = chooseVal(all.size(), o.valFraction, o.seed);
+  if (o.valInputs.empty())
+    isVal = chooseVal(all.size(), o.valFraction, o.seed);
   for (std::size_t i = 0; i < all.size(); ++i) {
     tokenizer::RenderedChat r = tpl.render(all[i].messages, false);
     r.ids.push_back(m.eotId);
@@ -206,15 +232,20 @@ void checkOptions(const PrepareOptions &o, bool &chat) {
     throw DataError("no input files");
   if (!(o.valFraction >= 0.0 && o.valFraction < 1.0))
     throw DataError("--val-fraction must be in [0, 1)");
+  if (!o.valInputs.empty() && o.valFraction != 0.0)
+    throw DataError("--val-input gives the val split: --val-fraction must be "
+                    "0 with it");
   if (o.outDir.empty())
     throw DataError("no output directory");
-  std::size_t jsonl = 0;
-  for (const fs::path &p : o.inputs) {
-    if (!fs::is_regular_file(p))
-      throw DataError(p.string() + ": no such file");
-    jsonl += p.extension() == ".jsonl";
-  }
-  if (jsonl != 0 && jsonl != o.inputs.size())
+  std::size_t jsonl = 0, files = 0;
+  for (const auto *list : {&o.inputs, &o.valInputs})
+    for (const fs::path &p : *list) {
+      if (!fs::is_regular_file(p))
+        throw DataError(p.string() + ": no such file");
+      jsonl += p.extension() == ".jsonl";
+      ++files;
+    }
+  if (jsonl != 0 && jsonl != files)
     throw DataError("cannot mix chat .jsonl files and plain text files");
   chat = jsonl != 0;
 }

@@ -8,6 +8,10 @@
 // and followed by <|endoftext|>; conversations are split by a seeded
 // shuffle; loss weights mark the assistant tokens.
 //
+// With `valInputs`, nothing is split: `inputs` are the train split and
+// `valInputs` the val split (same kind; valFraction must be 0), e.g. the
+// validation conversations of `gpt data synth`.
+//
 // Everything is read and checked before anything is written; outputs are
 // written to temporary files and renamed into place.
 #pragma once
@@ -24,6 +28,8 @@ namespace gpt::data {
 
 struct PrepareOptions {
   std::vector<std::filesystem::path> inputs;
+  /// The val split's own files (then nothing is split by valFraction).
+  std::vector<std::filesystem::path> valInputs;
   std::filesystem::path tokenizer;
   std::filesystem::path outDir;
   double valFraction = 0.1;

@@ -595,32 +595,28 @@ std::unique_ptr<Job> Service::start(Endpoint endpoint, std::string_view body) {
     }
   }
 
-  // Lengths: never truncate silently.
+  // Lengths: prompts are never truncated. A completion that would run past
+  // the context stops there, with finish_reason "length", like one that
+  // reaches max_tokens (docs/serving.md); a prompt that leaves no room for
+  // the completion asked for is refused.
   std::vector<int64_t> maxTokens;
   for (auto &ids : impl->promptTokens) {
     int64_t promptLen = static_cast<int64_t>(ids.size());
     // The model needs at least one token to continue from.
     int64_t engineLen = promptLen == 0 ? 1 : promptLen;
-    int64_t m = req.maxTokens ? *req.maxTokens : (chat ? ctx - engineLen : 16);
-    if (req.maxTokens && *req.maxTokens > ctx)
-      throw ApiError(
-          400,
-          "max_tokens is too large: " + std::to_string(*req.maxTokens) +
-              ". This model's maximum context length is " +
-              std::to_string(ctx) + " tokens.",
-          chat ? "max_tokens" : "max_tokens", "context_length_exceeded");
-    if (engineLen + m > ctx || m < (chat ? 1 : 0))
+    int64_t room = ctx - engineLen;
+    int64_t m = req.maxTokens ? *req.maxTokens : (chat ? room : 16);
+    if (room < (chat || m > 0 ? 1 : 0))
       throw ApiError(
           400,
           "This model's maximum context length is " + std::to_string(ctx) +
-              " tokens. However, you requested " +
-              std::to_string(engineLen + std::max<int64_t>(m, 0)) +
-              " tokens (" + std::to_string(engineLen) + " in the " +
-              promptParam + ", " + std::to_string(std::max<int64_t>(m, 0)) +
-              " for the completion). Please reduce the length of the " +
-              promptParam + " or the completion.",
+              " tokens. However, the " + promptParam + " has " +
+              std::to_string(engineLen) +
+              " tokens, which leaves no room for the completion. Please "
+              "reduce the length of the " +
+              promptParam + ".",
           promptParam, "context_length_exceeded");
-    maxTokens.push_back(m);
+    maxTokens.push_back(std::min(m, room));
   }
 
   // echo + logprobs: the model scores each prompt once (what evaluation

@@ -17,7 +17,7 @@ using detail::Instance;
 using detail::Rng;
 using detail::TaskDef;
 
-/// Per mille of hold keys that go to the held-out split.
+/// Per mille of problems that are held out.
 constexpr std::uint64_t kHeldOutPermille = 150;
 /// Draws before a split gives up finding a new instance of a task.
 constexpr int kMaxTries = 10000;
@@ -31,14 +31,32 @@ std::uint64_t fnv1a64(const std::string &s) {
   return h;
 }
 
-bool isHeldOut(const Instance &in, const std::string &task,
-               std::uint64_t seed) {
-  Rng mix(seed ^ fnv1a64(task + '\0' + in.holdKey));
-  std::uint64_t h = mix.next();
-  if (in.holdSlots > 0)
-    return static_cast<int>(h % static_cast<std::uint64_t>(in.holdSlots)) ==
-           in.holdSlot;
-  return h % 1000 < kHeldOutPermille;
+/// The side of a problem depends on its canonical key and the seed only:
+/// never on the task, the phrasing or the turn it appears in.
+bool heldOutProblem(const std::string &key, std::uint64_t seed) {
+  Rng mix(seed ^ fnv1a64(key));
+  return mix.next() % 1000 < kHeldOutPermille;
+}
+
+/// A training conversation has no held-out problem in any turn.
+bool trainable(const Instance &in, std::uint64_t seed) {
+  return std::none_of(
+      in.problems.begin(), in.problems.end(),
+      [&](const std::string &k) { return heldOutProblem(k, seed); });
+}
+
+/// A held-out or validation conversation has only held-out problems.
+bool holdable(const Instance &in, std::uint64_t seed) {
+  return std::all_of(
+      in.problems.begin(), in.problems.end(),
+      [&](const std::string &k) { return heldOutProblem(k, seed); });
+}
+
+std::string joinKeys(const std::vector<std::string> &keys) {
+  std::string out;
+  for (const std::string &k : keys)
+    out += k + ';';
+  return out;
 }
 
 struct Mix {
@@ -72,11 +90,12 @@ struct Mix {
   }
 };
 
-Mix makeMix(const std::vector<std::string> &names) {
+Mix makeMix(const std::vector<std::string> &names, bool heldOutOnly) {
   Mix mix;
   for (const TaskDef &t : detail::taskDefs())
-    if (names.empty() ||
-        std::find(names.begin(), names.end(), t.info.name) != names.end())
+    if ((names.empty() ||
+         std::find(names.begin(), names.end(), t.info.name) != names.end()) &&
+        (!heldOutOnly || t.info.heldOut))
       mix.tasks.push_back(&t);
   for (const std::string &n : names) {
     bool known = false;
@@ -100,7 +119,7 @@ Example finish(const TaskDef &task, Instance in, Rng &rng,
                double systemFraction) {
   Example ex;
   ex.task = task.info.name;
-  ex.key = std::move(in.key);
+  ex.problems = std::move(in.problems);
   if (rng.chance(systemFraction))
     ex.messages.push_back({"system", rng.pick(detail::systemPrompts())});
   for (Message &m : in.messages)
@@ -128,44 +147,66 @@ std::vector<std::string> taskNames() {
 }
 
 Dataset generate(const SynthOptions &options) {
-  Mix mix = makeMix(options.tasks);
+  Mix mix = makeMix(options.tasks, false);
   if (!(options.systemFraction >= 0 && options.systemFraction <= 1))
     throw std::invalid_argument("systemFraction must be in [0, 1]");
+  Mix heldMix = makeMix(options.tasks, true);
+  if (heldMix.tasks.empty() && (options.heldout > 0 || options.valid > 0))
+    throw std::invalid_argument(
+        "no selected task has held-out questions (facts are only trained): "
+        "add another task, or ask for 0 held-out and validation "
+        "conversations");
   Dataset out;
-  // Independent streams, so either split's size never changes the other.
-  Rng trainRng(options.seed * 0x2545f4914f6cdd1dull + 1);
-  Rng heldRng(options.seed * 0x2545f4914f6cdd1dull + 2);
+  const std::uint64_t seed = options.seed;
+  // Independent streams, so no split's size changes another split.
+  Rng trainRng(seed * 0x2545f4914f6cdd1dull + 1);
+  Rng heldRng(seed * 0x2545f4914f6cdd1dull + 2);
+  Rng validRng(seed * 0x2545f4914f6cdd1dull + 3);
+
+  // Draws instances of `task` until `accept` takes one.
+  auto draw = [&](const TaskDef &task, Rng &rng, auto accept) {
+    for (int tries = 0; tries <= kMaxTries; ++tries) {
+      Instance in = task.sample(rng, task.lang);
+      if (accept(in))
+        return in;
+    }
+    throw std::runtime_error("task '" + task.info.name +
+                             "' found no instance for a split");
+  };
 
   out.train.reserve(options.train);
   for (std::size_t i = 0; i < options.train; ++i) {
     const TaskDef &task = mix.pick(trainRng);
-    for (int tries = 0;; ++tries) {
-      Instance in = task.sample(trainRng);
-      if (!isHeldOut(in, task.info.name, options.seed)) {
-        out.train.push_back(
-            finish(task, std::move(in), trainRng, options.systemFraction));
-        break;
-      }
-      if (tries == kMaxTries)
-        throw std::runtime_error("task '" + task.info.name +
-                                 "' found no training instance");
-    }
+    Instance in = draw(task, trainRng,
+                       [&](const Instance &x) { return trainable(x, seed); });
+    out.train.push_back(
+        finish(task, std::move(in), trainRng, options.systemFraction));
+  }
+
+  out.valid.reserve(options.valid);
+  for (std::size_t i = 0; i < options.valid; ++i) {
+    const TaskDef &task = heldMix.pick(validRng);
+    Instance in = draw(task, validRng,
+                       [&](const Instance &x) { return holdable(x, seed); });
+    out.valid.push_back(
+        finish(task, std::move(in), validRng, options.systemFraction));
   }
 
   // Held-out instances are distinct: a task whose held-out space is used up
   // leaves the mix (the others fill its share); if every task is used up,
   // instances repeat.
   std::set<std::pair<std::string, std::string>> used;
-  Mix held = mix;
+  Mix held = heldMix;
   out.heldout.reserve(options.heldout);
   while (out.heldout.size() < options.heldout) {
     const TaskDef &task = held.pick(heldRng);
     bool added = false;
     for (int tries = 0; tries < kMaxTries && !added; ++tries) {
-      Instance in = task.sample(heldRng);
-      if (!isHeldOut(in, task.info.name, options.seed))
+      Instance in = task.sample(heldRng, task.lang);
+      if (!holdable(in, seed))
         continue;
-      if (used.insert({task.info.name, in.key}).second || held.exhausted) {
+      if (used.insert({task.info.name, joinKeys(in.problems)}).second ||
+          held.exhausted) {
         out.heldout.push_back(
             finish(task, std::move(in), heldRng, options.systemFraction));
         added = true;
@@ -201,6 +242,7 @@ void writeDataset(const Dataset &dataset, const std::filesystem::path &dir) {
     io::writeFileAtomic(dir / name, text);
   };
   write(dataset.train, "train.jsonl");
+  write(dataset.valid, "valid.jsonl");
   write(dataset.heldout, "heldout.jsonl");
 }
 

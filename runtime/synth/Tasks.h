@@ -29,23 +29,22 @@ public:
   }
 };
 
-/// One sampled question instance, before the split decides where it goes.
+enum class Lang { En, Zh };
+
+/// One sampled conversation, before the split decides where it goes.
 struct Instance {
-  std::string key;     // unique identity of the question within its task
-  std::string holdKey; // what the train/held-out split is decided on
-  /// When holdSlots > 0 the instance is held out iff holdSlot equals
-  /// hash(seed, holdKey) % holdSlots (facts: exactly one phrasing of each
-  /// fact is held out); otherwise a fixed fraction of holdKeys is held out.
-  int holdSlot = -1;
-  int holdSlots = 0;
+  /// The canonical keys of the problems the assistant turns answer, in
+  /// order (see Example::problems); the last is the one evaluated.
+  std::vector<std::string> problems;
   std::vector<Message> messages; // user/assistant turns, no system message
 };
 
-using Sampler = Instance (*)(Rng &);
+using Sampler = Instance (*)(Rng &, Lang);
 
 struct TaskDef {
   TaskInfo info;
   Sampler sample;
+  Lang lang;
 };
 
 /// All tasks in a fixed order.

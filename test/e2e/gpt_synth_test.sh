@@ -19,24 +19,29 @@ for cmd in "data synth" eval-chat; do
   $GPT $cmd --help >/dev/null 2>&1 || fail "gpt $cmd --help"
 done
 $GPT data synth --list-tasks >"$WORK/tasks" || fail "--list-tasks"
-for t in add sub count_words sort_numbers reverse facts followup; do
+for t in add sub count_words sort_numbers reverse facts followup add_zh sort_numbers_zh facts_zh; do
   grep -q "^$t" "$WORK/tasks" || fail "task $t not listed"
 done
 
 # Generation: files, sizes, determinism, format.
-$GPT data synth -o "$WORK/d" --train 2000 --heldout 60 --seed 3 \
+$GPT data synth -o "$WORK/d" --train 2000 --valid 100 --heldout 60 --seed 3 \
   >"$WORK/out" 2>&1 || fail "synth: $(cat "$WORK/out")"
 [ "$(wc -l <"$WORK/d/train.jsonl")" -eq 2000 ] || fail "train lines"
+[ "$(wc -l <"$WORK/d/valid.jsonl")" -eq 100 ] || fail "valid lines"
 [ "$(wc -l <"$WORK/d/heldout.jsonl")" -eq 60 ] || fail "heldout lines"
-[ "$(ls "$WORK/d" | wc -l)" -eq 2 ] || fail "extra files: $(ls "$WORK/d")"
+[ "$(ls "$WORK/d" | wc -l)" -eq 3 ] || fail "extra files: $(ls "$WORK/d")"
+grep -q '"task":"add_zh"' "$WORK/d/train.jsonl" || fail "no Chinese task in train"
+grep -q '"task":"facts' "$WORK/d/heldout.jsonl" "$WORK/d/valid.jsonl" &&
+  fail "facts held out"
 grep -q '^{"messages":\[{"role":"\(system\|user\)","content":"' \
   "$WORK/d/train.jsonl" || fail "not chat JSONL: $(head -1 "$WORK/d/train.jsonl")"
 grep -vq '"role":"assistant","content":"[^"]*"}\],"task":"' \
   "$WORK/d/heldout.jsonl" && fail "a held-out line does not end in an answer"
-$GPT data synth -o "$WORK/d2" --train 2000 --heldout 60 --seed 3 >/dev/null ||
+$GPT data synth -o "$WORK/d2" --train 2000 --valid 100 --heldout 60 --seed 3 >/dev/null ||
   fail "synth again"
 cmp -s "$WORK/d/train.jsonl" "$WORK/d2/train.jsonl" || fail "train not deterministic"
 cmp -s "$WORK/d/heldout.jsonl" "$WORK/d2/heldout.jsonl" || fail "heldout not deterministic"
+cmp -s "$WORK/d/valid.jsonl" "$WORK/d2/valid.jsonl" || fail "valid not deterministic"
 $GPT data synth -o "$WORK/d3" --train 2000 --heldout 60 --seed 4 >/dev/null ||
   fail "synth seed 4"
 cmp -s "$WORK/d/train.jsonl" "$WORK/d3/train.jsonl" && fail "seed ignored"
@@ -47,13 +52,21 @@ sed 's/,"task":.*//; s/{"role":"system","content":"[^"]*"},//' \
   "$WORK/d/heldout.jsonl" | sort -u >"$WORK/held.norm"
 [ -z "$(comm -12 "$WORK/train.norm" "$WORK/held.norm")" ] ||
   fail "held-out conversations in train: $(comm -12 "$WORK/train.norm" "$WORK/held.norm" | head -2)"
+sed 's/,"task":.*//; s/{"role":"system","content":"[^"]*"},//' \
+  "$WORK/d/valid.jsonl" | sort -u >"$WORK/valid.norm"
+[ -z "$(comm -12 "$WORK/train.norm" "$WORK/valid.norm")" ] ||
+  fail "validation conversations in train: $(comm -12 "$WORK/train.norm" "$WORK/valid.norm" | head -2)"
+$GPT data synth -o "$WORK/f" --tasks facts,facts_zh >/dev/null 2>"$WORK/err" &&
+  fail "held-out facts accepted"
+grep -q "no selected task has held-out questions" "$WORK/err" ||
+  fail "facts-only error: $(cat "$WORK/err")"
 $GPT data synth -o "$WORK/bad" --tasks nope >/dev/null 2>"$WORK/err" &&
   fail "unknown task accepted"
 grep -q "unknown synthetic task 'nope'" "$WORK/err" || fail "task error: $(cat "$WORK/err")"
 $GPT data synth --train 5 >/dev/null 2>&1 && fail "missing -o accepted"
 $GPT data synth -o "$WORK/j" --train 100 --heldout 10 --json >"$WORK/j.json" ||
   fail "synth --json"
-grep -q '"train":100,"heldout":10' "$WORK/j.json" || fail "json: $(cat "$WORK/j.json")"
+grep -q '"train":100,"valid":1000,"heldout":10' "$WORK/j.json" || fail "json: $(cat "$WORK/j.json")"
 
 if [ -z "$GPTC" ] || [ ! -x "$GPTC" ]; then
   echo "SKIP (training part): no gptc (built without the compiler)"
@@ -66,7 +79,14 @@ export GPT_GPTC="$GPTC"
 $GPT tokenizer train --input "$WORK/d/train.jsonl" --vocab-size 400 \
   -o "$WORK/tok" >/dev/null 2>&1 || fail "tokenizer train"
 $GPT data prepare --input "$WORK/d/train.jsonl" --tokenizer "$WORK/tok" \
-  --val-fraction 0.05 -o "$WORK/prep" >/dev/null 2>&1 || fail "data prepare"
+  --val-input "$WORK/d/valid.jsonl" --val-fraction 0 -o "$WORK/prep" \
+  >"$WORK/prep.out" 2>&1 || fail "data prepare: $(cat "$WORK/prep.out")"
+grep -q "val: 100 documents" "$WORK/prep.out" || fail "val split: $(cat "$WORK/prep.out")"
+grep -q "train: 2000 documents" "$WORK/prep.out" || fail "train split: $(cat "$WORK/prep.out")"
+$GPT data prepare --input "$WORK/d/train.jsonl" --tokenizer "$WORK/tok" \
+  --val-input "$WORK/d/valid.jsonl" -o "$WORK/prep2" >/dev/null 2>"$WORK/err" &&
+  fail "--val-input with the default --val-fraction accepted"
+grep -q "val-fraction must be 0" "$WORK/err" || fail "val-input error: $(cat "$WORK/err")"
 $GPT train --preset tiny --data "$WORK/prep" --out "$WORK/run" --steps 20 \
   --batch 8 --threads 2 --eval-every 10 --eval-batches 2 >/dev/null \
   2>"$WORK/err" || fail "train: $(tail -3 "$WORK/err")"
@@ -81,6 +101,18 @@ $GPT eval-chat --model "$WORK/run" --data "$WORK/d/heldout.jsonl" \
   fail "eval-chat text"
 grep -q "exact-match accuracy .*% (.*/6)" "$WORK/acc.txt" ||
   fail "eval-chat text: $(cat "$WORK/acc.txt")"
+# --show-tasks: the first conversation of each named task, right or wrong.
+$GPT eval-chat --model "$WORK/run" --data "$WORK/d/heldout.jsonl" \
+  --max-tokens 4 --threads 2 --show 0 --show-tasks add_zh,reverse \
+  >"$WORK/show.txt" 2>&1 || fail "eval-chat --show-tasks: $(cat "$WORK/show.txt")"
+first_zh=$(grep -m1 '"task":"add_zh"' "$WORK/d/heldout.jsonl" |
+  sed 's/.*"role":"user","content":"\([^"]*\)".*/\1/')
+grep -qF "] add_zh: $first_zh -> " "$WORK/show.txt" ||
+  fail "--show-tasks add_zh (want '$first_zh'): $(cat "$WORK/show.txt")"
+grep -q "\] reverse: " "$WORK/show.txt" || fail "--show-tasks reverse: $(cat "$WORK/show.txt")"
+$GPT eval-chat --model "$WORK/run" --data "$WORK/d/heldout.jsonl" \
+  --show-tasks nope >/dev/null 2>"$WORK/err" && fail "--show-tasks nope accepted"
+grep -q "no conversation of task 'nope'" "$WORK/err" || fail "show-tasks error: $(cat "$WORK/err")"
 
 # The reference must be the last message, the assistant's.
 echo '{"messages":[{"role":"user","content":"hi"}]}' >"$WORK/noanswer.jsonl"

@@ -20,7 +20,7 @@ void addPrepare(CLI::App &parent) {
       "Tokenize plain text (.txt) or chat JSONL (.jsonl, OpenAI fine-tuning "
       "format) into train/val token shards and manifest.json");
   struct Opts {
-    std::vector<std::string> inputs;
+    std::vector<std::string> inputs, valInputs;
     std::string tok, out;
     data::PrepareOptions p;
     bool json = false;
@@ -33,6 +33,9 @@ void addPrepare(CLI::App &parent) {
   cmd->add_option("--val-fraction", o->p.valFraction,
                   "Fraction for validation, in [0, 1)")
       ->capture_default_str();
+  cmd->add_option("--val-input", o->valInputs,
+                  "The validation split's own files (same kind as --input; "
+                  "then --val-fraction must be 0)");
   cmd->add_option("--seed", o->p.seed, "Seed of the document split")
       ->capture_default_str();
   cmd->add_option("--shard-tokens", o->p.shardTokens,
@@ -46,6 +49,7 @@ void addPrepare(CLI::App &parent) {
   cmd->callback([o] {
     data::PrepareOptions p = o->p;
     p.inputs.assign(o->inputs.begin(), o->inputs.end());
+    p.valInputs.assign(o->valInputs.begin(), o->valInputs.end());
     p.tokenizer = o->tok;
     p.outDir = o->out;
     p.log = [](const std::string &line) { std::cerr << line << "\n"; };

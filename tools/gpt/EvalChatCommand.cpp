@@ -200,6 +200,7 @@ void addEvalChatCommand(CLI::App &app) {
   struct Opts {
     std::string model, data;
     std::size_t maxExamples = 0, batch = 16, show = 5;
+    std::vector<std::string> showTasks;
     std::int64_t maxTokens = 48;
     int threads = 0;
     BackendOptions backend;
@@ -220,6 +221,10 @@ void addEvalChatCommand(CLI::App &app) {
       ->capture_default_str();
   cmd->add_option("--show", o->show, "Examples to print (text output)")
       ->capture_default_str();
+  cmd->add_option("--show-tasks", o->showTasks,
+                  "Also print the first conversation of each of these tasks "
+                  "(comma-separated), right or wrong (text output)")
+      ->delimiter(',');
   cmd->add_option("--threads", o->threads, "CPU threads (default: all)");
   addBackendFlags(cmd, o->backend);
   cmd->add_flag("--json", o->json,
@@ -229,6 +234,11 @@ void addEvalChatCommand(CLI::App &app) {
     if (o->batch < 1 || o->maxTokens < 1)
       throw std::runtime_error("--batch and --max-tokens must be positive");
     std::vector<Item> items = readItems(o->data, o->maxExamples);
+    for (const std::string &t : o->showTasks)
+      if (std::none_of(items.begin(), items.end(),
+                       [&](const Item &it) { return it.task == t; }))
+        throw std::runtime_error("--show-tasks: no conversation of task '" + t +
+                                 "' in " + o->data);
     o->backend.threads = o->threads;
     LoadedRun run = loadRun(o->model, o->backend);
     tokenizer::ChatTemplate chat(*run.tokenizer);
@@ -274,19 +284,28 @@ void addEvalChatCommand(CLI::App &app) {
                     100.0 * static_cast<double>(t.first) /
                         static_cast<double>(t.second),
                     t.first, t.second);
-    // A few examples: mistakes first, then correct answers.
+    // A few examples: mistakes first, then correct answers; then the first
+    // of each --show-tasks task, whatever its outcome (each shown once).
     std::vector<const Item *> shown;
     for (int pass = 0; pass < 2; ++pass)
       for (const Item &it : items)
         if (shown.size() < o->show && it.correct == (pass == 1))
           shown.push_back(&it);
+    for (const std::string &t : o->showTasks)
+      for (const Item &it : items)
+        if (it.task == t) {
+          if (std::find(shown.begin(), shown.end(), &it) == shown.end())
+            shown.push_back(&it); // not twice when it was a first mistake
+          break;
+        }
     for (const Item *it : shown) {
       std::string q;
       for (const auto &m : it->messages)
         if (m.role == tokenizer::Role::User)
           q = m.content; // the last question
-      std::printf("  [%s] %s -> %s%s\n", it->correct ? "ok" : "wrong",
-                  q.c_str(), trim(it->answer).c_str(),
+      std::printf("  [%s] %s%s -> %s%s\n", it->correct ? "ok" : "wrong",
+                  it->task.empty() ? "" : (it->task + ": ").c_str(), q.c_str(),
+                  trim(it->answer).c_str(),
                   it->correct ? ""
                               : (" (expected " + it->reference + ")").c_str());
     }

@@ -222,6 +222,85 @@ TEST(Prepare, OptionErrors) {
   EXPECT_FALSE(fs::exists(o.outDir));
 }
 
+TEST(Prepare, ValInputIsTheValSplit) {
+  // --val-input: the given files are val, every input is train, nothing is
+  // shuffled between them.
+  TempDir dir;
+  auto conv = [](const std::string &q, const std::string &a) {
+    return R"({"messages":[{"role":"user","content":")" + q +
+           R"("},{"role":"assistant","content":")" + a + "\"}]}\n";
+  };
+  auto train = dir.write("train.jsonl", conv("one", "1") + conv("two", "2") +
+                                            conv("three", "3"));
+  auto val = dir.write("valid.jsonl", conv("four", "4") + conv("five", "5"));
+  auto o = options(dir, {train});
+  o.valInputs = {val};
+  o.valFraction = 0;
+  Manifest m = prepareData(o);
+  EXPECT_EQ(m.train.documents, 3u);
+  EXPECT_EQ(m.val.documents, 2u);
+  ASSERT_EQ(m.inputs.size(), 2u);
+  EXPECT_EQ(m.inputs[0].split, "train");
+  EXPECT_EQ(m.inputs[1].split, "val");
+  EXPECT_EQ(m.inputs[1].documents, 2u);
+  std::string valText = gpt2().decode(readSplit(o.outDir, m.val).tokens);
+  std::string trainText = gpt2().decode(readSplit(o.outDir, m.train).tokens);
+  for (const char *word : {"four", "five"}) {
+    EXPECT_NE(valText.find(word), std::string::npos) << word;
+    EXPECT_EQ(trainText.find(word), std::string::npos) << word;
+  }
+  for (const char *word : {"one", "two", "three"})
+    EXPECT_NE(trainText.find(word), std::string::npos) << word;
+  // The manifest keeps which input went where.
+  Manifest back = Manifest::fromJson(m.toJson(), "m");
+  EXPECT_EQ(back.inputs[1].split, "val");
+  auto bad = m.toJson();
+  bad["inputs"][1]["split"] = "test";
+  EXPECT_THROW(Manifest::fromJson(bad, "m"), DataError);
+  // Text files too: each file is one document of its split.
+  auto t1 = dir.write("a.txt", "alpha"), t2 = dir.write("b.txt", "beta");
+  auto ot = options(dir, {t1});
+  ot.outDir = dir.path() / "text";
+  ot.valInputs = {t2};
+  ot.valFraction = 0;
+  Manifest mt = prepareData(ot);
+  EXPECT_EQ(mt.train.documents, 1u);
+  EXPECT_EQ(mt.val.documents, 1u);
+  EXPECT_NE(gpt2().decode(readSplit(ot.outDir, mt.val).tokens).find("beta"),
+            std::string::npos);
+}
+
+TEST(Prepare, ValInputErrors) {
+  TempDir dir;
+  auto chat = dir.write(
+      "c.jsonl",
+      R"({"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a"}]})"
+      "\n");
+  auto txt = dir.write("v.txt", "text");
+  auto o = options(dir, {chat});
+  o.valInputs = {chat};
+  o.valFraction = 0.1; // both ways of choosing val: an error
+  try {
+    prepareData(o);
+    FAIL() << "expected an error";
+  } catch (const DataError &e) {
+    EXPECT_NE(std::string(e.what()).find("--val-fraction must be 0"),
+              std::string::npos)
+        << e.what();
+  }
+  o.valFraction = 0;
+  o.valInputs = {txt}; // kinds must match
+  EXPECT_THROW(prepareData(o), DataError);
+  o.valInputs = {dir.path() / "missing.jsonl"};
+  try {
+    prepareData(o);
+    FAIL() << "expected an error";
+  } catch (const DataError &e) {
+    EXPECT_NE(std::string(e.what()).find("missing.jsonl"), std::string::npos);
+  }
+  EXPECT_FALSE(fs::exists(o.outDir));
+}
+
 TEST(Prepare, SeveralTextFilesSplitByDocument) {
   TempDir dir;
   std::vector<fs::path> files;

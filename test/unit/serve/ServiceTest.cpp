@@ -288,16 +288,17 @@ TEST_F(ServiceTest, ErrorStatuses) {
             404);
   EXPECT_EQ(param, "model");
   EXPECT_EQ(code, "model_not_found");
-  // 60 prompt tokens + 16 default max_tokens > 64: no silent truncation.
-  json big = {{"model", "tiny"}, {"prompt", std::string(60, 'x')}};
-  EXPECT_EQ(status(Endpoint::Completions, big.dump(), &param, &code), 400);
+  // A prompt that fills the context (64) leaves no room: refused, never
+  // truncated.
+  json full = {{"model", "tiny"}, {"prompt", std::string(64, 'x')}};
+  EXPECT_EQ(status(Endpoint::Completions, full.dump(), &param, &code), 400);
   EXPECT_EQ(param, "prompt");
   EXPECT_EQ(code, "context_length_exceeded");
-  big["max_tokens"] = 4;
-  EXPECT_EQ(status(Endpoint::Completions, big.dump()), 200);
-  big["max_tokens"] = 1000;
-  EXPECT_EQ(status(Endpoint::Completions, big.dump(), &param), 400);
-  EXPECT_EQ(param, "max_tokens");
+  full["max_tokens"] = 0; // nothing asked for: fits
+  EXPECT_EQ(status(Endpoint::Completions, full.dump()), 200);
+  full["prompt"] = std::string(65, 'x');
+  EXPECT_EQ(status(Endpoint::Completions, full.dump(), &param, &code), 400);
+  EXPECT_EQ(param, "prompt");
   json longChat = chatBody(std::string(70, 'y'));
   EXPECT_EQ(status(Endpoint::ChatCompletions, longChat.dump(), &param, &code),
             400);
@@ -307,6 +308,44 @@ TEST_F(ServiceTest, ErrorStatuses) {
                    R"({"model":"tiny","prompt":[99999]})", &param),
             400);
   EXPECT_EQ(param, "prompt");
+}
+
+// The seed's request shape (max_tokens beyond what the context leaves, stop
+// null, n 1, temperature 0.7): generation stops at the context with
+// finish_reason "length" instead of a 400 (docs/serving.md).
+TEST_F(ServiceTest, CompletionStopsAtTheContext) {
+  json r = complete({{"model", "tiny"},
+                     {"prompt", std::string(60, 'x')},
+                     {"max_tokens", 150},
+                     {"n", 1},
+                     {"stop", nullptr},
+                     {"temperature", 0.7}});
+  ASSERT_EQ(r["choices"].size(), 1u);
+  EXPECT_EQ(r["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(r["usage"]["prompt_tokens"], 60);
+  EXPECT_EQ(r["usage"]["completion_tokens"], 4);
+  EXPECT_EQ(r["usage"]["total_tokens"], 64);
+  auto sub = engine.submitted();
+  ASSERT_EQ(sub.size(), 1u);
+  EXPECT_EQ(sub[0].params.maxTokens, 4);
+  // The default of 16 completion tokens is cut the same way.
+  r = complete({{"model", "tiny"}, {"prompt", std::string(60, 'x')}});
+  EXPECT_EQ(r["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(r["usage"]["completion_tokens"], 4);
+  // Chat: max_tokens far beyond the context (the fake answers "a" until
+  // it is stopped).
+  const int32_t a = ids("a")[0];
+  engine.script = [a](const std::vector<int32_t> &, const SamplingParams &p) {
+    return std::vector<int32_t>(static_cast<size_t>(p.maxTokens), a);
+  };
+  json body = chatBody("hi");
+  body["max_tokens"] = 100000;
+  r = chat(body);
+  EXPECT_EQ(r["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(r["usage"]["total_tokens"], 64);
+  // Within the room, max_tokens is kept as asked.
+  r = complete({{"model", "tiny"}, {"prompt", "ab"}, {"max_tokens", 5}});
+  EXPECT_EQ(r["usage"]["completion_tokens"], 5);
 }
 
 TEST_F(ServiceTest, QueueFullIs429) {
