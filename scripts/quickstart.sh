@@ -229,7 +229,9 @@ start_server() {
     { echo "quickstart: the server did not answer" >&2; exit 1; }
   cat <<EOF
 
-Serving $run on $base (Ctrl-C stops it). Call it with curl:
+Serving $run on $base (Ctrl-C stops it).
+Chat in your browser: $base/
+Call it with curl:
   curl -s $base/v1/chat/completions -H 'Content-Type: application/json' \\
     -d '{"model": "$model", "messages": [{"role": "user", "content": "12加7等于多少？"}], "temperature": 0}'
 or with the openai client (npm install openai):

@@ -357,6 +357,27 @@ void padVocabulary(ModelBundle &m, std::int64_t vocab) {
 
 // ---- Hugging Face ---------------------------------------------------------
 
+/// GPT-2's vocab.json (or encoder.json) and merges.txt (or vocab.bpe) as a
+/// tokenizer with the chat specials; more tokens than `vocabSize` is an
+/// error naming the file.
+static std::unique_ptr<tokenizer::Tokenizer>
+gpt2TokenizerFromFiles(const fs::path &vocabJson, const fs::path &mergesTxt,
+                       std::int64_t vocabSize) {
+  tokenizer::VocabFiles vf;
+  try {
+    vf = tokenizer::readVocabFiles(vocabJson, mergesTxt);
+  } catch (const std::exception &e) {
+    throw InteropError(e.what());
+  }
+  std::int64_t n = static_cast<std::int64_t>(vf.tokens.size());
+  if (n > vocabSize)
+    fail(vocabJson.string(), std::to_string(n) +
+                                 " tokens but the model has vocab_size " +
+                                 std::to_string(vocabSize));
+  return tokenizerFromGpt2(std::move(vf.tokens), std::move(vf.merges), {},
+                           vocabJson.string());
+}
+
 ModelBundle randomGpt2(const ModelConfig &config, const fs::path &vocabJson,
                        const fs::path &mergesTxt, std::uint64_t seed) {
   try {
@@ -364,21 +385,9 @@ ModelBundle randomGpt2(const ModelConfig &config, const fs::path &vocabJson,
   } catch (const ConfigError &e) {
     throw InteropError(e.what());
   }
-  tokenizer::VocabFiles vf;
-  try {
-    vf = tokenizer::readVocabFiles(vocabJson, mergesTxt);
-  } catch (const std::exception &e) {
-    throw InteropError(e.what());
-  }
-  std::int64_t vocab = static_cast<std::int64_t>(vf.tokens.size());
-  if (vocab > config.vocab_size)
-    fail(vocabJson.string(), std::to_string(vocab) +
-                                 " tokens but the model has vocab_size " +
-                                 std::to_string(config.vocab_size));
   ModelBundle m;
   m.config = config;
-  m.tokenizer = tokenizerFromGpt2(std::move(vf.tokens), std::move(vf.merges),
-                                  {}, vocabJson.string());
+  m.tokenizer = gpt2TokenizerFromFiles(vocabJson, mergesTxt, config.vocab_size);
   m.params = train::initParameters(config, seed);
   // The chat specials (<|im_start|>, <|im_end|>) get rows, as on import.
   padVocabulary(m, static_cast<std::int64_t>(m.tokenizer->vocabSize()));
@@ -450,19 +459,7 @@ ModelBundle importHfGpt2(const fs::path &dir) {
 
   // Tokenizer: vocab.json (token text -> id) + merges.txt, GPT-2's formats.
   fs::path vocabJson = dir / "vocab.json", mergesTxt = dir / "merges.txt";
-  tokenizer::VocabFiles vf;
-  try {
-    vf = tokenizer::readVocabFiles(vocabJson, mergesTxt);
-  } catch (const std::exception &e) {
-    throw InteropError(e.what());
-  }
-  std::int64_t jsonVocab = static_cast<std::int64_t>(vf.tokens.size());
-  m.tokenizer = tokenizerFromGpt2(std::move(vf.tokens), std::move(vf.merges),
-                                  {}, vocabJson.string());
-  if (jsonVocab > c.vocab_size)
-    fail(vocabJson.string(), std::to_string(jsonVocab) +
-                                 " tokens but the model has vocab_size " +
-                                 std::to_string(c.vocab_size));
+  m.tokenizer = gpt2TokenizerFromFiles(vocabJson, mergesTxt, c.vocab_size);
 
   // Weights: with or without the "transformer." prefix.
   std::map<std::string, Tensor> raw = readHfWeights(dir);

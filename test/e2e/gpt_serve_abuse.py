@@ -338,8 +338,11 @@ def _():
 
 @case("unsupported parameter and unknown model")
 def _():
-    expect_error("logit_bias", post("/v1/completions", {
-        "model": args.model, "prompt": "x", "logit_bias": {"1": 5}}), 400)
+    expect_error("response_format", post("/v1/completions", {
+        "model": args.model, "prompt": "x",
+        "response_format": {"type": "json_object"}}), 400)
+    expect_error("logit_bias outside the vocabulary", post("/v1/completions", {
+        "model": args.model, "prompt": "x", "logit_bias": {"999999": 5}}), 400)
     expect_error("model", post("/v1/completions", {
         "model": "<img onerror=x>\u00e9", "prompt": "x"}), 404)
     raw = b'{"model":"\xff\xfe","prompt":"x"}'

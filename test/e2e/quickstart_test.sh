@@ -56,6 +56,8 @@ grep -q '请问你知道Python编程语言的历史？' "$WORK/out" || fail "see
 [ "$(grep -c '^  answer: ' "$WORK/out")" -eq 2 ] || fail "two answers expected"
 [ "$(grep -Ec '^  finish_reason: (length|stop) \| usage: \{.*"total_tokens": [0-9]+' "$WORK/out")" -eq 2 ] ||
   fail "no finish_reason/usage line"
+grep -q "Chat in your browser: http://127.0.0.1:$PORT/" "$WORK/out" || fail "no chat page URL"
+grep -q "chat page at http://127.0.0.1:$PORT/" "$WORK/out" || fail "gpt serve did not announce the chat page"
 grep -q "ERROR" "$WORK/out" && fail "an error answer"
 curl -sf "http://127.0.0.1:$PORT/health" >/dev/null 2>&1 &&
   fail "the server still runs after the quickstart exited"
