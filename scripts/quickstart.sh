@@ -28,6 +28,7 @@
 #   --no-build         skip scripts/build.sh (use the binaries in $BUILD_DIR)
 #   --no-serve         stop after the evaluation
 # Environment: BUILD_DIR (default build), THREADS (default: all cores),
+# VOCAB (tokenizer size; default 512 on the built-in data, 2048 on yours),
 #   TASKS (comma-separated `gpt data synth` tasks of the built-in dataset;
 #   default: all of them), SHOW_TASKS (held-out tasks whose first question
 #   the evaluation prints with the model's answer).
@@ -105,7 +106,7 @@ if [ ${#DATA[@]} -eq 0 ]; then
     --seed 1 ${TASK_ARGS[@]+"${TASK_ARGS[@]}"}
   TRAIN_FILES=("$OUT/data/train.jsonl")
   HELDOUT="$OUT/data/heldout.jsonl"
-  VOCAB=512
+  VOCAB=${VOCAB:-512}
   # Validation loss on held-out problems, not on a slice of train.
   VAL_ARGS=(--val-input "$OUT/data/valid.jsonl" --val-fraction 0)
 else
