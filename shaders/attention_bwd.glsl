@@ -76,24 +76,61 @@ void loadKeyTile(uint b, uint h, uint j0, uint cols) {
   }
 }
 
-// Ps and dSs of the tile (zero where masked or outside the tensors).
+// Ps and dSs of the tile (zero where masked or outside the tensors),
+// register-blocked: thread (tr, tc) of an 8 x 8 grid owns rows
+// tr*RB .. +RB-1 and columns tc*CB .. +CB-1 (RB = ceil(BR/8) and
+// CB = ceil(BC/8), at most 4 x 4 since BR*BC <= 512), so each Q, dO, K and
+// V value read from shared memory feeds RB or CB products. Each dot
+// product is summed over d in order, as with one thread per element.
 void probabilities(uint i0, uint rows, uint j0, uint cols) {
-  const uint Dh = p.Dh, LD = Dh + 1, BC = p.BC;
+  const uint Dh = p.Dh, LD = Dh + 1, BR = p.BR, BC = p.BC;
   const int offset = int(p.S) - int(p.T);
-  for (uint idx = gl_LocalInvocationID.x; idx < p.BR * BC; idx += 64) {
-    uint r = idx / BC, c = idx - r * BC;
-    float pr = 0.0, ds = 0.0;
-    bool visible = p.causal == 0 || int(j0 + c) < int(i0 + r) + offset + 1;
-    if (r < rows && c < cols && visible) {
-      float s = 0.0, dp = 0.0;
-      for (uint d = 0; d < Dh; ++d) {
-        s += Qs[r * LD + d] * Ks[c * LD + d];
-        dp += dOs[r * LD + d] * Vs[c * LD + d];
-      }
-      pr = exp(p.scale * s - rowLse[r]);
-      ds = pr * (dp - rowD[r]);
+  const uint tid = gl_LocalInvocationID.x;
+  const uint RB = (BR + 7) / 8, CB = (BC + 7) / 8;
+  const uint r0 = (tid / 8) * RB, c0 = (tid % 8) * CB;
+  float s[4][4], dp[4][4];
+  [[unroll]] for (uint i = 0; i < 4; ++i)
+    [[unroll]] for (uint j = 0; j < 4; ++j) {
+      s[i][j] = 0.0;
+      dp[i][j] = 0.0;
     }
-    Ps[idx] = pr;
-    dSs[idx] = ds;
+  if (r0 < rows && c0 < cols) {
+    uint qa[4], ka[4]; // clamped: rows/columns past the tile are unused
+    [[unroll]] for (uint i = 0; i < 4; ++i) {
+      qa[i] = min(r0 + min(i, RB - 1), rows - 1) * LD;
+      ka[i] = min(c0 + min(i, CB - 1), cols - 1) * LD;
+    }
+    for (uint d = 0; d < Dh; ++d) {
+      float qv[4], ov[4], kv[4], vv[4];
+      [[unroll]] for (uint i = 0; i < 4; ++i) {
+        qv[i] = Qs[qa[i] + d];
+        ov[i] = dOs[qa[i] + d];
+        kv[i] = Ks[ka[i] + d];
+        vv[i] = Vs[ka[i] + d];
+      }
+      [[unroll]] for (uint i = 0; i < 4; ++i)
+        [[unroll]] for (uint j = 0; j < 4; ++j) {
+          s[i][j] += qv[i] * kv[j];
+          dp[i][j] += ov[i] * vv[j];
+        }
+    }
+  }
+  [[unroll]] for (uint i = 0; i < 4; ++i) {
+    uint r = r0 + i;
+    if (i >= RB || r >= BR)
+      continue;
+    [[unroll]] for (uint j = 0; j < 4; ++j) {
+      uint c = c0 + j;
+      if (j >= CB || c >= BC)
+        continue;
+      float pr = 0.0, ds = 0.0;
+      bool visible = p.causal == 0 || int(j0 + c) < int(i0 + r) + offset + 1;
+      if (r < rows && c < cols && visible) {
+        pr = exp(p.scale * s[i][j] - rowLse[r]);
+        ds = pr * (dp[i][j] - rowD[r]);
+      }
+      Ps[r * BC + c] = pr;
+      dSs[r * BC + c] = ds;
+    }
   }
 }
