@@ -286,8 +286,11 @@ VulkanDeviceInfo describe(VkInstance instance, VkPhysicalDevice pd, int index,
 
   bool coopmat = false;
   describeCoopmat(instance, pd, subgroup.subgroupSize, info, &coopmat);
-  // The shaders' GL_KHR_memory_scope_semantics needs vulkanMemoryModel.
-  info.coopmatUsable = coopmat && f12.shaderFloat16 && f12.vulkanMemoryModel;
+  // The coopmat shaders' GL_KHR_memory_scope_semantics needs
+  // vulkanMemoryModel, and once it is on, the other shaders' device-scope
+  // atomics (embedding_grad) need vulkanMemoryModelDeviceScope.
+  info.coopmatUsable = coopmat && f12.shaderFloat16 && f12.vulkanMemoryModel &&
+                       f12.vulkanMemoryModelDeviceScope;
 
   if (p.apiVersion < VK_API_VERSION_1_2) {
     info.usable = false;
