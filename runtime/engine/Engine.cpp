@@ -172,6 +172,7 @@ struct Engine::Impl {
   std::vector<std::unique_ptr<Request>> running; ///< engine thread only
   uint64_t admitCounter = 0;
   std::vector<float> scratch;
+  std::vector<int32_t> ids; ///< scratch of scoreToken (engine thread)
   std::thread thread;
 
   void load(const std::string &runDir);
@@ -398,6 +399,35 @@ void Engine::Impl::preempt(Request *victim) {
 // Sampling
 //===----------------------------------------------------------------------===//
 
+namespace {
+
+/// Log-softmax of `logits` at `token` and the `topN` most likely tokens
+/// (ties by id): the logprobs of generated tokens and of scored prompts
+/// alike. `ids` is scratch (reused across calls).
+PromptTokenScore scoreToken(const float *logits, int64_t V, int32_t token,
+                            int topN, std::vector<int32_t> &ids) {
+  float m = *std::max_element(logits, logits + V);
+  double s = 0;
+  for (int64_t i = 0; i < V; ++i)
+    s += std::exp(double(logits[i]) - m);
+  float lse = m + float(std::log(s));
+  PromptTokenScore out;
+  out.logprob = logits[token] - lse;
+  ids.resize(static_cast<size_t>(V));
+  for (int64_t i = 0; i < V; ++i)
+    ids[size_t(i)] = static_cast<int32_t>(i);
+  size_t n = std::min<size_t>(size_t(topN), ids.size());
+  std::partial_sort(
+      ids.begin(), ids.begin() + n, ids.end(), [&](int32_t a, int32_t b) {
+        return logits[a] != logits[b] ? logits[a] > logits[b] : a < b;
+      });
+  for (size_t i = 0; i < n; ++i)
+    out.top.push_back({ids[i], logits[ids[i]] - lse});
+  return out;
+}
+
+} // namespace
+
 int32_t Engine::Impl::sample(Request &r, const float *logits) {
   const SamplingParams &p = r.params;
   scratch.assign(logits, logits + V);
@@ -466,22 +496,9 @@ void Engine::Impl::sampleAndEmit(Request &r, const float *logits) {
   TokenEvent ev;
   ev.token = token;
   if (p.logprobs >= 0) {
-    float m = *std::max_element(logits, logits + V);
-    double s = 0;
-    for (int64_t i = 0; i < V; ++i)
-      s += std::exp(double(logits[i]) - m);
-    float lse = m + float(std::log(s));
-    ev.logprob = logits[token] - lse;
-    std::vector<int32_t> ids(static_cast<size_t>(V));
-    for (int64_t i = 0; i < V; ++i)
-      ids[i] = static_cast<int32_t>(i);
-    size_t n = std::min<size_t>(size_t(p.logprobs), ids.size());
-    std::partial_sort(
-        ids.begin(), ids.begin() + n, ids.end(), [&](int32_t a, int32_t b) {
-          return logits[a] != logits[b] ? logits[a] > logits[b] : a < b;
-        });
-    for (size_t i = 0; i < n; ++i)
-      ev.topLogprobs.push_back({ids[i], logits[ids[i]] - lse});
+    PromptTokenScore sc = scoreToken(logits, V, token, p.logprobs, ids);
+    ev.logprob = sc.logprob;
+    ev.topLogprobs = std::move(sc.top);
   }
   r.tokens.push_back(token);
   ++r.counts[token];
@@ -739,27 +756,8 @@ void Engine::Impl::score(ScoreJob &job) {
     auto out = exec->run("forward", in);
     const std::vector<float> &logits = out.at("logits").f32;
     for (size_t t = 0; t + 1 < p.size(); ++t) {
-      const float *x = logits.data() + t * size_t(V);
-      double maxv = x[0];
-      for (int64_t i = 1; i < V; ++i)
-        maxv = std::max(maxv, double(x[i]));
-      double sum = 0;
-      for (int64_t i = 0; i < V; ++i)
-        sum += std::exp(double(x[i]) - maxv);
-      double lse = maxv + std::log(sum);
-      PromptTokenScore s;
-      s.logprob = float(double(x[p[t + 1]]) - lse);
-      std::vector<int32_t> ids(static_cast<size_t>(V));
-      for (int64_t i = 0; i < V; ++i)
-        ids[size_t(i)] = int32_t(i);
-      size_t k = std::min<size_t>(size_t(job.topN), ids.size());
-      std::partial_sort(ids.begin(), ids.begin() + k, ids.end(),
-                        [&](int32_t a, int32_t b) {
-                          return x[a] != x[b] ? x[a] > x[b] : a < b;
-                        });
-      for (size_t i = 0; i < k; ++i)
-        s.top.push_back({ids[i], float(double(x[ids[i]]) - lse)});
-      job.out.push_back(std::move(s));
+      job.out.push_back(scoreToken(logits.data() + t * size_t(V), V, p[t + 1],
+                                   job.topN, ids));
     }
   } catch (const std::exception &e) {
     job.error = e.what();

@@ -249,8 +249,7 @@ private:
     case RouteKind::WebAsset: {
       std::string path(parser_->get().target());
       const WebAsset *a = findWebAsset(path.substr(0, path.find('?')));
-      respond(200, std::string(a->data, a->size), a->contentType,
-              kPageHeaders);
+      respond(200, std::string(a->data, a->size), a->contentType, kPageHeaders);
       return;
     }
     case RouteKind::Generate:
@@ -576,10 +575,8 @@ void HttpServer::run() {
   // until they are done, even after stop() closed every socket.
   auto guard = asio::make_work_guard(s.ioc);
   std::thread waiter([&] {
-    while (!s.stopping)
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     std::unique_lock<std::mutex> lock(s.workMutex);
-    s.workersDone.wait(lock, [&] { return s.workers == 0; });
+    s.workersDone.wait(lock, [&] { return s.stopping && s.workers == 0; });
     guard.reset();
   });
   auto loop = [&s] {
@@ -604,8 +601,12 @@ void HttpServer::run() {
 
 void HttpServer::stop() {
   Impl &s = *impl_;
-  if (s.stopping.exchange(true))
-    return;
+  {
+    std::lock_guard<std::mutex> lock(s.workMutex);
+    if (s.stopping.exchange(true))
+      return;
+  }
+  s.workersDone.notify_all(); // run()'s waiter
   asio::post(s.ioc, [&s] {
     beast::error_code ec;
     s.acceptor.close(ec);
