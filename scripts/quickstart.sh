@@ -98,6 +98,7 @@ EOF
 
 KIND=synth
 VAL_ARGS=()
+TOKENIZER_ARGS=()
 if [ ${#DATA[@]} -eq 0 ]; then
   step "built-in dataset (gpt data synth)"
   TASK_ARGS=()
@@ -107,6 +108,9 @@ if [ ${#DATA[@]} -eq 0 ]; then
   TRAIN_FILES=("$OUT/data/train.jsonl")
   HELDOUT="$OUT/data/heldout.jsonl"
   VOCAB=${VOCAB:-512}
+  # Letters and digits stay single tokens: the tasks spell, reverse, count
+  # and add them, and a held-out word must not be one opaque token.
+  TOKENIZER_ARGS=(--atomic-alnum)
   # Validation loss on held-out problems, not on a slice of train.
   VAL_ARGS=(--val-input "$OUT/data/valid.jsonl" --val-fraction 0)
 else
@@ -118,7 +122,7 @@ fi
 
 step "tokenizer (byte-level BPE, vocabulary $VOCAB)"
 "$GPT" tokenizer train --input "${TRAIN_FILES[@]}" --vocab-size "$VOCAB" \
-  -o "$OUT/tokenizer" --threads "$THREADS"
+  -o "$OUT/tokenizer" --threads "$THREADS" ${TOKENIZER_ARGS[@]+"${TOKENIZER_ARGS[@]}"}
 
 step "token shards (gpt data prepare)"
 "$GPT" data prepare --input "${TRAIN_FILES[@]}" --tokenizer "$OUT/tokenizer" \

@@ -14,6 +14,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "engine/Engine.h"
+#include "engine/Sampler.h"
 
 #include "artifact/Artifact.h"
 #include "backend/Backend.h"
@@ -44,15 +45,6 @@ namespace fs = std::filesystem;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-/// SplitMix64, as train::Sampler: uniform doubles in [0, 1).
-double uniform(uint64_t &state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  z ^= z >> 31;
-  return static_cast<double>(z >> 11) * 0x1.0p-53;
-}
 
 struct Request {
   uint64_t id = 0;
@@ -429,60 +421,7 @@ PromptTokenScore scoreToken(const float *logits, int64_t V, int32_t token,
 } // namespace
 
 int32_t Engine::Impl::sample(Request &r, const float *logits) {
-  const SamplingParams &p = r.params;
-  scratch.assign(logits, logits + V);
-  float *x = scratch.data();
-  for (const auto &kv : r.counts)
-    x[kv.first] -= p.frequencyPenalty * float(kv.second) +
-                   (kv.second > 0 ? p.presencePenalty : 0.0f);
-  for (const auto &[id, bias] : p.logitBias)
-    x[id] += bias;
-  int32_t best = 0;
-  for (int64_t i = 1; i < V; ++i)
-    if (x[i] > x[best])
-      best = static_cast<int32_t>(i);
-  if (p.temperature <= 0.0f || V == 1)
-    return best;
-  // Candidates: all ids, or the top k; by probability, ties by id.
-  std::vector<std::pair<double, int32_t>> cand;
-  cand.reserve(size_t(V));
-  double maxv = x[best];
-  for (int64_t i = 0; i < V; ++i)
-    cand.push_back({std::exp((double(x[i]) - maxv) / p.temperature),
-                    static_cast<int32_t>(i)});
-  auto byProb = [](const auto &a, const auto &b) {
-    return a.first != b.first ? a.first > b.first : a.second < b.second;
-  };
-  size_t keep = cand.size();
-  if (p.topK > 0 && size_t(p.topK) < keep) {
-    keep = size_t(p.topK);
-    std::partial_sort(cand.begin(), cand.begin() + keep, cand.end(), byProb);
-  } else if (p.topP < 1.0f) {
-    std::sort(cand.begin(), cand.end(), byProb);
-  }
-  if (p.topP < 1.0f) {
-    double total = 0;
-    for (size_t i = 0; i < keep; ++i)
-      total += cand[i].first;
-    double mass = 0;
-    for (size_t i = 0; i < keep; ++i) {
-      mass += cand[i].first / total;
-      if (mass >= p.topP) {
-        keep = i + 1;
-        break;
-      }
-    }
-  }
-  double kept = 0;
-  for (size_t i = 0; i < keep; ++i)
-    kept += cand[i].first;
-  double u = uniform(r.rng) * kept;
-  for (size_t i = 0; i < keep; ++i) {
-    u -= cand[i].first;
-    if (u < 0)
-      return cand[i].second;
-  }
-  return cand[keep - 1].second;
+  return sampleToken(r.params, r.counts, logits, V, r.rng, scratch);
 }
 
 void Engine::Impl::sampleAndEmit(Request &r, const float *logits) {
@@ -794,6 +733,9 @@ int64_t Engine::contextLength() const { return impl_->C; }
 
 std::string Engine::deviceDescription() const {
   return impl_->exec->deviceDescription(); // fixed once loaded
+}
+uint64_t Engine::peakDeviceMemoryBytes() const {
+  return impl_->exec->peakDeviceMemoryBytes();
 }
 int64_t Engine::vocabSize() const { return impl_->V; }
 

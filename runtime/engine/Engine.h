@@ -101,6 +101,8 @@ public:
   int64_t contextLength() const;
   /// Where the kernels run ("CPU (avx512, 2 threads)", "Vulkan 1.3 ...").
   std::string deviceDescription() const;
+  /// The most device memory held at once (Vulkan); 0 on the CPU.
+  uint64_t peakDeviceMemoryBytes() const;
   int64_t vocabSize() const;
 
   /// Queues a request. Throws EngineError when the prompt is empty or has a

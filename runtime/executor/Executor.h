@@ -61,6 +61,9 @@ public:
   /// A one-line description of where kernels run (CPU ISA and threads, or
   /// the Vulkan device).
   virtual std::string deviceDescription() const = 0;
+  /// The most device memory (bytes) held at once so far, for backends with
+  /// memory of their own (Vulkan); 0 where kernels run in host memory.
+  virtual uint64_t peakDeviceMemoryBytes() const { return 0; }
 
   /// Device residency. Inputs named here stay on the device between calls,
   /// one copy shared by every function that binds that name: run() uploads

@@ -52,11 +52,16 @@ public:
       heap_.push({static_cast<std::uint64_t>(c), p});
   }
 
-  // Pops the best pair with count >= minCount, or returns false.
-  bool best(std::uint64_t minCount, PairKey &pair) {
+  // Pops the best allowed pair with count >= minCount, or returns false.
+  // A pair `allowed` refuses is dropped for good (merges never change
+  // whether a pair is allowed: that depends on its two tokens' bytes).
+  template <typename Allowed>
+  bool best(std::uint64_t minCount, Allowed allowed, PairKey &pair) {
     while (!heap_.empty()) {
       HeapEntry top = heap_.top();
       heap_.pop();
+      if (!allowed(top.pair))
+        continue;
       auto it = pairCount_.find(top.pair);
       std::int64_t now = it == pairCount_.end() ? 0 : it->second;
       if (now <= 0)
@@ -190,8 +195,20 @@ Tokenizer BpeTrainer::train(const TrainOptions &options) const {
     index.emplace(tokens[id], id);
   std::vector<std::pair<std::string, std::string>> merges;
   std::size_t wantMerges = options.vocabSize - base;
+  auto isAlnum = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+           (c >= 'A' && c <= 'Z');
+  };
+  auto hasAlnum = [&](const std::string &t) {
+    return std::any_of(t.begin(), t.end(), isAlnum);
+  };
+  auto allowed = [&](PairKey p) {
+    return !options.atomicAlnum ||
+           (!hasAlnum(tokens[p >> 32]) && !hasAlnum(tokens[p & 0xFFFFFFFFu]));
+  };
   PairKey pair;
-  while (merges.size() < wantMerges && state.best(options.minPairCount, pair)) {
+  while (merges.size() < wantMerges &&
+         state.best(options.minPairCount, allowed, pair)) {
     const std::string &left = tokens[pair >> 32];
     const std::string &right = tokens[pair & 0xFFFFFFFFu];
     std::string joined = left + right;

@@ -1,5 +1,6 @@
 #include "train/Evaluate.h"
 
+#include "data/Loader.h"
 #include "data/Manifest.h"
 #include "data/Shard.h"
 
@@ -41,6 +42,34 @@ EvalResult evaluateStreams(Trainer &trainer,
                                                 : s.weights[start + i + 1]);
       }
     };
+    if (s.documentEnd >= 0) {
+      for (const data::DocumentWindow &w : data::packDocuments(
+               static_cast<std::uint64_t>(n),
+               [&](std::uint64_t i) {
+                 return static_cast<std::uint32_t>(s.tokens[i]);
+               },
+               static_cast<std::size_t>(T),
+               static_cast<std::uint32_t>(s.documentEnd))) {
+        if (done())
+          break;
+        const auto len = static_cast<std::int64_t>(w.length) - 1;
+        addWindow(b, static_cast<std::int64_t>(w.begin), len);
+        for (std::int64_t i = len; i < T; ++i) { // padding, weight 0
+          b.inputs.push_back(static_cast<std::int32_t>(s.documentEnd));
+          b.targets.push_back(static_cast<std::int32_t>(s.documentEnd));
+          b.weights.push_back(0.0f);
+        }
+        if (++b.batchSize == static_cast<std::size_t>(B)) {
+          run(b);
+          b.batchSize = 0;
+        }
+      }
+      if (b.batchSize > 0 && !done())
+        run(b);
+      if (done())
+        break;
+      continue;
+    }
     std::int64_t start = 0;
     for (; start + T + 1 <= n && !done(); start += T) {
       addWindow(b, start, T);
@@ -85,6 +114,8 @@ std::vector<TokenStream> readPreparedSplit(const std::filesystem::path &dir,
   for (const data::ShardEntry &e : s.shards) {
     data::ShardReader r(dir / e.file);
     TokenStream ts;
+    if (m.kind == "chat")
+      ts.documentEnd = m.eotId;
     ts.tokens.resize(r.size());
     bool weighted = false;
     for (std::uint64_t i = 0; i < r.size(); ++i) {

@@ -1,7 +1,9 @@
 // Evaluation over a token stream: the stream is cut into windows of T+1
-// tokens starting every T tokens (the last, shorter window included), the
-// windows are batched B at a time through eval_loss, and the losses are
-// combined weighted by the targets' loss weights.
+// tokens starting every T tokens (the last, shorter window included) — or,
+// for chat data, into the loader's windows of whole conversations
+// (data::packDocuments), padded at weight 0 — the windows are batched B at a
+// time through eval_loss, and the losses are combined weighted by the
+// targets' loss weights.
 #pragma once
 
 #include "train/Trainer.h"
@@ -16,6 +18,8 @@ namespace gpt::train {
 struct TokenStream {
   std::vector<std::int32_t> tokens;
   std::vector<float> weights; // one per token, or empty (all 1)
+  /// >= 0: documents end with this id and windows hold whole documents.
+  std::int64_t documentEnd = -1;
 };
 
 struct EvalResult {

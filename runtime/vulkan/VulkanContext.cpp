@@ -736,6 +736,11 @@ Buffer Context::createBuffer(VkDeviceSize bytes, MemoryUse use,
                         " bytes of device memory for the " + what + " (" +
                         resultName(r) + ")");
   }
+  b.allocated = req.size;
+  uint64_t now = allocatedBytes_ += b.allocated;
+  uint64_t peak = peakAllocatedBytes_.load();
+  while (now > peak && !peakAllocatedBytes_.compare_exchange_weak(peak, now)) {
+  }
   check(vkBindBufferMemory(device_, b.buffer, b.memory, 0),
         "vkBindBufferMemory");
   VkBufferDeviceAddressInfo addr{VK_STRUCTURE_TYPE_BUFFER_DEVICE_ADDRESS_INFO};
@@ -761,6 +766,7 @@ void Context::destroyBuffer(Buffer &b) {
     vkDestroyBuffer(device_, b.buffer, nullptr);
   if (b.memory)
     vkFreeMemory(device_, b.memory, nullptr);
+  allocatedBytes_ -= b.allocated;
   b = Buffer{};
 }
 

@@ -39,6 +39,8 @@ struct Buffer {
   /// Mapped memory the host may also read fast (HOST_CACHED). Write-combined
   /// VRAM (resizable BAR) is mapped for uploads but read through staging.
   bool hostCached = false;
+  /// Bytes of device memory behind it (the driver's size, >= size).
+  VkDeviceSize allocated = 0;
 };
 
 enum class MemoryUse {
@@ -92,6 +94,11 @@ public:
                                      : (uint64_t(1) << timestampValidBits_) - 1;
   }
 
+  /// Device memory this process holds now through createBuffer, and the
+  /// most it has held at once (all executors on this context together).
+  uint64_t allocatedBytes() const { return allocatedBytes_.load(); }
+  uint64_t peakAllocatedBytes() const { return peakAllocatedBytes_.load(); }
+
   int validationMessages() const { return messages_.count.load(); }
   std::string lastValidationMessage() const;
 
@@ -138,6 +145,8 @@ private:
   std::map<std::string, VkPipeline> pipelines_;
   std::mutex pipelineMutex_;
   Messages messages_;
+  std::atomic<uint64_t> allocatedBytes_{0};
+  std::atomic<uint64_t> peakAllocatedBytes_{0};
 };
 
 } // namespace gpt::vk

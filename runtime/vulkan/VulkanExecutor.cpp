@@ -788,6 +788,10 @@ const VulkanDeviceInfo &VulkanExecutor::device() const {
   return impl_->ctx->info();
 }
 
+uint64_t VulkanExecutor::peakDeviceMemoryBytes() const {
+  return impl_->ctx->peakAllocatedBytes();
+}
+
 std::string VulkanExecutor::deviceDescription() const {
   const VulkanDeviceInfo &d = impl_->ctx->info();
   return "Vulkan " + d.apiVersion + " " + d.name + " (" + d.type + ", " +

@@ -85,6 +85,7 @@ public:
   const Artifact &artifact() const override;
   std::string backend() const override { return "vulkan"; }
   std::string deviceDescription() const override;
+  uint64_t peakDeviceMemoryBytes() const override;
   const VulkanDeviceInfo &device() const;
 
   /// Validation-layer messages of severity warning or error seen since this

@@ -75,6 +75,8 @@ if command -v npm >/dev/null && command -v node >/dev/null &&
     (cd "$WORK" && node gpt_interop_gguf_check.mjs "$WORK/m_$dt.gguf" $dt) ||
       fail "@huggingface/gguf check ($dt)"
   done
+elif [ "${CI:-}" = true ]; then
+  fail "npm @huggingface/gguf unavailable (CI=true: that reader must run)"
 else
   echo "note: npm @huggingface/gguf unavailable, skipping that reader"
 fi

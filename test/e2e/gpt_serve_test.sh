@@ -6,7 +6,9 @@
 # stop, seeds, logprobs, echo, every error status, 64 concurrent requests),
 # then checks SIGTERM (in-flight requests finish, exit 0) and --backend.
 # Usage: gpt_serve_test.sh PATH/TO/gpt PATH/TO/gptc PATH/TO/shared/data
-# Exits 77 (skipped) without gptc, node/npm, or the openai package.
+# Exits 77 (skipped) without gptc or the generation engine. Without node/npm
+# or the openai package, the client checks are skipped and everything else
+# still runs; under CI=true (CI must install them) that is a failure.
 set -u
 GPT=$1
 GPTC=${2:-}
@@ -14,10 +16,6 @@ DATA=${3:-$(dirname "$0")/../../../shared/data}
 HERE=$(cd "$(dirname "$0")" && pwd)
 if [ -z "$GPTC" ] || [ ! -x "$GPTC" ]; then
   echo "SKIP: no gptc (built without the compiler)"
-  exit 77
-fi
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  echo "SKIP: node/npm not installed"
   exit 77
 fi
 if "$GPT" serve --model /nonexistent 2>&1 | grep -q "built without the generation engine"; then
@@ -37,13 +35,24 @@ failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
 # The openai client, into the work dir (npm's cache makes reruns fast).
+# Missing: the client checks cannot run; under CI that fails the test.
+HAVE_CLIENT=1
+no_client() {
+  if [ "${CI:-}" = true ]; then
+    fail "$1 (CI=true: the openai client checks must run)"
+  else
+    echo "NOTE: $1: the openai client checks are skipped"
+  fi
+  HAVE_CLIENT=0
+}
 mkdir -p "$WORK/js"
 cp "$HERE/gpt_serve_openai.mjs" "$WORK/js/"
-(cd "$WORK/js" && echo '{"type":"module","private":true}' >package.json &&
-  npm install --no-audit --no-fund --silent openai@4 >"$WORK/npm.log" 2>&1) || {
-  echo "SKIP: cannot install the openai npm package: $(tail -3 "$WORK/npm.log")"
-  exit 77
-}
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  no_client "node/npm not installed"
+elif ! (cd "$WORK/js" && echo '{"type":"module","private":true}' >package.json &&
+  npm install --no-audit --no-fund --silent openai@4 >"$WORK/npm.log" 2>&1); then
+  no_client "cannot install the openai npm package: $(tail -3 "$WORK/npm.log")"
+fi
 
 # A tiny model on a slice of tiny Shakespeare (it writes text rather than
 # ending its turn at once, which the checks need); the tokenizer has the
@@ -88,9 +97,11 @@ KEY_PORT=$PORT
 KEY_PID=$SERVER_PID
 echo "servers on ports $MAIN_PORT and $KEY_PORT"
 
-(cd "$WORK/js" && BASE="http://127.0.0.1:$MAIN_PORT/v1" MODEL=tiny \
-  KEY_BASE="http://127.0.0.1:$KEY_PORT/v1" KEY_VALUE=sekrit MAX_BODY=200000 \
-  timeout 600 node gpt_serve_openai.mjs) || fail "openai client checks"
+if [ $HAVE_CLIENT = 1 ]; then
+  (cd "$WORK/js" && BASE="http://127.0.0.1:$MAIN_PORT/v1" MODEL=tiny \
+    KEY_BASE="http://127.0.0.1:$KEY_PORT/v1" KEY_VALUE=sekrit MAX_BODY=200000 \
+    timeout 600 node gpt_serve_openai.mjs) || fail "openai client checks"
+fi
 
 # curl: the exact wire format of a stream.
 curl -sN "http://127.0.0.1:$MAIN_PORT/v1/chat/completions" \

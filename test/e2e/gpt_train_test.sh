@@ -95,6 +95,20 @@ cmp -s "$WORK/g1" "$WORK/g2" || fail "generate is not deterministic"
 grep -q "^ROMEO:" "$WORK/g1" || fail "generate output: $(cat "$WORK/g1")"
 [ "$(wc -c <"$WORK/g1")" -gt 10 ] || fail "generate produced nothing"
 echo "sample: $(head -c 200 "$WORK/g1" | tr '\n' ' ')"
+# On the engine: more tokens than the context leaves stops at the context
+# and says so; a prompt that fills the context is refused.
+GPT_GPTC=/nonexistent $GPT generate --model "$WORK/run" --prompt "ROMEO:" \
+  --max-tokens 100000 --temperature 0 >"$WORK/g3" 2>"$WORK/err" ||
+  fail "generate to the context: $(cat "$WORK/err")"
+# (The data has no <|endoftext|>, so greedy decoding never stops before.)
+grep -q "stopped at the model's context" "$WORK/err" ||
+  fail "generate to the context: no note: $(cat "$WORK/err")"
+head -c 20000 "$WORK/shake.txt" >"$WORK/long.txt"
+GPT_GPTC=/nonexistent $GPT generate --model "$WORK/run" \
+  --prompt "$(cat "$WORK/long.txt")" --max-tokens 5 >/dev/null 2>"$WORK/err" &&
+  fail "a prompt longer than the context was accepted"
+grep -q "the model's context is" "$WORK/err" ||
+  fail "over-long prompt message: $(cat "$WORK/err")"
 
 # NaN/inf loss: stop with a message and a non-zero exit, keep the last good
 # checkpoint.

@@ -38,11 +38,15 @@ struct BenchOptions {
   BackendOptions backend;
 };
 
-/// Multiply-adds of one token through the model, times 2 (forward FLOPs),
-/// counting every matmul (attention over the full T, as PaLM's appendix).
+/// Forward FLOPs of one token, averaged over a window of T (2 per
+/// multiply-add, every matmul). Attention counts the causal (unmasked) part
+/// only, as the kernel benchmarks do (docs/benchmarks.md, "FLOP
+/// convention"): position t scores t + 1 keys, (T + 1) / 2 on average, in
+/// QK^T and again in PV.
 double forwardFlopsPerToken(const ModelConfig &c, int64_t T) {
   double d = c.d_model, f = c.d_ff;
-  double perLayer = 2 * (d * 3 * d + d * d + 2 * d * f) + 2 * 2 * T * d;
+  double attention = 2 * 2 * d * (static_cast<double>(T) + 1) / 2;
+  double perLayer = 2 * (d * 3 * d + d * d + 2 * d * f) + attention;
   return c.n_layer * perLayer + 2 * d * c.vocab_size;
 }
 
@@ -181,8 +185,10 @@ int runBenchTrain(const BenchOptions &o) {
       {"ms_per_step", median * 1e3},
       {"ms_per_step_mean", mean * 1e3},
       {"tokens_per_second", tokensPerStep / median},
+      {"flops_per_step", flops},
       {"gflops_per_second", flops / median / 1e9},
       {"peak_memory_bytes", peakRssBytes()},
+      {"peak_device_memory_bytes", exec.peakDeviceMemoryBytes()},
       {"final_loss", loss}};
   if (o.profile) {
     nlohmann::json table = nlohmann::json::object();
@@ -196,9 +202,13 @@ int runBenchTrain(const BenchOptions &o) {
     return 0;
   }
   std::printf("train step: %.1f ms (median of %d), %.0f tokens/s, %.1f "
-              "GFLOP/s, peak memory %.0f MiB\n",
+              "GFLOP/s, peak memory %.0f MiB",
               median * 1e3, o.steps, tokensPerStep / median,
               flops / median / 1e9, peakRssBytes() / (1 << 20));
+  if (exec.peakDeviceMemoryBytes() > 0)
+    std::printf(" host, %.0f MiB device",
+                exec.peakDeviceMemoryBytes() / double(1 << 20));
+  std::printf("\n");
   if (o.profile) {
     std::vector<std::pair<double, std::string>> rows;
     for (const auto &[name, kt] : exec.profile())
@@ -386,6 +396,7 @@ int runBenchGenerate(const GenerateBenchOptions &o) {
         {"aggregate_tokens_per_second", o.clients * tokens / t.wall},
         {"ttft_p50_ms", 1e3 * percentile(t.firstToken, 0.5)},
         {"ttft_p99_ms", 1e3 * percentile(t.firstToken, 0.99)}};
+    out["peak_device_memory_bytes"] = engine.peakDeviceMemoryBytes();
   }
   out["peak_memory_bytes"] = peakRssBytes();
   if (temporary)

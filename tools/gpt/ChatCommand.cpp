@@ -3,24 +3,16 @@
 // /reset, /system TEXT, /quit; Ctrl-C stops the current answer only.
 #include "BackendFlags.h"
 #include "Commands.h"
+#include "EngineStream.h"
 
-#include "serve/TextStream.h"
 #include "tokenizer/ChatTemplate.h"
 #include "tokenizer/Tokenizer.h"
 
-#ifdef GPT_HAVE_ENGINE
-#include "engine/Engine.h"
-#endif
-
 #include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <csignal>
 #include <cstdio>
-#include <deque>
 #include <filesystem>
 #include <iostream>
-#include <mutex>
 
 namespace gpt::cli {
 namespace fs = std::filesystem;
@@ -75,13 +67,10 @@ void addChatCommand(CLI::App &app) {
     eo.threads = o->threads;
     eo.backend = o->backend.name;
     eo.device = o->backend.device;
-    eo.kvCacheBytes = 64 << 20;
+    eo.kvCacheBytes = kvBytesForOneSequence(runDir.string());
     Engine engine(runDir.string(), eo);
     const int64_t ctx = engine.contextLength();
-    std::vector<int32_t> stops;
-    for (const char *s : {tokenizer::kImEnd, tokenizer::kEndOfText})
-      if (auto id = tok.specialId(s))
-        stops.push_back(static_cast<int32_t>(*id));
+    const std::vector<int32_t> stops = answerStopTokens(tok);
 
     // Ctrl-C interrupts the answer (or the line being typed), not us.
     struct sigaction sa {};
@@ -173,58 +162,18 @@ void addChatCommand(CLI::App &app) {
       }
       ++turn;
 
-      struct Box {
-        std::mutex m;
-        std::condition_variable cv;
-        std::deque<TokenEvent> events;
-      };
-      auto box = std::make_shared<Box>();
-      uint64_t id = engine.submit(prompt, sp, [box](const TokenEvent &ev) {
-        {
-          std::lock_guard<std::mutex> lock(box->m);
-          box->events.push_back(ev);
-        }
-        box->cv.notify_one();
-      });
-      serve::TextStream text;
-      bool done = false, cancelled = false;
-      std::string error, reason;
-      while (!done) {
-        std::deque<TokenEvent> batch;
-        {
-          std::unique_lock<std::mutex> lock(box->m);
-          box->cv.wait_for(lock, std::chrono::milliseconds(50),
-                           [&] { return !box->events.empty(); });
-          batch.swap(box->events);
-        }
-        if (gInterrupted && !cancelled) {
-          engine.cancel(id);
-          cancelled = true;
-        }
-        for (const TokenEvent &ev : batch) {
-          if (ev.token >= 0 && !cancelled &&
-              static_cast<size_t>(ev.token) < tok.vocabSize() &&
-              !tok.isSpecial(static_cast<tokenizer::TokenId>(ev.token))) {
-            std::string bytes;
-            tok.decodeAppend(static_cast<tokenizer::TokenId>(ev.token), bytes);
-            std::cout << text.push(bytes) << std::flush;
-          }
-          if (ev.finished) {
-            done = true;
-            reason = ev.finishReason;
-            error = ev.error;
-          }
-        }
-      }
-      std::cout << text.finish();
-      if (cancelled)
+      StreamedAnswer answer = streamAnswer(
+          engine, tok, prompt, sp,
+          [](const std::string &piece) { std::cout << piece << std::flush; },
+          [] { return gInterrupted.load(); });
+      if (answer.cancelled)
         std::cout << " [stopped]";
-      else if (reason == "length")
+      else if (answer.finishReason == "length")
         std::cout << " [max tokens]";
-      else if (reason == "error")
-        std::cout << " [error: " << error << "]";
+      else if (answer.finishReason == "error")
+        std::cout << " [error: " << answer.error << "]";
       std::cout << "\n";
-      history.push_back({tokenizer::Role::Assistant, text.text(), true});
+      history.push_back({tokenizer::Role::Assistant, answer.text, true});
     }
 #endif
   });

@@ -1,13 +1,17 @@
-// gpt generate
+// gpt generate: continues a prompt on the generation engine (prefill, then
+// paged-KV decode), as the server does, so it takes the server's time per
+// token. The prompt and the generated text go to stdout as they come.
 #include "BackendFlags.h"
 #include "Commands.h"
-#include "RunDir.h"
+#include "EngineStream.h"
 
-#include "train/Sampler.h"
+#include "tokenizer/Tokenizer.h"
 
+#include <filesystem>
 #include <iostream>
 
 namespace gpt::cli {
+namespace fs = std::filesystem;
 
 void addGenerateCommand(CLI::App &app) {
   auto *cmd = app.add_subcommand(
@@ -25,7 +29,8 @@ void addGenerateCommand(CLI::App &app) {
   cmd->add_option("--model", o->model, "Run directory of `gpt train`")
       ->required();
   cmd->add_option("--prompt", o->prompt, "Text to continue")->required();
-  cmd->add_option("--max-tokens", o->maxTokens, "Tokens to generate")
+  cmd->add_option("--max-tokens", o->maxTokens,
+                  "Tokens to generate (at most what the context leaves)")
       ->capture_default_str();
   cmd->add_option("--temperature", o->temperature,
                   "Softmax temperature (0: greedy)")
@@ -40,48 +45,59 @@ void addGenerateCommand(CLI::App &app) {
         o->maxTokens < 0)
       throw std::runtime_error("need --temperature >= 0, 0 < --top-p <= 1 "
                                "and --max-tokens >= 0");
-    o->backend.threads = o->threads;
-    LoadedRun run = loadRun(o->model, o->backend);
-    const auto &tok = *run.tokenizer;
+#ifndef GPT_HAVE_ENGINE
+    throw std::runtime_error("this gpt was built without the generation "
+                             "engine (runtime/engine)");
+#else
+    if (!fs::is_directory(o->model))
+      throw std::runtime_error(o->model + ": not a run directory");
+    auto tok = tokenizer::Tokenizer::load(fs::path(o->model) / "tokenizer");
     std::vector<std::int32_t> ids;
     for (auto id : tok.encodeWithSpecial(o->prompt))
       ids.push_back(static_cast<std::int32_t>(id));
-    auto eot = tok.specialId(tokenizer::kEndOfText);
-    auto imEnd = tok.specialId(tokenizer::kImEnd);
     if (ids.empty()) {
+      auto eot = tok.specialId(tokenizer::kEndOfText);
       if (!eot)
         throw std::runtime_error("empty prompt and no <|endoftext|> token");
       ids.push_back(static_cast<std::int32_t>(*eot));
-    } else {
-      std::cout << o->prompt << std::flush;
     }
-    train::Sampler sampler(o->seed, o->temperature, o->topP);
-    const std::int64_t C = run.config.context_length;
-    std::string piece;
-    for (std::int64_t i = 0; i < o->maxTokens; ++i) {
-      std::int64_t start =
-          std::max<std::int64_t>(0, static_cast<std::int64_t>(ids.size()) - C);
-      std::vector<std::int32_t> window(ids.begin() + start, ids.end());
-      auto T = static_cast<std::int64_t>(window.size());
-      train::HostResult logits = run.model->forward(window, 1, T);
-      const std::int64_t V = run.config.vocab_size;
-      if (static_cast<std::int64_t>(logits.values.size()) != T * V)
-        throw std::runtime_error("forward returned logits of an unexpected "
-                                 "size");
-      const float *last = logits.values.data() + (T - 1) * V;
-      // Only ids the tokenizer can decode.
-      std::int64_t usable =
-          std::min<std::int64_t>(V, static_cast<std::int64_t>(tok.vocabSize()));
-      auto next = static_cast<std::int32_t>(sampler.sample(last, usable));
-      if ((eot && next == static_cast<std::int32_t>(*eot)) ||
-          (imEnd && next == static_cast<std::int32_t>(*imEnd)))
-        break; // end of document / of the assistant's turn
-      ids.push_back(next);
-      piece.clear();
-      tok.decodeAppend(static_cast<tokenizer::TokenId>(next), piece);
-      std::cout << piece << std::flush;
+    EngineOptions eo;
+    eo.maxBatch = 1;
+    eo.threads = o->threads;
+    eo.backend = o->backend.name;
+    eo.device = o->backend.device;
+    eo.kvCacheBytes = kvBytesForOneSequence(o->model);
+    Engine engine(o->model, eo);
+    const std::int64_t context = engine.contextLength();
+    const auto promptTokens = static_cast<std::int64_t>(ids.size());
+    if (promptTokens >= context)
+      throw std::runtime_error("the prompt is " + std::to_string(promptTokens) +
+                               " tokens; the model's context is " +
+                               std::to_string(context) +
+                               " (nothing would be left to generate)");
+    std::cout << o->prompt << std::flush;
+    const std::int64_t room = context - promptTokens;
+    if (o->maxTokens == 0) {
+      std::cout << "\n";
+      return;
     }
+    SamplingParams sp;
+    sp.temperature = static_cast<float>(o->temperature);
+    sp.topP = static_cast<float>(o->topP);
+    sp.hasSeed = true;
+    sp.seed = o->seed;
+    sp.maxTokens = static_cast<int>(std::min(o->maxTokens, room));
+    sp.stopTokens = answerStopTokens(tok);
+    StreamedAnswer answer = streamAnswer(
+        engine, tok, std::move(ids), sp,
+        [](const std::string &piece) { std::cout << piece << std::flush; });
     std::cout << "\n";
+    if (answer.finishReason == "error")
+      throw std::runtime_error("generation failed: " + answer.error);
+    if (answer.finishReason == "length" && o->maxTokens > room)
+      std::cerr << "(stopped at the model's context of " << context
+                << " tokens: " << answer.tokens << " generated)\n";
+#endif
   });
 }
 

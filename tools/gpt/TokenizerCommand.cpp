@@ -60,6 +60,7 @@ void addTrain(CLI::App &parent) {
     std::size_t vocabSize = 0;
     std::string out;
     unsigned threads = 2;
+    bool atomicAlnum = false;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("--input", o->inputs, "Text files to learn from")
@@ -73,6 +74,10 @@ void addTrain(CLI::App &parent) {
       ->required();
   cmd->add_option("--threads", o->threads, "Threads for pre-tokenization")
       ->capture_default_str();
+  cmd->add_flag("--atomic-alnum", o->atomicAlnum,
+                "Never merge an ASCII letter or digit with anything: each "
+                "stays a token of its own (for spelling and arithmetic "
+                "tasks)");
   cmd->callback([o] {
     tokenizer::BpeTrainer trainer;
     for (const std::string &in : o->inputs) {
@@ -83,6 +88,7 @@ void addTrain(CLI::App &parent) {
     }
     tokenizer::TrainOptions opts;
     opts.vocabSize = o->vocabSize;
+    opts.atomicAlnum = o->atomicAlnum;
     opts.progress = [](const char *stage, std::size_t done, std::size_t all) {
       std::cerr << "\r" << stage << " " << done << "/" << all << std::flush;
     };

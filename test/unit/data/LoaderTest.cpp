@@ -117,6 +117,50 @@ TEST(Loader, TooLittleData) {
   EXPECT_EQ(ok.windowsPerEpoch(), 1u);
 }
 
+// Documents end with 99: [1 2 99] [3 4 5 99] [10..18 99] [6 99], T = 4.
+TEST(Loader, PackedWindowsHoldWholeDocuments) {
+  TempDir dir;
+  std::vector<std::uint32_t> t = {1, 2, 99, 3, 4, 5, 99};
+  for (std::uint32_t i = 10; i <= 18; ++i)
+    t.push_back(i);
+  t.insert(t.end(), {99, 6, 99});
+  std::vector<std::uint8_t> w(t.size());
+  for (std::size_t i = 0; i < t.size(); ++i)
+    w[i] = t[i] == 99 ? 0 : 1;
+  writeShard(dir.path() / "d.bin", t, w, 100);
+  LoaderOptions o{1, 4, false, 0};
+  o.documentEnd = 99;
+  DataLoader l({dir.path() / "d.bin"}, o);
+  EXPECT_TRUE(l.state().packed);
+  // [0,3) [3,7): whole documents (the second does not fit after the
+  // first); the long one on the T grid [7,12) [11,16); its tail and the
+  // last document together [15,19).
+  ASSERT_EQ(l.windowsPerEpoch(), 5u);
+  struct Row {
+    std::vector<std::int32_t> in, target;
+    std::vector<float> weight;
+  };
+  std::vector<Row> want = {
+      {{1, 2, 99, 99}, {2, 99, 99, 99}, {1, 0, 0, 0}},
+      {{3, 4, 5, 99}, {4, 5, 99, 99}, {1, 1, 0, 0}},
+      {{10, 11, 12, 13}, {11, 12, 13, 14}, {1, 1, 1, 1}},
+      {{14, 15, 16, 17}, {15, 16, 17, 18}, {1, 1, 1, 1}},
+      {{18, 99, 6, 99}, {99, 6, 99, 99}, {0, 1, 0, 0}},
+  };
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    Batch b = l.next();
+    EXPECT_EQ(b.inputs, want[i].in) << "window " << i;
+    EXPECT_EQ(b.targets, want[i].target) << "window " << i;
+    EXPECT_EQ(b.weights, want[i].weight) << "window " << i;
+  }
+  // Packing is part of the recorded state.
+  DataLoader grid({dir.path() / "d.bin"}, {1, 4, false, 0});
+  EXPECT_FALSE(grid.state().packed);
+  EXPECT_THROW(grid.restore(l.state()), DataError);
+  LoaderState s = LoaderState::fromJson(l.state().toJson());
+  EXPECT_TRUE(s.packed);
+}
+
 TEST(Loader, FromPreparedChatCarriesWeights) {
   TempDir dir;
   PrepareOptions o;
@@ -125,6 +169,10 @@ TEST(Loader, FromPreparedChatCarriesWeights) {
   o.outDir = dir.path() / "out";
   prepareData(o);
   DataLoader l = DataLoader::fromPrepared(o.outDir, "val", {8, 64, true, 3});
+  EXPECT_TRUE(l.state().packed); // chat data is packed by conversation
+  LoaderOptions grid{8, 64, true, 3};
+  grid.packChat = false;
+  EXPECT_FALSE(DataLoader::fromPrepared(o.outDir, "val", grid).state().packed);
   float sum = 0;
   for (int i = 0; i < 10; ++i)
     for (float w : l.next().weights)

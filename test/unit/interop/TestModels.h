@@ -309,6 +309,18 @@ referenceLogits(const ModelConfig &c, const std::map<std::string, Tensor> &p,
 
 /// Compiles the run directory's config with the gptc of this build into
 /// RUN/artifact.gptart. Returns false (with the log) when that fails.
+/// True when this build has gptc (GPT_BUILD_COMPILER): only then can a test
+/// compile a run directory's artifact.
+constexpr bool kHaveGptc =
+#ifdef GPT_HAVE_GPTC
+    true;
+#else
+    false;
+#endif
+
+/// Compiles the run directory's artifact with gptc. Returns false (with
+/// gptc's output in `log`) when gptc fails: callers must fail the test then,
+/// since gptc was built (check kHaveGptc first to skip a compiler-less build).
 inline bool compileRunArtifact(const fs::path &runDir, std::string &log) {
 #ifdef GPT_HAVE_GPTC
   std::vector<std::string> argv = {std::string(GPT_BINARY_DIR) + "/bin/gptc",
