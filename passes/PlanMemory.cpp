@@ -157,15 +157,24 @@ private:
           !(isElementwiseKernel(def) || isa<AdamWOp, KVCacheWriteOp>(def)) ||
           !llvm::is_contained(def->getOperands(), Value(arg)))
         continue; // the emitter copies (or fills) it at the end
-      bool usedLater = llvm::any_of(arg.getUsers(), [&](Operation *user) {
-        return order[fn.getBody().front().findAncestorOpInBlock(*user)] >
-               order[def];
-      });
-      if (usedLater)
+      if (readAfter(arg, order[def]))
         continue;
       inPlace[v] = alias.getInt();
       inPlaceTaken.insert(alias.getInt());
     }
+  }
+
+  /// Whether an op after position `pos` reads `v`'s buffer: directly, or
+  /// through a reshape (a view of the same memory), however deep.
+  bool readAfter(Value v, int64_t pos) {
+    Block &body = fn.getBody().front();
+    for (Operation *user : v.getUsers()) {
+      if (order[body.findAncestorOpInBlock(*user)] > pos)
+        return true;
+      if (isa<ReshapeOp>(user) && readAfter(user->getResult(0), pos))
+        return true;
+    }
+    return false;
   }
 
   /// Roots (the value owning the memory; reshapes view their operand's) and

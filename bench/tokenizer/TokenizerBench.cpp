@@ -2,7 +2,7 @@
 // vocabulary. "Cold" clears the piece cache before every encode (each
 // iteration starts from nothing, like a fresh process); "Warm" keeps it.
 // MB/s is reported as bytes_per_second.
-#include "tokenizer/FileIO.h"
+#include "io/FileIO.h"
 #include "tokenizer/PreTokenizer.h"
 #include "tokenizer/Tokenizer.h"
 

@@ -1,7 +1,7 @@
 #include "data/ChatJsonl.h"
 
 #include "data/DataError.h"
-#include "tokenizer/FileIO.h"
+#include "io/FileIO.h"
 
 #include <nlohmann/json.hpp>
 

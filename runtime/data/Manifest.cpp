@@ -1,7 +1,7 @@
 #include "data/Manifest.h"
 
 #include "data/DataError.h"
-#include "tokenizer/FileIO.h"
+#include "io/FileIO.h"
 
 namespace gpt::data {
 namespace {

@@ -4,8 +4,8 @@
 #include "data/DataError.h"
 #include "data/Random.h"
 #include "data/Shard.h"
+#include "io/FileIO.h"
 #include "tokenizer/ChatTemplate.h"
-#include "tokenizer/FileIO.h"
 #include "tokenizer/PreTokenizer.h"
 
 #include <cmath>

@@ -18,10 +18,10 @@
 
 #include "artifact/Artifact.h"
 #include "backend/Backend.h"
+#include "io/ArtifactCache.h"
+#include "io/FileIO.h"
+#include "io/Safetensors.h"
 #include "runtime/model/ModelConfig.h"
-#include "train/ArtifactCache.h"
-#include "train/FileUtil.h"
-#include "train/Safetensors.h"
 
 #include <algorithm>
 #include <chrono>
@@ -65,20 +65,19 @@ struct Request {
 fs::path compileGenerationArtifact(const ModelConfig &config,
                                    const std::string &gptcOption,
                                    const std::string &target) {
-  fs::path gptc = gptcOption.empty()
-                      ? train::findGptc(train::selfExecutable(nullptr))
-                      : fs::path(gptcOption);
+  fs::path gptc = gptcOption.empty() ? io::findGptc(io::selfExecutable(nullptr))
+                                     : fs::path(gptcOption);
   if (gptc.empty())
     throw EngineError("the run directory's artifact has no prefill/decode "
                       "and the compiler gptc was not found ($GPT_GPTC, next "
                       "to this binary, PATH) to recompile it");
   std::string version;
-  if (train::runProcess({gptc.string(), "--version"}, version) != 0)
+  if (io::runProcess({gptc.string(), "--version"}, version) != 0)
     throw EngineError(gptc.string() + " --version failed: " + version);
   const std::string configJson = modelConfigToJson(config);
-  const std::string key = train::fnv1a64Hex(
-      configJson + "\n--target=" + target + " --generation\n" + version);
-  const fs::path dir = train::artifactCacheDir();
+  const std::string key = io::fnv1a64Hex(configJson + "\n--target=" + target +
+                                         " --generation\n" + version);
+  const fs::path dir = io::artifactCacheDir();
   const fs::path cached = dir / (key + ".gen.gptart");
   if (fs::exists(cached))
     return cached;
@@ -87,12 +86,12 @@ fs::path compileGenerationArtifact(const ModelConfig &config,
   std::string pid = std::to_string(::getpid());
   const fs::path cfg = dir / ("." + key + ".config.json." + pid);
   const fs::path tmp = dir / ("." + key + ".gen.gptart." + pid);
-  train::writeFileAtomic(cfg, configJson);
+  io::writeFileAtomic(cfg, configJson);
   std::string out;
-  int rc = train::runProcess({gptc.string(), "--config", cfg.string(),
-                              "--emit=artifact", "--target=" + target,
-                              "--generation", "-o", tmp.string()},
-                             out);
+  int rc = io::runProcess({gptc.string(), "--config", cfg.string(),
+                           "--emit=artifact", "--target=" + target,
+                           "--generation", "-o", tmp.string()},
+                          out);
   fs::remove(cfg, ec);
   if (rc != 0 || !fs::exists(tmp)) {
     fs::remove(tmp, ec);
@@ -134,7 +133,7 @@ struct Engine::Impl {
   BackendOptions backendOptions() const {
     return {opt.backend, opt.threads, opt.device};
   }
-  train::SafetensorsFile weights;
+  io::SafetensorsFile weights;
   std::map<std::string, TensorView> fixed; ///< params and KV pools by name
   int64_t L = 0, D = 0, V = 0, C = 0, BS = 0, NB = 0, N = 0;
   /// kv.<l>.k, kv.<l>.v; uninitialized (a position is written before it is
@@ -263,7 +262,7 @@ void Engine::Impl::load(const std::string &runDir) {
   // Weights.
   fs::path wpath = dir / "model.safetensors";
   try {
-    weights = train::readSafetensors(wpath);
+    weights = io::readSafetensors(wpath);
   } catch (const std::exception &e) {
     throw EngineError(e.what());
   }
@@ -274,8 +273,8 @@ void Engine::Impl::load(const std::string &runDir) {
     auto it = weights.tensors.find(in.name);
     if (it == weights.tensors.end())
       throw EngineError(wpath.string() + ": missing tensor '" + in.name + "'");
-    train::Tensor &t = it->second;
-    if (t.dtype != train::DType::F32 || t.shape != shape)
+    io::Tensor &t = it->second;
+    if (t.dtype != io::DType::F32 || t.shape != shape)
       throw EngineError(wpath.string() + ": tensor '" + in.name +
                         "' is not F32 with the artifact's shape");
     fixed[in.name] = {DType::F32, shape, t.data.data()};

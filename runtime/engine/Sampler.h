@@ -4,7 +4,7 @@
 // seed gives the same tokens on every platform and in any batch.
 #pragma once
 
-#include "engine/Engine.h"
+#include "engine/Request.h"
 
 #include <cstdint>
 #include <unordered_map>

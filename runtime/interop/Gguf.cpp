@@ -1,6 +1,6 @@
 #include "interop/Gguf.h"
 
-#include "train/FileUtil.h"
+#include "io/FileIO.h"
 
 #include <algorithm>
 #include <cstring>
@@ -550,13 +550,13 @@ GgufFile decodeGguf(std::string_view bytes, const std::string &where) {
 }
 
 void writeGguf(const std::filesystem::path &path, const GgufFile &file) {
-  train::writeFileAtomic(path, encodeGguf(file));
+  io::writeFileAtomic(path, encodeGguf(file));
 }
 
 GgufFile readGguf(const std::filesystem::path &path) {
   std::string bytes;
   try {
-    bytes = train::readFile(path);
+    bytes = io::readFile(path);
   } catch (const std::runtime_error &e) {
     throw GgufError(e.what());
   }

@@ -1,10 +1,10 @@
 #include "interop/Gpt2Interop.h"
 
 #include "interop/Half.h"
+#include "io/FileIO.h"
 #include "runtime/model/Parameters.h"
 #include "tokenizer/ByteLevel.h"
 #include "tokenizer/VocabFiles.h"
-#include "train/FileUtil.h"
 #include "train/Init.h"
 
 #include <cmath>
@@ -17,8 +17,8 @@
 
 namespace gpt::interop {
 namespace fs = std::filesystem;
-using train::DType;
-using train::Tensor;
+using io::DType;
+using io::Tensor;
 
 namespace {
 
@@ -60,8 +60,7 @@ Tensor toF32(Tensor t, const std::string &where, const std::string &name) {
       break;
     }
     default:
-      fail(where, "tensor '" + name + "' has dtype " +
-                      train::dtypeName(t.dtype) +
+      fail(where, "tensor '" + name + "' has dtype " + io::dtypeName(t.dtype) +
                       " (supported: F32, F16, BF16, F64)");
     }
   }
@@ -159,7 +158,7 @@ std::map<std::string, Tensor> readHfWeights(const fs::path &dir) {
   } else if (fs::exists(index)) {
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(train::readFile(index));
+      j = nlohmann::json::parse(io::readFile(index));
     } catch (const nlohmann::json::exception &e) {
       fail(index.string(), std::string("not valid JSON: ") + e.what());
     }
@@ -184,7 +183,7 @@ std::map<std::string, Tensor> readHfWeights(const fs::path &dir) {
          "no model.safetensors (or model.safetensors.index.json)");
   }
   for (const auto &f : files) {
-    train::SafetensorsFile st = train::readSafetensors(f);
+    io::SafetensorsFile st = io::readSafetensors(f);
     for (auto &[name, t] : st.tensors)
       if (!all.emplace(name, std::move(t)).second)
         fail(f.string(), "tensor '" + name + "' appears in two shards");
@@ -401,7 +400,7 @@ ModelBundle importHfGpt2(const fs::path &dir) {
   std::string where = cfgPath.string();
   nlohmann::json cfg;
   try {
-    cfg = nlohmann::json::parse(train::readFile(cfgPath));
+    cfg = nlohmann::json::parse(io::readFile(cfgPath));
   } catch (const nlohmann::json::exception &e) {
     fail(where, std::string("not valid JSON: ") + e.what());
   } catch (const std::runtime_error &e) {
@@ -777,7 +776,7 @@ ModelBundle readRunModel(const fs::path &runDir) {
     throw InteropError(e.what());
   }
   fs::path mp = runDir / "model.safetensors";
-  m.params = train::readSafetensors(mp).tensors;
+  m.params = io::readSafetensors(mp).tensors;
   try {
     m.tokenizer = std::make_unique<tokenizer::Tokenizer>(
         tokenizer::Tokenizer::load(runDir / "tokenizer"));
@@ -796,14 +795,14 @@ void writeRunModel(const fs::path &runDir, const ModelBundle &m,
                        ": already holds a model.safetensors (use --force to "
                        "replace it)");
   fs::create_directories(runDir);
-  train::writeFileAtomic(runDir / "config.json",
-                         modelConfigToJson(m.config) + "\n");
+  io::writeFileAtomic(runDir / "config.json",
+                      modelConfigToJson(m.config) + "\n");
   if (m.tokenizer)
     m.tokenizer->save(runDir / "tokenizer");
-  train::SafetensorsFile st;
+  io::SafetensorsFile st;
   st.metadata = {{"format", "pt"}, {"step", "0"}, {"producer", producer}};
   st.tensors = m.params;
-  train::writeSafetensors(runDir / "model.safetensors", st);
+  io::writeSafetensors(runDir / "model.safetensors", st);
 }
 
 } // namespace gpt::interop

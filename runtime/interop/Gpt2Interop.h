@@ -23,9 +23,9 @@
 #pragma once
 
 #include "interop/Gguf.h"
+#include "io/Safetensors.h"
 #include "runtime/model/ModelConfig.h"
 #include "tokenizer/Tokenizer.h"
-#include "train/Safetensors.h"
 
 #include <filesystem>
 #include <map>
@@ -47,7 +47,7 @@ public:
 struct ModelBundle {
   ModelConfig config;
   /// Our parameter names and layouts (runtime/model/Parameters.h), F32.
-  std::map<std::string, train::Tensor> params;
+  std::map<std::string, io::Tensor> params;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer;
   /// Remarks for the user (padding, ignored buffers, ...).
   std::vector<std::string> notes;

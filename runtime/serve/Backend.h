@@ -5,7 +5,7 @@
 
 #include <stdexcept>
 
-#include "engine/Engine.h"
+#include "engine/Request.h"
 
 #include <cstdint>
 #include <functional>

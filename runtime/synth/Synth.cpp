@@ -1,7 +1,7 @@
 #include "synth/Synth.h"
 
+#include "io/FileIO.h"
 #include "synth/Tasks.h"
-#include "tokenizer/FileIO.h"
 
 #include <nlohmann/json.hpp>
 

@@ -1,5 +1,5 @@
 // Tokenizer::load and Tokenizer::save: the on-disk tokenizer directory.
-#include "tokenizer/FileIO.h"
+#include "io/FileIO.h"
 #include "tokenizer/Tokenizer.h"
 #include "tokenizer/VocabFiles.h"
 

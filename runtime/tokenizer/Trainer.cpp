@@ -199,12 +199,9 @@ Tokenizer BpeTrainer::train(const TrainOptions &options) const {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
            (c >= 'A' && c <= 'Z');
   };
-  auto hasAlnum = [&](const std::string &t) {
-    return std::any_of(t.begin(), t.end(), isAlnum);
-  };
   auto allowed = [&](PairKey p) {
-    return !options.atomicAlnum ||
-           (!hasAlnum(tokens[p >> 32]) && !hasAlnum(tokens[p & 0xFFFFFFFFu]));
+    return !options.atomicAlnum || !isAlnum(tokens[p >> 32].back()) ||
+           !isAlnum(tokens[p & 0xFFFFFFFFu].front());
   };
   PairKey pair;
   while (merges.size() < wantMerges &&

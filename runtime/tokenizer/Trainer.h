@@ -6,7 +6,7 @@
 // pieces (weighted by piece count). Ties break towards the smaller
 // (left id, right id) pair, so training is deterministic. Pairs seen fewer
 // than `minPairCount` times are never merged, nor, with `atomicAlnum`, pairs
-// that would join an ASCII letter or digit to anything.
+// that would join an ASCII letter or digit to another.
 #pragma once
 
 #include "tokenizer/Tokenizer.h"
@@ -25,12 +25,11 @@ struct TrainOptions {
   std::size_t vocabSize = 0;
   std::vector<std::string> specialTokens = {kEndOfText, kImStart, kImEnd};
   std::uint64_t minPairCount = 2;
-  /// When set, every ASCII letter and digit is a token of its own: no merge
-  /// involves one (a space before a word stays a separate token too).
-  /// Spelling, reversing, counting letters and digit arithmetic then see
-  /// each letter and digit as the same token wherever it occurs, whatever
-  /// words the corpus repeats; other bytes (a CJK character's, punctuation)
-  /// still merge.
+  /// When set, no token holds two adjacent ASCII letters or digits: each
+  /// letter and digit stays its own symbol (a space before it may join it,
+  /// as other bytes such as a CJK character's still merge). Spelling,
+  /// reversing, counting letters and digit arithmetic then see every letter
+  /// and digit, whatever words the corpus repeats.
   bool atomicAlnum = false;
   /// Called now and then with (stage, done, total).
   std::function<void(const char *, std::size_t, std::size_t)> progress;

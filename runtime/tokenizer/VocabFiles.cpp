@@ -1,7 +1,7 @@
 #include "tokenizer/VocabFiles.h"
 
+#include "io/FileIO.h"
 #include "tokenizer/ByteLevel.h"
-#include "tokenizer/FileIO.h"
 
 #include <nlohmann/json.hpp>
 #include <stdexcept>

@@ -1,7 +1,7 @@
 #include "train/Checkpoint.h"
 
-#include "train/FileUtil.h"
-#include "train/Safetensors.h"
+#include "io/FileIO.h"
+#include "io/Safetensors.h"
 
 #include <csignal>
 #include <cstdlib>
@@ -98,11 +98,11 @@ void publishWeights(const fs::path &runDir, const fs::path &target) {
   fs::remove(tmp, ec);
   fs::create_hard_link(target, tmp, ec);
   if (ec) {
-    writeFileAtomic(runDir / "model.safetensors", readFile(target));
+    io::writeFileAtomic(runDir / "model.safetensors", io::readFile(target));
     return;
   }
   fs::rename(tmp, runDir / "model.safetensors");
-  syncDirectory(runDir);
+  io::syncDirectory(runDir);
 }
 
 } // namespace
@@ -113,23 +113,23 @@ void saveCheckpoint(const fs::path &runDir, const Trainer &trainer,
   fs::create_directories(runDir / "checkpoints");
   const std::string weights = stepFile("model", state.step);
   const std::string optimizer = stepFile("optimizer", state.step);
-  SafetensorsFile model;
+  io::SafetensorsFile model;
   model.metadata = {
       {"format", "pt"}, {"step", step}, {"producer", "gpt train"}};
   model.tensors = trainer.parameters();
-  writeSafetensors(runDir / weights, model);
+  io::writeSafetensors(runDir / weights, model);
   crashPoint();
 
-  SafetensorsFile opt;
+  io::SafetensorsFile opt;
   opt.metadata = {{"step", step}, {"producer", "gpt train"}};
   opt.tensors = trainer.optimizerState();
-  writeSafetensors(runDir / optimizer, opt);
+  io::writeSafetensors(runDir / optimizer, opt);
   crashPoint();
 
   // The commit point: from here on the run resumes at this step.
   state.weightsFile = weights;
   state.optimizerFile = optimizer;
-  writeFileAtomic(runDir / "state.json", state.toJson().dump(2) + "\n");
+  io::writeFileAtomic(runDir / "state.json", state.toJson().dump(2) + "\n");
   crashPoint();
 
   publishWeights(runDir, runDir / weights);
@@ -174,7 +174,7 @@ int repairRunDir(const fs::path &runDir) {
                 fs::equivalent(root, runDir / state->weightsFile, ec);
     if (!same && fs::exists(root)) {
       try { // a copy (no hard links) of the committed step is fine too
-        SafetensorsFile r = readSafetensors(root);
+        io::SafetensorsFile r = io::readSafetensors(root);
         auto it = r.metadata.find("step");
         same =
             it != r.metadata.end() &&
@@ -199,7 +199,7 @@ RunState readRunState(const fs::path &runDir) {
                              ": no checkpoint here (state.json is missing)");
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(readFile(p));
+    j = nlohmann::json::parse(io::readFile(p));
   } catch (const nlohmann::json::exception &e) {
     throw std::runtime_error(p.string() + ": " + e.what());
   }
@@ -207,7 +207,8 @@ RunState readRunState(const fs::path &runDir) {
 }
 
 namespace {
-void checkStep(const SafetensorsFile &f, const fs::path &p, std::int64_t step) {
+void checkStep(const io::SafetensorsFile &f, const fs::path &p,
+               std::int64_t step) {
   auto it = f.metadata.find("step");
   if (it == f.metadata.end())
     return; // a foreign weights file: nothing to compare
@@ -222,12 +223,12 @@ void checkStep(const SafetensorsFile &f, const fs::path &p, std::int64_t step) {
 void loadCheckpoint(const fs::path &runDir, Trainer &trainer,
                     const RunState &state, bool withOptimizer) {
   fs::path mp = runDir / state.weightsFile;
-  SafetensorsFile model = readSafetensors(mp);
+  io::SafetensorsFile model = io::readSafetensors(mp);
   checkStep(model, mp, state.step);
   trainer.loadParameters(model.tensors, mp.string());
   if (withOptimizer) {
     fs::path op = runDir / state.optimizerFile;
-    SafetensorsFile opt = readSafetensors(op);
+    io::SafetensorsFile opt = io::readSafetensors(op);
     checkStep(opt, op, state.step);
     trainer.loadOptimizerState(opt.tensors, op.string());
   }
@@ -238,7 +239,7 @@ void loadWeights(const fs::path &runDir, Trainer &trainer) {
   fs::path mp = runDir / "model.safetensors";
   if (fs::exists(runDir / "state.json"))
     mp = runDir / readRunState(runDir).weightsFile;
-  SafetensorsFile model = readSafetensors(mp);
+  io::SafetensorsFile model = io::readSafetensors(mp);
   trainer.loadParameters(model.tensors, mp.string());
 }
 

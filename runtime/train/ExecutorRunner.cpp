@@ -40,9 +40,9 @@ ExecutorRunner::run(const std::string &fn,
   std::map<std::string, TensorView> views;
   for (const auto &[name, ref] : inputs) {
     TensorView v;
-    if (ref.dtype == train::DType::F32)
+    if (ref.dtype == io::DType::F32)
       v.dtype = gpt::DType::F32;
-    else if (ref.dtype == train::DType::I32)
+    else if (ref.dtype == io::DType::I32)
       v.dtype = gpt::DType::I32;
     else
       throw std::runtime_error("input '" + name + "' of '" + fn +
@@ -73,10 +73,10 @@ void ExecutorRunner::markHostChanged(const std::string &name) {
 }
 
 void ExecutorRunner::readBack(const std::string &name, TensorRef dst) {
-  if (dst.dtype != train::DType::F32 && dst.dtype != train::DType::I32)
+  if (dst.dtype != io::DType::F32 && dst.dtype != io::DType::I32)
     throw std::runtime_error("readBack '" + name + "': only F32 and I32");
   exec_->readBack(
-      name, {dst.dtype == train::DType::F32 ? gpt::DType::F32 : gpt::DType::I32,
+      name, {dst.dtype == io::DType::F32 ? gpt::DType::F32 : gpt::DType::I32,
              dst.shape, dst.data});
 }
 

@@ -1,7 +1,7 @@
 #include "train/Init.h"
 
+#include "io/FileIO.h"
 #include "runtime/model/Parameters.h"
-#include "train/FileUtil.h"
 
 #include <cmath>
 
@@ -60,7 +60,8 @@ std::map<std::string, Tensor> initParameters(const ModelConfig &config,
       if (endsWith(spec.name, "c_proj.weight"))
         std *= residualScale;
       // Per-tensor stream: seed mixed with a hash of the name.
-      std::uint64_t nameHash = std::stoull(fnv1a64Hex(spec.name), nullptr, 16);
+      std::uint64_t nameHash =
+          std::stoull(io::fnv1a64Hex(spec.name), nullptr, 16);
       NormalStream rng(seed ^ (nameHash * 0x9e3779b97f4a7c15ull));
       for (std::int64_t i = 0; i < n; ++i)
         p[i] = static_cast<float>(std * rng.next());

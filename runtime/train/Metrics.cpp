@@ -1,6 +1,6 @@
 #include "train/Metrics.h"
 
-#include "train/FileUtil.h"
+#include "io/FileIO.h"
 
 #include <algorithm>
 #include <cmath>
@@ -96,7 +96,7 @@ MetricsLog::MetricsLog(fs::path path, std::optional<std::int64_t> keepUpTo)
   std::string text;
   for (const StepMetrics &m : all_)
     text += m.toJsonLine() + "\n";
-  writeFileAtomic(path_, text);
+  io::writeFileAtomic(path_, text);
 }
 
 void MetricsLog::append(const StepMetrics &m) {
@@ -270,7 +270,7 @@ void writeLossCurve(const fs::path &path,
     if (m.valLoss)
       val.push_back({static_cast<double>(m.step), *m.valLoss});
   }
-  writeFileAtomic(path, lossCurveSvg(train, val, title));
+  io::writeFileAtomic(path, lossCurveSvg(train, val, title));
 }
 
 } // namespace gpt::train

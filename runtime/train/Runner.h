@@ -6,7 +6,7 @@
 // (alias_input) are written into those buffers, the others are returned.
 #pragma once
 
-#include "train/Safetensors.h"
+#include "io/Safetensors.h"
 
 #include <cstdint>
 #include <map>
@@ -14,6 +14,11 @@
 #include <vector>
 
 namespace gpt::train {
+
+// Training's host tensors are the safetensors tensors (checkpoints hold
+// them as they are).
+using io::DType;
+using io::Tensor;
 
 struct TensorRef {
   DType dtype = DType::F32; // F32 or I32

@@ -1,9 +1,9 @@
 #include "train/TrainRun.h"
 
 #include "data/Manifest.h"
+#include "io/FileIO.h"
 #include "tokenizer/Tokenizer.h"
 #include "train/Evaluate.h"
-#include "train/FileUtil.h"
 #include "train/Metrics.h"
 
 #include <chrono>
@@ -33,9 +33,9 @@ void prepareRunDir(const fs::path &runDir, const fs::path &dataDir,
                              dataDir.string() + " was prepared with (" +
                              m.tokenizerFingerprint + ")");
   tok.save(runDir / "tokenizer");
-  writeFileAtomic(runDir / "config.json", modelConfigToJson(config) + "\n");
+  io::writeFileAtomic(runDir / "config.json", modelConfigToJson(config) + "\n");
   if (fs::absolute(artifact) != fs::absolute(runDir / "artifact.gptart"))
-    writeFileAtomic(runDir / "artifact.gptart", readFile(artifact));
+    io::writeFileAtomic(runDir / "artifact.gptart", io::readFile(artifact));
 }
 
 namespace {
@@ -96,7 +96,7 @@ RunResult runTraining(FunctionRunner &runner, const RunOptions &o) {
   } else {
     trainer.initialize(hp.seed);
     if (!o.initFrom.empty()) {
-      trainer.loadParameters(readSafetensors(o.initFrom).tensors,
+      trainer.loadParameters(io::readSafetensors(o.initFrom).tensors,
                              o.initFrom.string());
       log("initialized from " + o.initFrom.string());
     }

@@ -120,7 +120,7 @@ void checkAndCopy(std::map<std::string, Tensor> &dst,
                                "' (not a tensor of this model)");
     if (t.dtype != DType::F32)
       throw std::runtime_error(where + ": tensor '" + name + "' is " +
-                               dtypeName(t.dtype) + ", expected F32");
+                               io::dtypeName(t.dtype) + ", expected F32");
     if (t.shape != it->second.shape) {
       auto str = [](const std::vector<std::int64_t> &s) {
         std::string o = "[";

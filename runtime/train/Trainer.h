@@ -12,9 +12,9 @@
 #pragma once
 
 #include "data/Loader.h"
+#include "io/Safetensors.h"
 #include "runtime/model/ModelConfig.h"
 #include "train/Runner.h"
-#include "train/Safetensors.h"
 
 #include <cstdint>
 #include <map>

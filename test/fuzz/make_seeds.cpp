@@ -3,9 +3,9 @@
 // Usage: make_seeds OUT_DIR   (creates OUT_DIR/gguf, OUT_DIR/safetensors)
 #include "interop/Gguf.h"
 #include "interop/Gpt2Interop.h"
+#include "io/Safetensors.h"
 #include "runtime/model/Parameters.h"
 #include "tokenizer/ByteLevel.h"
-#include "train/Safetensors.h"
 
 #include <filesystem>
 #include <fstream>
@@ -48,7 +48,7 @@ int main(int argc, char **argv) {
     std::vector<float> v(static_cast<std::size_t>(n));
     for (std::size_t i = 0; i < v.size(); ++i)
       v[i] = static_cast<float>((i * 7919 + s.name.size()) % 13) / 13.0f - 0.5f;
-    m.params[s.name] = train::Tensor::fromF32(s.shape, v);
+    m.params[s.name] = io::Tensor::fromF32(s.shape, v);
   }
   write(out / "gguf" / "micro_f32.gguf",
         interop::encodeGguf(
@@ -79,19 +79,18 @@ int main(int argc, char **argv) {
   v.tensors.push_back(q);
   write(out / "gguf" / "values.gguf", interop::encodeGguf(v));
 
-  train::SafetensorsFile st;
+  io::SafetensorsFile st;
   st.tensors = m.params;
   st.metadata = {{"format", "pt"}, {"step", "0"}};
-  write(out / "safetensors" / "micro.safetensors",
-        train::encodeSafetensors(st));
-  train::SafetensorsFile small;
-  small.tensors["a"] = train::Tensor::fromF32({2, 2}, {1, 2, 3, 4});
-  small.tensors["b"].dtype = train::DType::F16;
+  write(out / "safetensors" / "micro.safetensors", io::encodeSafetensors(st));
+  io::SafetensorsFile small;
+  small.tensors["a"] = io::Tensor::fromF32({2, 2}, {1, 2, 3, 4});
+  small.tensors["b"].dtype = io::DType::F16;
   small.tensors["b"].shape = {3};
   small.tensors["b"].data.assign(6, 0);
-  small.tensors["e"] = train::Tensor::fromF32({0}, {});
+  small.tensors["e"] = io::Tensor::fromF32({0}, {});
   write(out / "safetensors" / "small.safetensors",
-        train::encodeSafetensors(small));
+        io::encodeSafetensors(small));
   std::cout << "seeds written to " << out << "\n";
   return 0;
 }

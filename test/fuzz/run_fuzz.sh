@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bounded libFuzzer runs over the untrusted inputs:
 #   gguf         runtime/interop/Gguf.cpp + the gpt2 import (Gpt2Interop.cpp)
-#   safetensors  runtime/train/Safetensors.cpp
+#   safetensors  runtime/io/Safetensors.cpp
 #   http         the server's request path: raw bytes -> Beast's parser ->
 #                checkRequestHead/routeRequest -> the OpenAI protocol
 #                parser (HttpFuzz.h)
@@ -46,12 +46,13 @@ fi
 # Sources each target needs (compiled once, fuzzer-instrumented).
 LIB_SOURCES=()
 for f in "$ROOT"/runtime/tokenizer/*.cpp; do LIB_SOURCES+=("$f"); done
+LIB_SOURCES+=("$ROOT"/runtime/io/FileIO.cpp)
 for t in "${TARGETS[@]}"; do
   case $t in
   gguf | safetensors)
     LIB_SOURCES+=("$ROOT"/runtime/interop/Gguf.cpp
       "$ROOT"/runtime/interop/Gpt2Interop.cpp
-      "$ROOT"/runtime/train/Safetensors.cpp "$ROOT"/runtime/train/FileUtil.cpp
+      "$ROOT"/runtime/io/Safetensors.cpp
       "$ROOT"/runtime/train/Init.cpp
       "$ROOT"/runtime/model/ModelConfig.cpp
       "$ROOT"/runtime/model/Parameters.cpp) ;;

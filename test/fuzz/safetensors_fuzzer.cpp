@@ -1,6 +1,6 @@
-// libFuzzer target: the safetensors reader (runtime/train/Safetensors).
+// libFuzzer target: the safetensors reader (runtime/io/Safetensors).
 // Any input must parse or fail with SafetensorsError. See run_fuzz.sh.
-#include "train/Safetensors.h"
+#include "io/Safetensors.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -10,8 +10,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data,
                                       std::size_t size) {
   std::string bytes(reinterpret_cast<const char *>(data), size);
   try {
-    gpt::train::decodeSafetensors(bytes, "fuzz.safetensors");
-  } catch (const gpt::train::SafetensorsError &) {
+    gpt::io::decodeSafetensors(bytes, "fuzz.safetensors");
+  } catch (const gpt::io::SafetensorsError &) {
   }
   return 0;
 }

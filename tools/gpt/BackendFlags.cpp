@@ -1,7 +1,7 @@
 #include "BackendFlags.h"
 
 #include "artifact/Artifact.h"
-#include "train/ArtifactCache.h"
+#include "io/ArtifactCache.h"
 
 namespace gpt::cli {
 
@@ -32,8 +32,7 @@ artifactForBackend(const std::filesystem::path &candidate,
     if (a.target == target)
       return candidate;
   }
-  return train::compileArtifact(config, train::selfExecutable(nullptr), log,
-                                target);
+  return io::compileArtifact(config, io::selfExecutable(nullptr), log, target);
 }
 
 } // namespace gpt::cli

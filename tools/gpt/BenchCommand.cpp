@@ -9,9 +9,9 @@
 #include "artifact/Artifact.h"
 #include "engine/Engine.h"
 #include "executor/Executor.h"
-#include "train/ArtifactCache.h"
+#include "io/ArtifactCache.h"
+#include "io/Safetensors.h"
 #include "train/Init.h"
-#include "train/Safetensors.h"
 
 #include <nlohmann/json.hpp>
 
@@ -83,8 +83,8 @@ int runBenchTrain(const BenchOptions &o) {
   };
   auto path = !o.artifact.empty()
                   ? std::filesystem::path(o.artifact)
-                  : train::compileArtifact(config, train::selfExecutable("gpt"),
-                                           log, artifactTarget(o.backend));
+                  : io::compileArtifact(config, io::selfExecutable("gpt"), log,
+                                        artifactTarget(o.backend));
   Artifact artifact = readArtifact(path.string());
   checkArtifactConfig(artifact, config, path.string());
   BackendOptions backend = o.backend;
@@ -95,14 +95,14 @@ int runBenchTrain(const BenchOptions &o) {
 
   // Parameters, optimizer state and gradient accumulators, named as the
   // artifact's inputs.
-  std::map<std::string, train::Tensor> buffers =
+  std::map<std::string, io::Tensor> buffers =
       train::initParameters(config, 1234);
   std::vector<std::string> params;
   for (auto &[name, t] : buffers)
     params.push_back(name);
   for (const std::string &p : params)
     for (const char *prefix : {"grad.", "adam_m.", "adam_v."}) {
-      train::Tensor z = buffers.at(p);
+      io::Tensor z = buffers.at(p);
       std::fill(z.data.begin(), z.data.end(), 0);
       buffers[prefix + p] = std::move(z);
     }
@@ -139,7 +139,7 @@ int runBenchTrain(const BenchOptions &o) {
       else if (input.name == "hparams")
         in[input.name] = {DType::F32, {9}, hparams.data()};
       else {
-        train::Tensor &t = buffers.at(input.name);
+        io::Tensor &t = buffers.at(input.name);
         in[input.name] = {DType::F32, t.shape, t.data.data()};
       }
     }
@@ -245,9 +245,9 @@ std::filesystem::path randomRunDir(const ModelConfig &config) {
                  ("gpt_bench_generate_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   std::ofstream(dir / "config.json") << modelConfigToJson(config);
-  train::SafetensorsFile weights;
+  io::SafetensorsFile weights;
   weights.tensors = train::initParameters(config, 1234);
-  train::writeSafetensors(dir / "model.safetensors", weights);
+  io::writeSafetensors(dir / "model.safetensors", weights);
   return dir;
 }
 

@@ -13,8 +13,8 @@
 #include "RunDir.h"
 
 #include "data/ChatJsonl.h"
+#include "io/FileIO.h"
 #include "tokenizer/ChatTemplate.h"
-#include "tokenizer/FileIO.h"
 
 #include <algorithm>
 #include <cstdio>

@@ -3,8 +3,8 @@
 #include "Commands.h"
 #include "RunDir.h"
 
+#include "io/FileIO.h"
 #include "train/Evaluate.h"
-#include "train/FileUtil.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -53,7 +53,7 @@ void addEvalCommand(CLI::App &app) {
     if (fs::is_directory(o->data)) {
       streams = train::readPreparedSplit(o->data, o->split, &tokensPerByte);
     } else {
-      std::string text = train::readFile(o->data);
+      std::string text = io::readFile(o->data);
       train::TokenStream s;
       for (auto id : run.tokenizer->encode(text))
         s.tokens.push_back(static_cast<std::int32_t>(id));

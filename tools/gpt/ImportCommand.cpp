@@ -10,7 +10,7 @@
 
 #include "RunDir.h"
 #include "interop/Gpt2Interop.h"
-#include "train/ArtifactCache.h"
+#include "io/ArtifactCache.h"
 
 #include <filesystem>
 #include <iostream>
@@ -40,8 +40,8 @@ void finishImport(const interop::ModelBundle &m, const ImportOpts &o,
   if (o.noArtifact)
     return;
   try {
-    fs::path art = train::compileArtifact(
-        m.config, train::selfExecutable("gpt"),
+    fs::path art = io::compileArtifact(
+        m.config, io::selfExecutable("gpt"),
         [](const std::string &line) { std::cerr << line << "\n"; });
     fs::copy_file(art, fs::path(o.out) / "artifact.gptart",
                   fs::copy_options::overwrite_existing);

@@ -1,7 +1,7 @@
 // gpt tokenizer train | encode | decode
 #include "Commands.h"
 
-#include "tokenizer/FileIO.h"
+#include "io/FileIO.h"
 #include "tokenizer/Tokenizer.h"
 #include "tokenizer/Trainer.h"
 
@@ -75,9 +75,9 @@ void addTrain(CLI::App &parent) {
   cmd->add_option("--threads", o->threads, "Threads for pre-tokenization")
       ->capture_default_str();
   cmd->add_flag("--atomic-alnum", o->atomicAlnum,
-                "Never merge an ASCII letter or digit with anything: each "
-                "stays a token of its own (for spelling and arithmetic "
-                "tasks)");
+                "Never merge an ASCII letter or digit with another (a "
+                "space may still join one): for spelling and arithmetic "
+                "tasks");
   cmd->callback([o] {
     tokenizer::BpeTrainer trainer;
     for (const std::string &in : o->inputs) {

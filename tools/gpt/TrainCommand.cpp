@@ -4,10 +4,10 @@
 #include "RunDir.h"
 
 #include "data/Manifest.h"
-#include "train/ArtifactCache.h"
+#include "io/ArtifactCache.h"
+#include "io/FileIO.h"
 #include "train/Checkpoint.h"
 #include "train/ExecutorRunner.h"
-#include "train/FileUtil.h"
 #include "train/TrainRun.h"
 
 #include <algorithm>
@@ -71,7 +71,7 @@ ModelConfig resolveConfig(const TrainOpts &o, std::int64_t vocab) {
   } else {
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(train::readFile(o.config));
+      j = nlohmann::json::parse(io::readFile(o.config));
     } catch (const nlohmann::json::exception &e) {
       throw std::runtime_error(o.config + ": " + e.what());
     }
@@ -152,8 +152,8 @@ int runTrain(const TrainOpts &o, CLI::App *cmd) {
       artifact = o.artifact;
     } else {
       artifact =
-          train::compileArtifact(config, train::selfExecutable(o.argv0.c_str()),
-                                 log, artifactTarget(o.backend));
+          io::compileArtifact(config, io::selfExecutable(o.argv0.c_str()), log,
+                              artifactTarget(o.backend));
     }
     {
       // Check the artifact before writing anything into the run directory.

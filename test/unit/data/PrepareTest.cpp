@@ -3,7 +3,7 @@
 #include "data/ChatJsonl.h"
 #include "data/DataError.h"
 #include "data/Shard.h"
-#include "tokenizer/FileIO.h"
+#include "io/FileIO.h"
 #include "tokenizer/Tokenizer.h"
 
 #include <gtest/gtest.h>

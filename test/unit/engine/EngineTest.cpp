@@ -6,10 +6,10 @@
 
 #include "artifact/Artifact.h"
 #include "executor/CpuExecutor.h"
+#include "io/ArtifactCache.h"
+#include "io/Safetensors.h"
 #include "runtime/model/ModelConfig.h"
-#include "train/ArtifactCache.h"
 #include "train/Init.h"
-#include "train/Safetensors.h"
 
 #include <gtest/gtest.h>
 
@@ -62,20 +62,20 @@ fs::path makeRunDir(const std::string &name, bool generation) {
   else
     argv.push_back("--no-generation");
   std::string log;
-  int rc = train::runProcess(argv, log);
+  int rc = io::runProcess(argv, log);
   if (rc != 0 && !generation) { // a gptc that only knows --generation
     argv.pop_back();
-    rc = train::runProcess(argv, log);
+    rc = io::runProcess(argv, log);
   }
   EXPECT_EQ(rc, 0) << log;
-  train::SafetensorsFile weights;
+  io::SafetensorsFile weights;
   weights.tensors = train::initParameters(config, 7);
   for (auto &kv : weights.tensors) {
     float *p = kv.second.f32();
     for (int64_t i = 0; i < kv.second.numel(); ++i)
       p[i] *= kv.first.find("ln") == std::string::npos ? 15.0f : 1.0f;
   }
-  train::writeSafetensors(dir / "model.safetensors", weights);
+  io::writeSafetensors(dir / "model.safetensors", weights);
   return dir;
 }
 
@@ -104,7 +104,7 @@ class Reference {
 public:
   explicit Reference(const fs::path &dir)
       : exec_(readArtifact((dir / "artifact.gptart").string()), 2),
-        weights_(train::readSafetensors(dir / "model.safetensors")) {
+        weights_(io::readSafetensors(dir / "model.safetensors")) {
     for (auto &kv : weights_.tensors)
       params_[kv.first] = {DType::F32, kv.second.shape, kv.second.data.data()};
   }
@@ -129,7 +129,7 @@ public:
 
 private:
   CpuExecutor exec_;
-  train::SafetensorsFile weights_;
+  io::SafetensorsFile weights_;
   std::map<std::string, TensorView> params_;
 };
 
@@ -488,16 +488,16 @@ TEST(Engine, Bench) {
   }
   std::string log;
   auto t0 = std::chrono::steady_clock::now();
-  ASSERT_EQ(train::runProcess({std::string(GPT_BINARY_DIR) + "/bin/gptc",
-                               "--config", (dir / "config.json").string(),
-                               "--emit=artifact", "--generation", "-o",
-                               (dir / "artifact.gptart").string()},
-                              log),
-            0)
+  ASSERT_EQ(
+      io::runProcess({std::string(GPT_BINARY_DIR) + "/bin/gptc", "--config",
+                      (dir / "config.json").string(), "--emit=artifact",
+                      "--generation", "-o", (dir / "artifact.gptart").string()},
+                     log),
+      0)
       << log;
-  train::SafetensorsFile weights;
+  io::SafetensorsFile weights;
   weights.tensors = train::initParameters(config, 1);
-  train::writeSafetensors(dir / "model.safetensors", weights);
+  io::writeSafetensors(dir / "model.safetensors", weights);
   auto secs = [](auto a) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - a)
         .count();
@@ -537,7 +537,7 @@ TEST(Engine, BenchProfileDecode) {
   if (!std::getenv("GPT_ENGINE_BENCH") || !fs::exists(dir / "artifact.gptart"))
     GTEST_SKIP() << "needs Engine.Bench first";
   CpuExecutor exec(readArtifact((dir / "artifact.gptart").string()));
-  train::SafetensorsFile w = train::readSafetensors(dir / "model.safetensors");
+  io::SafetensorsFile w = io::readSafetensors(dir / "model.safetensors");
   ModelConfig config = loadModelConfig((dir / "config.json").string());
   std::map<std::string, TensorView> in;
   for (auto &kv : w.tensors)

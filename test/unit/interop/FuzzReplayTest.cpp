@@ -3,7 +3,7 @@
 // fuzz targets run: each input must parse or fail with a typed error.
 #include "interop/Gguf.h"
 #include "interop/Gpt2Interop.h"
-#include "train/Safetensors.h"
+#include "io/Safetensors.h"
 
 #include <gtest/gtest.h>
 
@@ -56,8 +56,8 @@ TEST(FuzzReplay, Safetensors) {
   for (const auto &f : files) {
     SCOPED_TRACE(f.string());
     try {
-      gpt::train::decodeSafetensors(slurp(f), f.string());
-    } catch (const gpt::train::SafetensorsError &) {
+      gpt::io::decodeSafetensors(slurp(f), f.string());
+    } catch (const gpt::io::SafetensorsError &) {
     }
   }
 }

@@ -112,9 +112,9 @@ TEST(HfImport, ShardedCheckpoint) {
   ModelConfig c = tinyConfig(true);
   auto params = randomParams(c, 5);
   fs::path dir = writeHfCheckpoint("hf_sharded", c, params);
-  auto all = gpt::train::readSafetensors(dir / "model.safetensors");
+  auto all = gpt::io::readSafetensors(dir / "model.safetensors");
   fs::remove(dir / "model.safetensors");
-  gpt::train::SafetensorsFile a, b;
+  gpt::io::SafetensorsFile a, b;
   nlohmann::json index = {{"metadata", {{"total_size", 0}}},
                           {"weight_map", nlohmann::json::object()}};
   int i = 0;
@@ -125,8 +125,8 @@ TEST(HfImport, ShardedCheckpoint) {
                                  ? "model-00001-of-00002.safetensors"
                                  : "model-00002-of-00002.safetensors";
   }
-  gpt::train::writeSafetensors(dir / "model-00001-of-00002.safetensors", a);
-  gpt::train::writeSafetensors(dir / "model-00002-of-00002.safetensors", b);
+  gpt::io::writeSafetensors(dir / "model-00001-of-00002.safetensors", a);
+  gpt::io::writeSafetensors(dir / "model-00002-of-00002.safetensors", b);
   writeText(dir / "model.safetensors.index.json", index.dump());
   ModelBundle m = importHfGpt2(dir);
   auto want = padded(params, 264, c.d_model);
@@ -213,9 +213,9 @@ TEST(HfImport, ErrorsNameTheTensorOrKey) {
   {
     auto p = params;
     fs::path dir = writeHfCheckpoint("hf_both", c, p);
-    auto st = gpt::train::readSafetensors(dir / "model.safetensors");
+    auto st = gpt::io::readSafetensors(dir / "model.safetensors");
     st.tensors["wpe.weight"] = st.tensors.at("transformer.wpe.weight");
-    gpt::train::writeSafetensors(dir / "model.safetensors", st);
+    gpt::io::writeSafetensors(dir / "model.safetensors", st);
     std::string e = importError(dir);
     EXPECT_NE(e.find("'wpe.weight' appears both"), std::string::npos) << e;
   }

@@ -310,8 +310,8 @@ TEST(MalformedGgufModel, SemanticErrorsNameTheKeyOrTensor) {
 namespace {
 std::string stError(const std::string &bytes) {
   try {
-    gpt::train::decodeSafetensors(bytes, "f.safetensors");
-  } catch (const gpt::train::SafetensorsError &e) {
+    gpt::io::decodeSafetensors(bytes, "f.safetensors");
+  } catch (const gpt::io::SafetensorsError &e) {
     return e.what();
   }
   return "";
@@ -326,9 +326,9 @@ std::string stFile(const std::string &json, const std::string &data) {
 
 TEST(MalformedSafetensors, EveryTruncationIsAnError) {
   ModelConfig c = tinyConfig(true);
-  gpt::train::SafetensorsFile f;
+  gpt::io::SafetensorsFile f;
   f.tensors = randomParams(c, 31);
-  std::string good = gpt::train::encodeSafetensors(f);
+  std::string good = gpt::io::encodeSafetensors(f);
   for (std::size_t n = 0; n < good.size(); n += (n < 4000 ? 1 : 61))
     ASSERT_FALSE(stError(good.substr(0, n)).empty()) << n;
 }
@@ -373,10 +373,10 @@ TEST(Safetensors, FilesWeWriteFollowTheReferenceLayout) {
   // names, data_offsets relative to the data, sorted, contiguous from 0 to
   // the end of the file, __metadata__ a string -> string map.
   ModelConfig c = tinyConfig(false);
-  gpt::train::SafetensorsFile f;
+  gpt::io::SafetensorsFile f;
   f.tensors = randomParams(c, 32);
   f.metadata = {{"format", "pt"}, {"step", "0"}};
-  std::string b = gpt::train::encodeSafetensors(f);
+  std::string b = gpt::io::encodeSafetensors(f);
   std::uint64_t n = 0;
   std::memcpy(&n, b.data(), 8);
   ASSERT_LE(8 + n, b.size());

@@ -4,13 +4,13 @@
 #pragma once
 
 #include "interop/Gpt2Interop.h"
+#include "io/ArtifactCache.h"
+#include "io/Safetensors.h"
 #include "runtime/model/ModelConfig.h"
 #include "runtime/model/Parameters.h"
 #include "tokenizer/ByteLevel.h"
-#include "train/ArtifactCache.h"
 #include "train/Checkpoint.h"
 #include "train/ExecutorRunner.h"
-#include "train/Safetensors.h"
 #include "train/Trainer.h"
 
 #include <gtest/gtest.h>
@@ -29,8 +29,8 @@
 namespace itest {
 namespace fs = std::filesystem;
 using gpt::ModelConfig;
-using gpt::train::DType;
-using gpt::train::Tensor;
+using gpt::io::DType;
+using gpt::io::Tensor;
 
 inline fs::path tempRoot() {
   static fs::path root = [] {
@@ -136,7 +136,7 @@ inline fs::path writeHfCheckpoint(const std::string &name, const ModelConfig &c,
   if (c.d_ff != 4 * c.d_model)
     cfg["n_inner"] = c.d_ff;
   writeText(dir / "config.json", cfg.dump(2));
-  gpt::train::SafetensorsFile st;
+  gpt::io::SafetensorsFile st;
   st.metadata = {{"format", "pt"}};
   const std::string pre = o.prefix ? "transformer." : "";
   for (const auto &[n, t] : params) {
@@ -156,7 +156,7 @@ inline fs::path writeHfCheckpoint(const std::string &name, const ModelConfig &c,
       st.tensors[h + "bias"] = Tensor::fromF32({1, 1, T, T}, mask);
       st.tensors[h + "masked_bias"] = Tensor::fromF32({}, {-1e4f});
     }
-  gpt::train::writeSafetensors(dir / "model.safetensors", st);
+  gpt::io::writeSafetensors(dir / "model.safetensors", st);
   nlohmann::ordered_json vocab = nlohmann::ordered_json::object();
   std::vector<std::string> toks = tinyTokens();
   for (std::size_t i = 0; i < toks.size(); ++i)
@@ -329,7 +329,7 @@ inline bool compileRunArtifact(const fs::path &runDir, std::string &log) {
                                    "--emit=artifact",
                                    "-o",
                                    (runDir / "artifact.gptart").string()};
-  return gpt::train::runProcess(argv, log) == 0;
+  return gpt::io::runProcess(argv, log) == 0;
 #else
   (void)runDir;
   log = "built without the compiler";

@@ -3,7 +3,7 @@
 #include "synth/Synth.h"
 
 #include "data/ChatJsonl.h"
-#include "tokenizer/FileIO.h"
+#include "io/FileIO.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

@@ -1,6 +1,6 @@
 #include "tokenizer/Trainer.h"
 #include "TestData.h"
-#include "tokenizer/FileIO.h"
+#include "io/FileIO.h"
 
 #include <filesystem>
 #include <gtest/gtest.h>
@@ -45,6 +45,42 @@ TEST(Trainer, HandCheckedMerges) {
 TEST(Trainer, TiesBreakByPairIds) {
   Tokenizer t = trainOn("ab ab cd cd", 256 + 3 + 10);
   EXPECT_EQ(t.merges(), (Merges{{"a", "b"}, {"c", "d"}, {" ", "cd"}}));
+}
+
+// --atomic-alnum: no token holds two adjacent ASCII letters or digits, on
+// real text with room for many merges; other merges (spaces before a
+// letter, CJK bytes) still happen, and text round-trips.
+TEST(Trainer, AtomicAlnumNeverJoinsLettersOrDigits) {
+  std::string text = io::readFile(std::string(testing::sharedDataDir()) +
+                                  "/tinyshakespeare.txt")
+                         .substr(0, 100000) +
+                     " 12 345 6789 你好你好你好 世界世界世界";
+  BpeTrainer trainer;
+  trainer.addText(text, 1);
+  TrainOptions opts;
+  opts.vocabSize = 600;
+  opts.atomicAlnum = true;
+  Tokenizer t = trainer.train(opts);
+  ASSERT_GT(t.merges().size(), 20u); // it still learns merges
+  auto alnum = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+           (c >= 'A' && c <= 'Z');
+  };
+  bool spaceLetter = false, cjk = false;
+  for (TokenId id = 0; id < t.mergeableSize(); ++id) {
+    std::string b = t.model().bytes(id);
+    for (std::size_t i = 0; i + 1 < b.size(); ++i)
+      ASSERT_FALSE(alnum(b[i]) && alnum(b[i + 1])) << "token '" << b << "'";
+    spaceLetter |= b.size() == 2 && b[0] == ' ' && alnum(b[1]);
+    cjk |= b == "你好" || b == "你" || b == "世界";
+  }
+  EXPECT_TRUE(spaceLetter);
+  EXPECT_TRUE(cjk);
+  EXPECT_EQ(t.decode(t.encode(text)), text);
+  // Every letter of a word is its own token (a leading space may join).
+  EXPECT_EQ(t.encode("melon").size(), 5u);
+  EXPECT_EQ(t.encode(" melon").size(), 5u);
+  EXPECT_EQ(t.encode("12345").size(), 5u);
 }
 
 TEST(Trainer, VocabSizeIsRespected) {

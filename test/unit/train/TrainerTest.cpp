@@ -1,12 +1,12 @@
 #include "MockRunner.h"
 
 #include "data/Prepare.h"
+#include "io/FileIO.h"
+#include "io/Safetensors.h"
 #include "train/Checkpoint.h"
 #include "train/Evaluate.h"
-#include "train/FileUtil.h"
 #include "train/Init.h"
 #include "train/Metrics.h"
-#include "train/Safetensors.h"
 #include "train/TrainRun.h"
 #include "train/Trainer.h"
 
@@ -18,6 +18,7 @@
 
 using namespace gpt;
 using namespace gpt::train;
+using namespace gpt::io;
 using gpt::train::testing::MockRunner;
 namespace fs = std::filesystem;
 

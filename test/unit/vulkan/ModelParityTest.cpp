@@ -5,10 +5,10 @@
 #include "artifact/Artifact.h"
 #include "backend/Backend.h"
 #include "engine/Engine.h"
+#include "io/ArtifactCache.h"
+#include "io/Safetensors.h"
 #include "runtime/model/ModelConfig.h"
-#include "train/ArtifactCache.h"
 #include "train/Init.h"
-#include "train/Safetensors.h"
 #include "vulkan/VulkanExecutor.h"
 
 #include <gtest/gtest.h>
@@ -67,17 +67,16 @@ Artifact compile(const std::string &target) {
   std::ofstream(cfg) << modelConfigToJson(tinyConfig());
   fs::path out = testRoot() / ("model." + target + ".gptart");
   std::string log;
-  int rc =
-      train::runProcess({gptc(), "--config", cfg.string(), "--emit=artifact",
-                         "--target=" + target, "-o", out.string()},
-                        log);
+  int rc = io::runProcess({gptc(), "--config", cfg.string(), "--emit=artifact",
+                           "--target=" + target, "-o", out.string()},
+                          log);
   EXPECT_EQ(rc, 0) << log;
   return readArtifact(out.string());
 }
 
 /// Parameters, gradient accumulators and Adam state, by input name.
 struct ModelState {
-  std::map<std::string, train::Tensor> tensors;
+  std::map<std::string, io::Tensor> tensors;
   explicit ModelState(const ModelConfig &config) {
     tensors = train::initParameters(config, 11);
     std::vector<std::string> params;
@@ -85,7 +84,7 @@ struct ModelState {
       params.push_back(kv.first);
     for (const std::string &p : params)
       for (const char *prefix : {"grad.", "adam_m.", "adam_v."}) {
-        train::Tensor z = tensors.at(p);
+        io::Tensor z = tensors.at(p);
         std::fill(z.data.begin(), z.data.end(), 0);
         tensors[prefix + p] = std::move(z);
       }
@@ -133,7 +132,7 @@ StepLosses trainSteps(Executor &exec, ModelState &state, int steps) {
         else if (input.name == "hparams")
           in[input.name] = {DType::F32, {9}, hparams.data()};
         else {
-          train::Tensor &t = state.tensors.at(input.name);
+          io::Tensor &t = state.tensors.at(input.name);
           in[input.name] = {DType::F32, t.shape, t.data.data()};
         }
       }
@@ -237,14 +236,14 @@ fs::path runDir() {
     fs::path d = testRoot() / "run";
     fs::create_directories(d);
     std::ofstream(d / "config.json") << modelConfigToJson(tinyConfig());
-    train::SafetensorsFile weights;
+    io::SafetensorsFile weights;
     weights.tensors = train::initParameters(tinyConfig(), 3);
     for (auto &kv : weights.tensors) {
       float *p = kv.second.f32();
       for (int64_t i = 0; i < kv.second.numel(); ++i)
         p[i] *= kv.first.find("ln") == std::string::npos ? 15.0f : 1.0f;
     }
-    train::writeSafetensors(d / "model.safetensors", weights);
+    io::writeSafetensors(d / "model.safetensors", weights);
     return d;
   }();
   return dir;

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-namespace gpt::train {
+namespace gpt::io {
 
 /// Path of the gptc to use ("" when none is found). `selfExe` is the path of
 /// the running binary (for "next to gpt").
@@ -39,4 +39,4 @@ int runProcess(const std::vector<std::string> &argv, std::string &output);
 /// The path of the running executable (/proc/self/exe), or argv0.
 std::filesystem::path selfExecutable(const char *argv0);
 
-} // namespace gpt::train
+} // namespace gpt::io

@@ -1,5 +1,5 @@
-#include "train/Safetensors.h"
-#include "train/FileUtil.h"
+#include "io/Safetensors.h"
+#include "io/FileIO.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-using namespace gpt::train;
+using namespace gpt::io;
 namespace fs = std::filesystem;
 
 namespace {

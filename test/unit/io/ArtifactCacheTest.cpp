@@ -1,5 +1,5 @@
-#include "train/ArtifactCache.h"
-#include "train/FileUtil.h"
+#include "io/ArtifactCache.h"
+#include "io/FileIO.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 using namespace gpt;
-using namespace gpt::train;
+using namespace gpt::io;
 namespace fs = std::filesystem;
 
 namespace {

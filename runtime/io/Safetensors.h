@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-namespace gpt::train {
+namespace gpt::io {
 
 class SafetensorsError : public std::runtime_error {
 public:
@@ -80,4 +80,4 @@ void writeSafetensors(const std::filesystem::path &path,
                       const SafetensorsFile &file);
 SafetensorsFile readSafetensors(const std::filesystem::path &path);
 
-} // namespace gpt::train
+} // namespace gpt::io

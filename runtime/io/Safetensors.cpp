@@ -1,13 +1,13 @@
-#include "train/Safetensors.h"
+#include "io/Safetensors.h"
 
-#include "train/FileUtil.h"
+#include "io/FileIO.h"
 
 #include <algorithm>
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
 
-namespace gpt::train {
+namespace gpt::io {
 
 namespace {
 struct DTypeInfo {
@@ -252,4 +252,4 @@ SafetensorsFile readSafetensors(const std::filesystem::path &path) {
   return decodeSafetensors(bytes, path.string());
 }
 
-} // namespace gpt::train
+} // namespace gpt::io

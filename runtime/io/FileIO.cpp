@@ -1,5 +1,6 @@
-#include "train/FileUtil.h"
+#include "io/FileIO.h"
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -12,7 +13,7 @@
 #include <unistd.h>
 #include <vector>
 
-namespace gpt::train {
+namespace gpt::io {
 namespace fs = std::filesystem;
 
 namespace {
@@ -91,6 +92,13 @@ std::string readFile(const fs::path &path) {
   return ss.str();
 }
 
+fs::path tempPathFor(const fs::path &path) {
+  static std::atomic<unsigned> counter{0};
+  fs::path tmp = path;
+  tmp += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+  return tmp;
+}
+
 std::string fnv1a64Hex(std::string_view bytes) {
   std::uint64_t h = 0xcbf29ce484222325ull;
   for (unsigned char c : bytes) {
@@ -102,4 +110,4 @@ std::string fnv1a64Hex(std::string_view bytes) {
   return buf;
 }
 
-} // namespace gpt::train
+} // namespace gpt::io

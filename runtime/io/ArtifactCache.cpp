@@ -1,6 +1,6 @@
-#include "train/ArtifactCache.h"
+#include "io/ArtifactCache.h"
 
-#include "train/FileUtil.h"
+#include "io/FileIO.h"
 
 #include <cerrno>
 #include <cstdlib>
@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-namespace gpt::train {
+namespace gpt::io {
 namespace fs = std::filesystem;
 
 fs::path selfExecutable(const char *argv0) {
@@ -149,4 +149,4 @@ fs::path compileArtifact(const ModelConfig &config, const fs::path &selfExe,
   return cached;
 }
 
-} // namespace gpt::train
+} // namespace gpt::io
