@@ -12,51 +12,61 @@ namespace mlir::gpt {
 #include "passes/Passes.h.inc"
 } // namespace mlir::gpt
 
+#include "runtime/model/KernelRegistry.h"
+
 using namespace mlir;
 using namespace mlir::gpt;
 
 namespace {
+/// A registry kernel's name.
+StringRef k(::gpt::KernelId id) { return ::gpt::kernelName(id); }
+
 /// The kernel of `op` (docs/artifact.md) on both targets, or "" when there
-/// is none.
+/// is none. Names come from the registry (runtime/model/Kernels.def).
 StringRef kernelOf(Operation *op) {
+  using ::gpt::KernelId;
   return TypeSwitch<Operation *, StringRef>(op)
-      .Case([](EmbeddingOp) { return "embedding"; })
-      .Case([](PositionEmbeddingOp) { return "position_embedding"; })
-      .Case([](LayerNormOp) { return "layernorm"; })
-      .Case([](LinearOp) { return "linear"; })
-      .Case([](MatmulOp) { return "matmul"; })
-      .Case([](SplitOp) { return "split"; })
-      .Case([](ConcatOp) { return "concat"; })
-      .Case([](TransposeOp) { return "transpose"; })
-      .Case([](SoftmaxOp) { return "softmax"; })
-      .Case([](SoftmaxGradOp) { return "softmax_grad"; })
-      .Case([](ScaledMaskedSoftmaxOp) { return "scaled_masked_softmax"; })
+      .Case([](EmbeddingOp) { return k(KernelId::Embedding); })
+      .Case([](PositionEmbeddingOp) { return k(KernelId::PositionEmbedding); })
+      .Case([](LayerNormOp) { return k(KernelId::Layernorm); })
+      .Case([](LinearOp) { return k(KernelId::Linear); })
+      .Case([](MatmulOp) { return k(KernelId::Matmul); })
+      .Case([](SplitOp) { return k(KernelId::Split); })
+      .Case([](ConcatOp) { return k(KernelId::Concat); })
+      .Case([](TransposeOp) { return k(KernelId::Transpose); })
+      .Case([](SoftmaxOp) { return k(KernelId::Softmax); })
+      .Case([](SoftmaxGradOp) { return k(KernelId::SoftmaxGrad); })
+      .Case([](ScaledMaskedSoftmaxOp) {
+        return k(KernelId::ScaledMaskedSoftmax);
+      })
       .Case<CausalMaskOp, CausalMaskGradOp>(
-          [](Operation *) { return "causal_mask"; })
+          [](Operation *) { return k(KernelId::CausalMask); })
       .Case<AttentionOp, AttentionWithLseOp>(
-          [](Operation *) { return "attention"; })
-      .Case([](AttentionGradOp) { return "attention_grad"; })
-      .Case([](CrossEntropyOp) { return "cross_entropy"; })
-      .Case([](CrossEntropyGradOp) { return "cross_entropy_grad"; })
+          [](Operation *) { return k(KernelId::Attention); })
+      .Case([](AttentionGradOp) { return k(KernelId::AttentionGrad); })
+      .Case([](CrossEntropyOp) { return k(KernelId::CrossEntropy); })
+      .Case([](CrossEntropyGradOp) { return k(KernelId::CrossEntropyGrad); })
       .Case<FusionOp, AddOp, MulOp, ScaleOp, GeluOp, GeluGradOp>(
-          [](Operation *) { return "elementwise"; })
-      .Case([](SumLeadingOp) { return "sum_leading"; })
-      .Case([](EmbeddingGradOp) { return "embedding_grad"; })
-      .Case([](PositionEmbeddingGradOp) { return "position_embedding_grad"; })
-      .Case([](LayerNormGradOp) { return "layernorm_grad"; })
-      .Case([](LinearWeightGradOp) { return "linear_weight_grad"; })
-      .Case<FillOp, ZerosLikeOp>([](Operation *) { return "fill"; })
+          [](Operation *) { return k(KernelId::Elementwise); })
+      .Case([](SumLeadingOp) { return k(KernelId::SumLeading); })
+      .Case([](EmbeddingGradOp) { return k(KernelId::EmbeddingGrad); })
+      .Case([](PositionEmbeddingGradOp) {
+        return k(KernelId::PositionEmbeddingGrad);
+      })
+      .Case([](LayerNormGradOp) { return k(KernelId::LayernormGrad); })
+      .Case([](LinearWeightGradOp) { return k(KernelId::LinearWeightGrad); })
+      .Case<FillOp, ZerosLikeOp>([](Operation *) { return k(KernelId::Fill); })
       .Case([](arith::ConstantOp c) -> StringRef {
         auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
-        return dense && dense.isSplat() ? "fill" : "";
+        return dense && dense.isSplat() ? k(KernelId::Fill) : StringRef();
       })
-      .Case([](GlobalNormOp) { return "global_norm"; })
-      .Case([](LrScheduleOp) { return "lr_schedule"; })
-      .Case([](AdamWOp) { return "adamw"; })
-      .Case([](ReshapeOp) { return "alias"; })
-      .Case([](KVCacheWriteOp) { return "kv_cache_write"; })
-      .Case([](PagedAttentionOp) { return "paged_attention"; })
-      .Case([](TakeLastOp) { return "take_last"; })
+      .Case([](GlobalNormOp) { return k(KernelId::GlobalNorm); })
+      .Case([](LrScheduleOp) { return k(KernelId::LrSchedule); })
+      .Case([](AdamWOp) { return k(KernelId::Adamw); })
+      .Case([](ReshapeOp) { return k(KernelId::Alias); })
+      .Case([](KVCacheWriteOp) { return k(KernelId::KvCacheWrite); })
+      .Case([](PagedAttentionOp) { return k(KernelId::PagedAttention); })
+      .Case([](TakeLastOp) { return k(KernelId::TakeLast); })
       .Default([](Operation *) { return ""; });
 }
 

@@ -60,6 +60,8 @@ struct CpuExecutor::FunctionState {
   int64_t B = -1, T = -1, N = -1; ///< binding whose shapes were checked last
   std::vector<std::vector<int64_t>> shapes;
   std::vector<exec::Tensor> tensors;
+  /// The CPU function of each kernel, resolved once at load.
+  std::vector<exec::KernelFn> kernelFns;
 };
 
 struct CpuExecutor::Scratch {
@@ -98,6 +100,8 @@ CpuExecutor::CpuExecutor(const Artifact &artifact, int threads)
         st->usesN = st->usesN || d == kDimPool;
       }
     }
+    for (const Kernel &k : f.kernels)
+      st->kernelFns.push_back(exec::resolveKernel(k.kernel));
     states_.push_back(std::move(st));
   }
 }
@@ -194,14 +198,14 @@ CpuExecutor::run(const std::string &function,
     try {
       if (profiling_) {
         auto t0 = std::chrono::steady_clock::now();
-        exec::runKernel(ctx);
+        st->kernelFns[k](ctx);
         std::chrono::duration<double> dt =
             std::chrono::steady_clock::now() - t0;
         KernelTime &kt = profile_[kernel.kernel];
         kt.seconds += dt.count();
         ++kt.calls;
       } else {
-        exec::runKernel(ctx);
+        st->kernelFns[k](ctx);
       }
     } catch (const std::exception &e) {
       std::string at = where + ": kernels[" + std::to_string(k) + "] (" +

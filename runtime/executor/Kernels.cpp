@@ -9,6 +9,7 @@
 #include "executor/CpuExecutor.h"
 #include "executor/KernelsInternal.h"
 #include "executor/RuntimeChecks.h"
+#include "runtime/model/KernelRegistry.h"
 
 #include "cpu/attention.h"
 #include "cpu/embedding.h"
@@ -843,74 +844,89 @@ void adamw(KernelContext &c) {
 
 } // namespace
 
-void runKernel(KernelContext &c) {
-  const std::string &k = c.kernel.kernel;
-  if (k == "embedding")
-    embedding(c);
-  else if (k == "position_embedding")
-    positionEmbedding(c);
-  else if (k == "kv_cache_write")
-    kvCacheWrite(c);
-  else if (k == "paged_attention")
-    pagedAttention(c);
-  else if (k == "take_last")
-    takeLast(c);
-  else if (k == "layernorm")
-    layernorm(c);
-  else if (k == "linear")
-    linear(c);
-  else if (k == "matmul")
-    matmul(c);
-  else if (k == "split")
-    splitConcat(c, true);
-  else if (k == "concat")
-    splitConcat(c, false);
-  else if (k == "transpose")
-    transpose(c);
-  else if (k == "softmax")
-    softmax(c, false);
-  else if (k == "softmax_grad")
-    softmax(c, true);
-  else if (k == "scaled_masked_softmax")
-    maskedRows(c, true);
-  else if (k == "causal_mask")
-    maskedRows(c, false);
-  else if (k == "attention")
-    attention(c, false);
-  else if (k == "attention_qkv")
-    attention(c, true);
-  else if (k == "attention_grad")
-    attentionGrad(c, false);
-  else if (k == "attention_qkv_grad")
-    attentionGrad(c, true);
-  else if (k == "cross_entropy")
-    crossEntropy(c, false);
-  else if (k == "cross_entropy_grad")
-    crossEntropy(c, true);
-  else if (k == "elementwise")
-    runElementwise(c);
-  else if (k == "copy")
-    copy(c);
-  else if (k == "sum_leading")
-    sumLeading(c);
-  else if (k == "embedding_grad")
-    embeddingGrad(c);
-  else if (k == "position_embedding_grad")
-    positionEmbeddingGrad(c);
-  else if (k == "layernorm_grad")
-    layernormGrad(c);
-  else if (k == "linear_weight_grad")
-    linearWeightGrad(c);
-  else if (k == "fill")
-    fill(c);
-  else if (k == "global_norm")
-    globalNorm(c);
-  else if (k == "lr_schedule")
-    lrSchedule(c);
-  else if (k == "adamw")
-    adamw(c);
-  else
-    error("unknown kernel '" + k + "'");
+/// The CPU function of each registry kernel (nullptr: none, e.g. `alias`).
+/// A switch over every KernelId: a kernel added to Kernels.def without a CPU
+/// function is a -Wswitch warning here.
+KernelFn cpuKernel(KernelId id) {
+  switch (id) {
+  case KernelId::Embedding:
+    return [](KernelContext &c) { embedding(c); };
+  case KernelId::PositionEmbedding:
+    return [](KernelContext &c) { positionEmbedding(c); };
+  case KernelId::KvCacheWrite:
+    return [](KernelContext &c) { kvCacheWrite(c); };
+  case KernelId::PagedAttention:
+    return [](KernelContext &c) { pagedAttention(c); };
+  case KernelId::TakeLast:
+    return [](KernelContext &c) { takeLast(c); };
+  case KernelId::Layernorm:
+    return [](KernelContext &c) { layernorm(c); };
+  case KernelId::Linear:
+    return [](KernelContext &c) { linear(c); };
+  case KernelId::Matmul:
+    return [](KernelContext &c) { matmul(c); };
+  case KernelId::Split:
+    return [](KernelContext &c) { splitConcat(c, true); };
+  case KernelId::Concat:
+    return [](KernelContext &c) { splitConcat(c, false); };
+  case KernelId::Transpose:
+    return [](KernelContext &c) { transpose(c); };
+  case KernelId::Softmax:
+    return [](KernelContext &c) { softmax(c, false); };
+  case KernelId::SoftmaxGrad:
+    return [](KernelContext &c) { softmax(c, true); };
+  case KernelId::ScaledMaskedSoftmax:
+    return [](KernelContext &c) { maskedRows(c, true); };
+  case KernelId::CausalMask:
+    return [](KernelContext &c) { maskedRows(c, false); };
+  case KernelId::Attention:
+    return [](KernelContext &c) { attention(c, false); };
+  case KernelId::AttentionQkv:
+    return [](KernelContext &c) { attention(c, true); };
+  case KernelId::AttentionGrad:
+    return [](KernelContext &c) { attentionGrad(c, false); };
+  case KernelId::AttentionQkvGrad:
+    return [](KernelContext &c) { attentionGrad(c, true); };
+  case KernelId::CrossEntropy:
+    return [](KernelContext &c) { crossEntropy(c, false); };
+  case KernelId::CrossEntropyGrad:
+    return [](KernelContext &c) { crossEntropy(c, true); };
+  case KernelId::Elementwise:
+    return [](KernelContext &c) { runElementwise(c); };
+  case KernelId::Copy:
+    return [](KernelContext &c) { copy(c); };
+  case KernelId::SumLeading:
+    return [](KernelContext &c) { sumLeading(c); };
+  case KernelId::EmbeddingGrad:
+    return [](KernelContext &c) { embeddingGrad(c); };
+  case KernelId::PositionEmbeddingGrad:
+    return [](KernelContext &c) { positionEmbeddingGrad(c); };
+  case KernelId::LayernormGrad:
+    return [](KernelContext &c) { layernormGrad(c); };
+  case KernelId::LinearWeightGrad:
+    return [](KernelContext &c) { linearWeightGrad(c); };
+  case KernelId::Fill:
+    return [](KernelContext &c) { fill(c); };
+  case KernelId::GlobalNorm:
+    return [](KernelContext &c) { globalNorm(c); };
+  case KernelId::LrSchedule:
+    return [](KernelContext &c) { lrSchedule(c); };
+  case KernelId::Adamw:
+    return [](KernelContext &c) { adamw(c); };
+  case KernelId::Alias:
+    return nullptr;
+  case KernelId::Count:
+    break;
+  }
+  return nullptr;
+}
+
+KernelFn resolveKernel(const std::string &name) {
+  std::optional<KernelId> id = kernelByName(name);
+  KernelFn fn = id ? cpuKernel(*id) : nullptr;
+  if (!fn)
+    error("no CPU kernel '" + name + "'");
+  return fn;
 }
 
 } // namespace gpt::exec

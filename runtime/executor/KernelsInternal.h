@@ -11,6 +11,7 @@
 #include "cpu/thread_pool.h"
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace gpt::exec {
@@ -57,9 +58,13 @@ struct KernelContext {
   Scratch &scratch;
 };
 
-/// Runs one kernel. Throws std::exception (ExecutorError for bad data such
-/// as an out-of-range token id); the caller adds the kernel's location.
-void runKernel(KernelContext &ctx);
+/// One kernel's CPU function. Throws std::exception (ExecutorError for bad
+/// data such as an out-of-range token id); the caller adds the kernel's
+/// location.
+using KernelFn = void (*)(KernelContext &ctx);
+/// The CPU function of the registry kernel `name` (runtime/model/Kernels.def),
+/// looked up once when an artifact is loaded; throws for a name without one.
+KernelFn resolveKernel(const std::string &name);
 /// The `elementwise` row-program interpreter.
 void runElementwise(KernelContext &ctx);
 
