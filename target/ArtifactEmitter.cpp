@@ -3,6 +3,7 @@
 #include "dialects/gpt/GPTOps.h"
 #include "passes/FunctionUtils.h"
 #include "passes/SymbolicShape.h"
+#include "runtime/model/KernelRegistry.h"
 #include "target/VulkanShaders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -181,7 +182,7 @@ private:
       fill = f.getValue().convertToDouble();
     if (fill)
       kernels.push_back(
-          json::Object{{"kernel", "fill"},
+          json::Object{{"kernel", ::gpt::kernelName(::gpt::KernelId::Fill)},
                        {"inputs", json::Array{}},
                        {"outputs", json::Array{target}},
                        {"attrs", json::Object{{"value", *fill}}}});
@@ -229,7 +230,8 @@ private:
             *(*values[it->second].getAsObject()).get("shape");
       outs.push_back(id);
     }
-    if (kernel.getValue() == "alias" || outs.empty())
+    if (kernel.getValue() == ::gpt::kernelName(::gpt::KernelId::Alias) ||
+        outs.empty())
       return success();
 
     json::Array ins;
@@ -315,7 +317,7 @@ private:
       attrs["scale"] = o.getScale().convertToDouble();
     }
     if (op->getAttrOfType<StringAttr>("gpt.kernel").getValue() ==
-        "elementwise") {
+        ::gpt::kernelName(::gpt::KernelId::Elementwise)) {
       if (failed(elementwiseProgram(op, attrs)))
         return failure();
       if (shaders)
@@ -376,8 +378,9 @@ void appendLE(std::string &out, uint64_t value, int bytes) {
 }
 } // namespace
 
-LogicalResult gpt::emitArtifact(ModuleOp module, StringRef compilerVersion,
-                                std::string &bytes) {
+LogicalResult mlir::gpt::emitArtifact(ModuleOp module,
+                                      StringRef compilerVersion,
+                                      std::string &bytes) {
   json::Object manifest;
   manifest["format"] = 1;
   manifest["compiler"] = compilerVersion;

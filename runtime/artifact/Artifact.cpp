@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "artifact/Artifact.h"
+#include "runtime/model/KernelRegistry.h"
 
 #include <array>
 #include <cmath>
@@ -187,8 +188,8 @@ public:
     }
     if (v.contains("loc"))
       k.loc = string(v["loc"], path + ".loc", false);
-    if (k.kernel == "elementwise" && k.attrs.contains("program") &&
-        k.attrs["program"].is_object())
+    if (k.kernel == kernelName(KernelId::Elementwise) &&
+        k.attrs.contains("program") && k.attrs["program"].is_object())
       k.program = detail::decodeProgram(k.attrs["program"],
                                         path + ".attrs.program", source_);
     return k;
@@ -379,7 +380,8 @@ Artifact artifactFromManifest(const nlohmann::json &m,
     for (size_t ki = 0; ki < a.functions[fi].kernels.size(); ++ki) {
       Kernel &k = a.functions[fi].kernels[ki];
       auto it = k.attrs.find("spirv");
-      if (k.kernel != "elementwise" || it == k.attrs.end() || !it->is_string())
+      if (k.kernel != kernelName(KernelId::Elementwise) ||
+          it == k.attrs.end() || !it->is_string())
         continue;
       std::string err = decodeSpirvAttr(it->get<std::string>(), k.spirv);
       if (!err.empty())
@@ -391,7 +393,8 @@ Artifact artifactFromManifest(const nlohmann::json &m,
   // the model's: n_head heads and 1/sqrt(head_dim) (docs/artifact.md).
   for (Function &f : a.functions)
     for (Kernel &k : f.kernels)
-      if (k.kernel == "paged_attention" && a.config.n_head > 0) {
+      if (k.kernel == kernelName(KernelId::PagedAttention) &&
+          a.config.n_head > 0) {
         if (!k.attrs.contains("num_heads"))
           k.attrs["num_heads"] = a.config.n_head;
         if (!k.attrs.contains("scale"))

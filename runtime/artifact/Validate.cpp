@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "artifact/Artifact.h"
+#include "runtime/model/KernelRegistry.h"
 
 #include <algorithm>
 #include <cmath>
@@ -52,8 +53,17 @@ const AttrSpec kCausal{"causal", AttrType::Bool, false}; // default true
 const std::vector<KernelSpec> &kernelSpecs() {
   using D = DRule;
   static const std::vector<KernelSpec> specs = {
-      {"embedding", 2, 2, 1, 1, {}, {}, {}, {D::F32, D::I32}, {D::F32}},
-      {"position_embedding",
+      {kernelName(KernelId::Embedding),
+       2,
+       2,
+       1,
+       1,
+       {},
+       {},
+       {},
+       {D::F32, D::I32},
+       {D::F32}},
+      {kernelName(KernelId::PositionEmbedding),
        2,
        3,
        1,
@@ -63,7 +73,7 @@ const std::vector<KernelSpec> &kernelSpecs() {
        {},
        {D::F32, D::Any, D::I32},
        {D::F32}},
-      {"kv_cache_write",
+      {kernelName(KernelId::KvCacheWrite),
        4,
        4,
        1,
@@ -73,7 +83,7 @@ const std::vector<KernelSpec> &kernelSpecs() {
        {},
        {D::F32, D::F32, D::I32, D::I32},
        {D::F32}},
-      {"paged_attention",
+      {kernelName(KernelId::PagedAttention),
        5,
        5,
        1,
@@ -83,10 +93,37 @@ const std::vector<KernelSpec> &kernelSpecs() {
        {kHeads, kScale},
        {D::F32, D::F32, D::F32, D::I32, D::I32},
        {D::F32}},
-      {"take_last", 1, 1, 1, 1, {}, {}, {}, {D::F32}, {D::F32}},
-      {"layernorm", 3, 3, 1, 1, {2}, {}, {kEps}, {D::F32}, {D::F32}},
-      {"linear", 3, 3, 1, 1, {2}, {}, {kTransW}, {D::F32}, {D::F32}},
-      {"matmul",
+      {kernelName(KernelId::TakeLast),
+       1,
+       1,
+       1,
+       1,
+       {},
+       {},
+       {},
+       {D::F32},
+       {D::F32}},
+      {kernelName(KernelId::Layernorm),
+       3,
+       3,
+       1,
+       1,
+       {2},
+       {},
+       {kEps},
+       {D::F32},
+       {D::F32}},
+      {kernelName(KernelId::Linear),
+       3,
+       3,
+       1,
+       1,
+       {2},
+       {},
+       {kTransW},
+       {D::F32},
+       {D::F32}},
+      {kernelName(KernelId::Matmul),
        2,
        2,
        1,
@@ -97,9 +134,27 @@ const std::vector<KernelSpec> &kernelSpecs() {
         {"transpose_rhs", AttrType::Bool, false}},
        {D::F32},
        {D::F32}},
-      {"split", 1, 1, 1, -1, {}, {}, {kAxis}, {D::Any}, {D::SameAsIn0}},
-      {"concat", 1, -1, 1, 1, {}, {}, {kAxis}, {D::Any}, {D::SameAsIn0}},
-      {"transpose",
+      {kernelName(KernelId::Split),
+       1,
+       1,
+       1,
+       -1,
+       {},
+       {},
+       {kAxis},
+       {D::Any},
+       {D::SameAsIn0}},
+      {kernelName(KernelId::Concat),
+       1,
+       -1,
+       1,
+       1,
+       {},
+       {},
+       {kAxis},
+       {D::Any},
+       {D::SameAsIn0}},
+      {kernelName(KernelId::Transpose),
        1,
        1,
        1,
@@ -109,9 +164,27 @@ const std::vector<KernelSpec> &kernelSpecs() {
        {{"permutation", AttrType::Ints, true}},
        {D::Any},
        {D::SameAsIn0}},
-      {"softmax", 1, 1, 1, 1, {}, {}, {kAxis}, {D::F32}, {D::F32}},
-      {"softmax_grad", 2, 2, 1, 1, {}, {}, {kAxis}, {D::F32}, {D::F32}},
-      {"scaled_masked_softmax",
+      {kernelName(KernelId::Softmax),
+       1,
+       1,
+       1,
+       1,
+       {},
+       {},
+       {kAxis},
+       {D::F32},
+       {D::F32}},
+      {kernelName(KernelId::SoftmaxGrad),
+       2,
+       2,
+       1,
+       1,
+       {},
+       {},
+       {kAxis},
+       {D::F32},
+       {D::F32}},
+      {kernelName(KernelId::ScaledMaskedSoftmax),
        1,
        1,
        1,
@@ -121,17 +194,17 @@ const std::vector<KernelSpec> &kernelSpecs() {
        {kScale, {"causal", AttrType::Bool, true}},
        {D::F32},
        {D::F32}},
-      {"causal_mask",
+      {kernelName(KernelId::CausalMask),
        1,
        1,
        1,
        1,
        {},
        {},
-       {{"fill", AttrType::Float, true}},
+       {{kernelName(KernelId::Fill), AttrType::Float, true}},
        {D::F32},
        {D::F32}},
-      {"attention",
+      {kernelName(KernelId::Attention),
        3,
        3,
        2,
@@ -141,7 +214,7 @@ const std::vector<KernelSpec> &kernelSpecs() {
        {kHeads, kScale, kCausal},
        {D::F32},
        {D::F32}},
-      {"attention_qkv",
+      {kernelName(KernelId::AttentionQkv),
        1,
        1,
        2,
@@ -151,7 +224,7 @@ const std::vector<KernelSpec> &kernelSpecs() {
        {kHeads, kScale, kCausal},
        {D::F32},
        {D::F32}},
-      {"attention_grad",
+      {kernelName(KernelId::AttentionGrad),
        6,
        6,
        3,
@@ -161,7 +234,7 @@ const std::vector<KernelSpec> &kernelSpecs() {
        {kHeads, kScale, kCausal},
        {D::F32},
        {D::F32}},
-      {"attention_qkv_grad",
+      {kernelName(KernelId::AttentionQkvGrad),
        4,
        4,
        1,
@@ -171,7 +244,7 @@ const std::vector<KernelSpec> &kernelSpecs() {
        {kHeads, kScale, kCausal},
        {D::F32},
        {D::F32}},
-      {"cross_entropy",
+      {kernelName(KernelId::CrossEntropy),
        3,
        3,
        1,
@@ -181,7 +254,7 @@ const std::vector<KernelSpec> &kernelSpecs() {
        {},
        {D::F32, D::I32, D::F32},
        {D::F32}},
-      {"cross_entropy_grad",
+      {kernelName(KernelId::CrossEntropyGrad),
        4,
        4,
        1,
@@ -191,7 +264,7 @@ const std::vector<KernelSpec> &kernelSpecs() {
        {},
        {D::F32, D::F32, D::I32, D::F32},
        {D::F32}},
-      {"elementwise",
+      {kernelName(KernelId::Elementwise),
        0,
        -1,
        1,
@@ -202,13 +275,67 @@ const std::vector<KernelSpec> &kernelSpecs() {
         {"spirv", AttrType::Spirv, false}},
        {D::F32},
        {D::F32}},
-      {"sum_leading", 1, 1, 1, 1, {}, {}, {}, {D::F32}, {D::F32}},
-      {"copy", 1, 1, 1, 1, {}, {}, {}, {D::Any}, {D::SameAsIn0}},
-      {"embedding_grad", 2, 2, 1, 1, {}, {}, {}, {D::F32, D::I32}, {D::F32}},
-      {"position_embedding_grad", 1, 1, 1, 1, {}, {}, {}, {D::F32}, {D::F32}},
-      {"layernorm_grad", 3, 3, 3, 3, {}, {1, 2}, {kEps}, {D::F32}, {D::F32}},
-      {"linear_weight_grad", 2, 2, 1, 1, {}, {}, {kTransW}, {D::F32}, {D::F32}},
-      {"fill",
+      {kernelName(KernelId::SumLeading),
+       1,
+       1,
+       1,
+       1,
+       {},
+       {},
+       {},
+       {D::F32},
+       {D::F32}},
+      {kernelName(KernelId::Copy),
+       1,
+       1,
+       1,
+       1,
+       {},
+       {},
+       {},
+       {D::Any},
+       {D::SameAsIn0}},
+      {kernelName(KernelId::EmbeddingGrad),
+       2,
+       2,
+       1,
+       1,
+       {},
+       {},
+       {},
+       {D::F32, D::I32},
+       {D::F32}},
+      {kernelName(KernelId::PositionEmbeddingGrad),
+       1,
+       1,
+       1,
+       1,
+       {},
+       {},
+       {},
+       {D::F32},
+       {D::F32}},
+      {kernelName(KernelId::LayernormGrad),
+       3,
+       3,
+       3,
+       3,
+       {},
+       {1, 2},
+       {kEps},
+       {D::F32},
+       {D::F32}},
+      {kernelName(KernelId::LinearWeightGrad),
+       2,
+       2,
+       1,
+       1,
+       {},
+       {},
+       {kTransW},
+       {D::F32},
+       {D::F32}},
+      {kernelName(KernelId::Fill),
        0,
        0,
        1,
@@ -218,9 +345,27 @@ const std::vector<KernelSpec> &kernelSpecs() {
        {{"value", AttrType::Float, true}},
        {D::Any},
        {D::Any}},
-      {"global_norm", 1, -1, 1, 1, {}, {}, {}, {D::F32}, {D::F32}},
-      {"lr_schedule", 2, 2, 1, 1, {}, {}, {}, {D::F32}, {D::F32}},
-      {"adamw",
+      {kernelName(KernelId::GlobalNorm),
+       1,
+       -1,
+       1,
+       1,
+       {},
+       {},
+       {},
+       {D::F32},
+       {D::F32}},
+      {kernelName(KernelId::LrSchedule),
+       2,
+       2,
+       1,
+       1,
+       {},
+       {},
+       {},
+       {D::F32},
+       {D::F32}},
+      {kernelName(KernelId::Adamw),
        8,
        8,
        3,
@@ -610,7 +755,7 @@ struct Checker {
                    "', which no function output aliases (read-only)");
       }
       checkAttrs(k, *spec, p);
-      if (k.kernel == "elementwise") {
+      if (k.kernel == kernelName(KernelId::Elementwise)) {
         checkProgram(k, p);
         checkSpirv(k, p);
       }
@@ -689,7 +834,7 @@ EwProgram decodeProgram(const json &program, const std::string &path,
         {"neg", EwOp::Neg},
         {"gelu", EwOp::Gelu},
         {"gelu_grad", EwOp::GeluGrad},
-        {"layernorm", EwOp::LayerNorm}};
+        {kernelName(KernelId::Layernorm), EwOp::LayerNorm}};
     auto found = ops.find(op);
     if (found == ops.end())
       fail(p + ".op", "unknown elementwise op '" + op + "'");
@@ -856,21 +1001,23 @@ std::string checkKernelShapes(const Function &f, const Kernel &k,
       return std::string(msg);                                                 \
   } while (0)
 
-  if (name == "embedding" || name == "embedding_grad") {
-    bool grad = name == "embedding_grad";
+  if (name == kernelName(KernelId::Embedding) ||
+      name == kernelName(KernelId::EmbeddingGrad)) {
+    bool grad = name == kernelName(KernelId::EmbeddingGrad);
     const Shape &table = grad ? out(0) : in(0);
     REQUIRE(table.size() == 2, "table must be [V, D], got " + str(table));
     const Shape &ids = in(1);
     const Shape &rows = grad ? in(0) : out(0);
     CHECK(expect(rows, cat(ids, {table[1]}), grad ? "dy" : "y"));
-  } else if (name == "position_embedding") {
+  } else if (name == kernelName(KernelId::PositionEmbedding)) {
     REQUIRE(in(0).size() == 2, "table must be [C, D], got " + str(in(0)));
     REQUIRE(in(1).size() == 2, "ids must be [B, T], got " + str(in(1)));
     if (hasIn(2))
       CHECK(expect(in(2), {in(1)[0]}, "start"));
     CHECK(expect(out(0), {in(1)[0], in(1)[1], in(0)[1]}, "y"));
-  } else if (name == "kv_cache_write" || name == "paged_attention") {
-    bool attn = name == "paged_attention";
+  } else if (name == kernelName(KernelId::KvCacheWrite) ||
+             name == kernelName(KernelId::PagedAttention)) {
+    bool attn = name == kernelName(KernelId::PagedAttention);
     const Shape &cache = in(attn ? 1 : 0), &x = in(attn ? 0 : 1);
     REQUIRE(cache.size() == 3, "cache must be [N, BS, D], got " + str(cache));
     REQUIRE(x.size() == 3 && x[2] == cache[2],
@@ -889,17 +1036,18 @@ std::string checkKernelShapes(const Function &f, const Kernel &k,
                 ", got " + str(table));
     CHECK(expect(in(attn ? 4 : 3), {x[0]}, "start"));
     CHECK(expect(out(0), attn ? x : cache, attn ? "o" : "cache'"));
-  } else if (name == "take_last") {
+  } else if (name == kernelName(KernelId::TakeLast)) {
     const Shape &x = in(0);
     REQUIRE(x.size() == 3, "x must be [B, T, D], got " + str(x));
     CHECK(expect(out(0), {x[0], x[2]}, "y"));
-  } else if (name == "position_embedding_grad") {
+  } else if (name == kernelName(KernelId::PositionEmbeddingGrad)) {
     REQUIRE(out(0).size() == 2, "dtable must be [C, D], got " + str(out(0)));
     REQUIRE(in(0).size() == 3 && in(0)[2] == out(0)[1],
             "dy must be [B, T, D] with D = " + std::to_string(out(0)[1]) +
                 ", got " + str(in(0)));
-  } else if (name == "layernorm" || name == "layernorm_grad") {
-    bool grad = name == "layernorm_grad";
+  } else if (name == kernelName(KernelId::Layernorm) ||
+             name == kernelName(KernelId::LayernormGrad)) {
+    bool grad = name == kernelName(KernelId::LayernormGrad);
     const Shape &x = grad ? in(1) : in(0);
     REQUIRE(!x.empty(), "x must have rank >= 1");
     Shape d{x.back()};
@@ -916,7 +1064,7 @@ std::string checkKernelShapes(const Function &f, const Kernel &k,
     } else {
       CHECK(expect(out(0), x, "y"));
     }
-  } else if (name == "linear") {
+  } else if (name == kernelName(KernelId::Linear)) {
     const Shape &x = in(0), &w = in(1);
     REQUIRE(!x.empty(), "x must have rank >= 1");
     REQUIRE(w.size() == 2, "weight must be 2-d, got " + str(w));
@@ -929,7 +1077,7 @@ std::string checkKernelShapes(const Function &f, const Kernel &k,
     if (hasIn(2))
       CHECK(expect(in(2), {N}, "bias"));
     CHECK(expect(out(0), cat(leading(x), {N}), "y"));
-  } else if (name == "linear_weight_grad") {
+  } else if (name == kernelName(KernelId::LinearWeightGrad)) {
     const Shape &x = in(0), &dy = in(1);
     REQUIRE(!x.empty() && !dy.empty(), "x and dy must have rank >= 1");
     REQUIRE(numElements(leading(x)) == numElements(leading(dy)),
@@ -939,7 +1087,7 @@ std::string checkKernelShapes(const Function &f, const Kernel &k,
     CHECK(expect(out(0),
                  tw ? Shape{dy.back(), x.back()} : Shape{x.back(), dy.back()},
                  "dW"));
-  } else if (name == "matmul") {
+  } else if (name == kernelName(KernelId::Matmul)) {
     const Shape &a = in(0), &b = in(1);
     REQUIRE(a.size() >= 2 && b.size() >= 2, "operands must have rank >= 2");
     bool tl = attrBool(k, "transpose_lhs"), tr = attrBool(k, "transpose_rhs");
@@ -953,8 +1101,9 @@ std::string checkKernelShapes(const Function &f, const Kernel &k,
     batchA.push_back(M);
     batchA.push_back(N);
     CHECK(expect(out(0), batchA, "c"));
-  } else if (name == "split" || name == "concat") {
-    bool split = name == "split";
+  } else if (name == kernelName(KernelId::Split) ||
+             name == kernelName(KernelId::Concat)) {
+    bool split = name == kernelName(KernelId::Split);
     const Shape &whole = split ? in(0) : out(0);
     int64_t axis;
     REQUIRE(normAxis(attrInt(k, "axis"), whole.size(), axis),
@@ -977,7 +1126,7 @@ std::string checkKernelShapes(const Function &f, const Kernel &k,
                                     " sum to " + std::to_string(sum) +
                                     ", expected " +
                                     std::to_string(whole[axis]));
-  } else if (name == "transpose") {
+  } else if (name == kernelName(KernelId::Transpose)) {
     std::vector<int64_t> perm = attrInts(k, "permutation");
     const Shape &x = in(0);
     REQUIRE(perm.size() == x.size(),
@@ -993,21 +1142,27 @@ std::string checkKernelShapes(const Function &f, const Kernel &k,
       y.push_back(x[p]);
     }
     CHECK(expect(out(0), y, "y"));
-  } else if (name == "softmax" || name == "softmax_grad") {
+  } else if (name == kernelName(KernelId::Softmax) ||
+             name == kernelName(KernelId::SoftmaxGrad)) {
     const Shape &x = in(0);
     int64_t axis;
     REQUIRE(normAxis(attrInt(k, "axis"), x.size(), axis),
             "axis out of range for rank " + std::to_string(x.size()));
-    if (name == "softmax_grad")
+    if (name == kernelName(KernelId::SoftmaxGrad))
       CHECK(expect(in(1), x, "y"));
     CHECK(expect(out(0), x, "output"));
-  } else if (name == "scaled_masked_softmax" || name == "causal_mask") {
+  } else if (name == kernelName(KernelId::ScaledMaskedSoftmax) ||
+             name == kernelName(KernelId::CausalMask)) {
     REQUIRE(in(0).size() >= 2, "x must be [..., T, S]");
     CHECK(expect(out(0), in(0), "y"));
-  } else if (name == "attention" || name == "attention_qkv" ||
-             name == "attention_grad" || name == "attention_qkv_grad") {
-    bool packed = name == "attention_qkv" || name == "attention_qkv_grad";
-    bool grad = name == "attention_grad" || name == "attention_qkv_grad";
+  } else if (name == kernelName(KernelId::Attention) ||
+             name == kernelName(KernelId::AttentionQkv) ||
+             name == kernelName(KernelId::AttentionGrad) ||
+             name == kernelName(KernelId::AttentionQkvGrad)) {
+    bool packed = name == kernelName(KernelId::AttentionQkv) ||
+                  name == kernelName(KernelId::AttentionQkvGrad);
+    bool grad = name == kernelName(KernelId::AttentionGrad) ||
+                name == kernelName(KernelId::AttentionQkvGrad);
     const Shape &q = grad ? in(1) : in(0);
     REQUIRE(q.size() == 3, "q must be [B, T, D], got " + str(q));
     int64_t B = q[0], T = q[1], D = packed ? q[2] / 3 : q[2];
@@ -1044,8 +1199,9 @@ std::string checkKernelShapes(const Function &f, const Kernel &k,
       if (hasOut(1))
         CHECK(expect(out(1), lse, "lse"));
     }
-  } else if (name == "cross_entropy" || name == "cross_entropy_grad") {
-    bool grad = name == "cross_entropy_grad";
+  } else if (name == kernelName(KernelId::CrossEntropy) ||
+             name == kernelName(KernelId::CrossEntropyGrad)) {
+    bool grad = name == kernelName(KernelId::CrossEntropyGrad);
     size_t base = grad ? 1 : 0;
     const Shape &logits = in(base);
     REQUIRE(!logits.empty(), "logits must have rank >= 1");
@@ -1058,7 +1214,7 @@ std::string checkKernelShapes(const Function &f, const Kernel &k,
     } else {
       REQUIRE(numElements(out(0)) == 1, "loss must be a scalar");
     }
-  } else if (name == "elementwise") {
+  } else if (name == kernelName(KernelId::Elementwise)) {
     const Shape &s = out(0);
     for (size_t i = 1; i < k.outputs.size(); ++i)
       CHECK(expect(out(i), s, "output " + std::to_string(i)));
@@ -1069,24 +1225,24 @@ std::string checkKernelShapes(const Function &f, const Kernel &k,
               "input " + std::to_string(i) + " " + str(x) +
                   " is not a suffix of the output shape " + str(s));
     }
-  } else if (name == "sum_leading") {
+  } else if (name == kernelName(KernelId::SumLeading)) {
     const Shape &x = in(0), &y = out(0);
     REQUIRE(y.size() <= x.size() &&
                 std::equal(y.begin(), y.end(), x.end() - y.size()),
             "y " + str(y) + " is not a suffix of x " + str(x));
-  } else if (name == "copy") {
+  } else if (name == kernelName(KernelId::Copy)) {
     REQUIRE(numElements(in(0)) == numElements(out(0)),
             "x " + str(in(0)) + " and y " + str(out(0)) +
                 " have different element counts");
-  } else if (name == "fill") {
+  } else if (name == kernelName(KernelId::Fill)) {
     // any shape
-  } else if (name == "global_norm") {
+  } else if (name == kernelName(KernelId::GlobalNorm)) {
     REQUIRE(numElements(out(0)) == 1, "norm must be a scalar");
-  } else if (name == "lr_schedule") {
+  } else if (name == kernelName(KernelId::LrSchedule)) {
     REQUIRE(numElements(in(0)) == 1, "step must be a scalar");
     CHECK(expect(in(1), {9}, "hparams"));
     REQUIRE(numElements(out(0)) == 1, "lr must be a scalar");
-  } else if (name == "adamw") {
+  } else if (name == kernelName(KernelId::Adamw)) {
     const Shape &p = in(0);
     for (int i : {1, 2, 3})
       REQUIRE(numElements(in(i)) == numElements(p),

@@ -13,10 +13,13 @@
 
 #include "artifact/Artifact.h"
 #include "executor/Executor.h"
+#include "runtime/model/KernelRegistry.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -113,7 +116,17 @@ struct KernelContext {
 /// Records one artifact kernel. Throws std::exception (ExecutorError for
 /// bad data, e.g. a token id out of range); the executor adds the location.
 using RecordFn = void (*)(KernelContext &);
-using KernelTable = std::map<std::string, RecordFn>;
+/// The record function of each registry kernel (runtime/model/Kernels.def);
+/// nullptr where the Vulkan backend has none.
+struct KernelTable {
+  std::array<RecordFn, static_cast<size_t>(KernelId::Count)> fns{};
+  RecordFn &operator[](KernelId id) { return fns[static_cast<size_t>(id)]; }
+  /// The record function of the kernel called `name`, or nullptr.
+  RecordFn find(const std::string &name) const {
+    std::optional<KernelId> id = kernelByName(name);
+    return id ? fns[static_cast<size_t>(*id)] : nullptr;
+  }
+};
 
 /// The largest element count or index the shaders handle: grid-stride
 /// loops add the grid size to an index < n, so n stays below 2^31.

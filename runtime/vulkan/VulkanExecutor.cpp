@@ -541,7 +541,9 @@ void VulkanExecutor::Impl::recordOrReplay(FunctionState &s) {
       if (profiling) {
         uint32_t need = 1;
         for (const Kernel &k : f.kernels)
-          need += k.kernel == "elementwise" ? 1 : 4; // grown below if short
+          need += k.kernel == kernelName(KernelId::Elementwise)
+                      ? 1
+                      : 4; // grown below if short
         need = std::max(need, uint32_t(4096));
         if (s.queryCapacity < need) {
           if (s.queries)
@@ -753,7 +755,7 @@ VulkanExecutor::VulkanExecutor(const Artifact &artifact,
   impl_->table = makeKernelTable();
   for (const Function &f : impl_->artifact.functions)
     for (const Kernel &k : f.kernels)
-      if (!impl_->table.count(k.kernel))
+      if (!impl_->table.find(k.kernel))
         throw ExecutorError("function '" + f.name +
                             "': the Vulkan backend "
                             "has no kernel '" +
@@ -768,8 +770,8 @@ VulkanExecutor::VulkanExecutor(const Artifact &artifact,
     s->root = aliasRoots(f);
     bool training = false;
     for (const Kernel &k : f.kernels) {
-      s->recordFn.push_back(impl_->table.at(k.kernel)); // checked above
-      training = training || k.kernel == "adamw" ||
+      s->recordFn.push_back(impl_->table.find(k.kernel)); // checked above
+      training = training || k.kernel == kernelName(KernelId::Adamw) ||
                  k.kernel.find("_grad") != std::string::npos;
     }
     const vk::DeviceCaps &caps = impl_->ctx->caps();

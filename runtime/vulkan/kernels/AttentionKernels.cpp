@@ -297,11 +297,11 @@ void recordPagedAttention(KernelContext &ctx) {
 } // namespace
 
 void registerAttentionKernels(KernelTable &table) {
-  table["attention"] = recordAttention;
-  table["attention_qkv"] = recordAttentionQkv;
-  table["attention_grad"] = recordAttentionGrad;
-  table["attention_qkv_grad"] = recordAttentionQkvGrad;
-  table["paged_attention"] = recordPagedAttention;
+  table[KernelId::Attention] = recordAttention;
+  table[KernelId::AttentionQkv] = recordAttentionQkv;
+  table[KernelId::AttentionGrad] = recordAttentionGrad;
+  table[KernelId::AttentionQkvGrad] = recordAttentionQkvGrad;
+  table[KernelId::PagedAttention] = recordPagedAttention;
 }
 
 } // namespace gpt::vk

@@ -330,18 +330,18 @@ void recordSumLeading(KernelContext &ctx) {
 } // namespace
 
 void registerDataKernels(KernelTable &table) {
-  table["fill"] = recordFill;
-  table["copy"] = recordCopy;
-  table["split"] = recordSplit;
-  table["concat"] = recordConcat;
-  table["transpose"] = recordTranspose;
-  table["take_last"] = recordTakeLast;
-  table["embedding"] = recordEmbedding;
-  table["embedding_grad"] = recordEmbeddingGrad;
-  table["position_embedding"] = recordPositionEmbedding;
-  table["position_embedding_grad"] = recordPositionEmbeddingGrad;
-  table["kv_cache_write"] = recordKvCacheWrite;
-  table["sum_leading"] = recordSumLeading;
+  table[KernelId::Fill] = recordFill;
+  table[KernelId::Copy] = recordCopy;
+  table[KernelId::Split] = recordSplit;
+  table[KernelId::Concat] = recordConcat;
+  table[KernelId::Transpose] = recordTranspose;
+  table[KernelId::TakeLast] = recordTakeLast;
+  table[KernelId::Embedding] = recordEmbedding;
+  table[KernelId::EmbeddingGrad] = recordEmbeddingGrad;
+  table[KernelId::PositionEmbedding] = recordPositionEmbedding;
+  table[KernelId::PositionEmbeddingGrad] = recordPositionEmbeddingGrad;
+  table[KernelId::KvCacheWrite] = recordKvCacheWrite;
+  table[KernelId::SumLeading] = recordSumLeading;
 }
 
 } // namespace gpt::vk

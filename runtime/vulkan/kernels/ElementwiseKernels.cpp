@@ -62,7 +62,7 @@ void recordElementwise(KernelContext &ctx) {
 } // namespace
 
 void registerElementwiseKernel(KernelTable &table) {
-  table["elementwise"] = recordElementwise;
+  table[KernelId::Elementwise] = recordElementwise;
 }
 
 } // namespace gpt::vk

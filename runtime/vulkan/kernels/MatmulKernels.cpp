@@ -262,9 +262,9 @@ void recordMatmul(KernelContext &ctx) {
 } // namespace
 
 void registerMatmulKernels(KernelTable &table) {
-  table["linear"] = recordLinear;
-  table["linear_weight_grad"] = recordLinearWeightGrad;
-  table["matmul"] = recordMatmul;
+  table[KernelId::Linear] = recordLinear;
+  table[KernelId::LinearWeightGrad] = recordLinearWeightGrad;
+  table[KernelId::Matmul] = recordMatmul;
 }
 
 } // namespace gpt::vk

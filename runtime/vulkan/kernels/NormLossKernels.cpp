@@ -322,14 +322,14 @@ void recordCrossEntropyGrad(KernelContext &ctx) {
 } // namespace
 
 void registerNormLossKernels(KernelTable &table) {
-  table["layernorm"] = recordLayernorm;
-  table["layernorm_grad"] = recordLayernormGrad;
-  table["softmax"] = recordSoftmaxFwd;
-  table["softmax_grad"] = recordSoftmaxGrad;
-  table["scaled_masked_softmax"] = recordScaledMaskedSoftmax;
-  table["causal_mask"] = recordCausalMask;
-  table["cross_entropy"] = recordCrossEntropyFwd;
-  table["cross_entropy_grad"] = recordCrossEntropyGrad;
+  table[KernelId::Layernorm] = recordLayernorm;
+  table[KernelId::LayernormGrad] = recordLayernormGrad;
+  table[KernelId::Softmax] = recordSoftmaxFwd;
+  table[KernelId::SoftmaxGrad] = recordSoftmaxGrad;
+  table[KernelId::ScaledMaskedSoftmax] = recordScaledMaskedSoftmax;
+  table[KernelId::CausalMask] = recordCausalMask;
+  table[KernelId::CrossEntropy] = recordCrossEntropyFwd;
+  table[KernelId::CrossEntropyGrad] = recordCrossEntropyGrad;
 }
 
 } // namespace gpt::vk

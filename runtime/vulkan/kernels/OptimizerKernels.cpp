@@ -122,9 +122,9 @@ void recordAdamW(KernelContext &ctx) {
 } // namespace
 
 void registerOptimizerKernels(KernelTable &table) {
-  table["global_norm"] = recordGlobalNorm;
-  table["lr_schedule"] = recordLrSchedule;
-  table["adamw"] = recordAdamW;
+  table[KernelId::GlobalNorm] = recordGlobalNorm;
+  table[KernelId::LrSchedule] = recordLrSchedule;
+  table[KernelId::Adamw] = recordAdamW;
 }
 
 } // namespace gpt::vk
