@@ -321,16 +321,25 @@ TEST(VulkanModel, GreedyGenerationEqualsTheCpu) {
 TEST(VulkanModel, PreemptionUnderKvPressureKeepsTheCpuTokens) {
   // 4 KV blocks (2 layers x 16 positions x 32 dims x k,v x 4 bytes = 8 KiB
   // each) for three sequences needing 2 each: the newest are preempted and
-  // recomputed, with the pool resident on the device.
+  // recomputed, with the pool resident on the device. How many preemptions
+  // happen depends on when the engine thread admits each request relative
+  // to the submits (a request can finish before the next arrives on a busy
+  // machine), so the counts are not compared between backends; the tokens
+  // are. A run without any preemption proves nothing and is repeated.
   const int64_t kv = 4 * 2 * 2 * 16 * 32 * 4;
-  int64_t cpuPreempted = 0, vkPreempted = 0;
-  std::vector<std::vector<int32_t>> cpu = generateAll("cpu", kv, &cpuPreempted);
-  std::vector<std::vector<int32_t>> vk =
-      generateAll("vulkan", kv, &vkPreempted);
-  EXPECT_GT(vkPreempted, 0) << "the pool was large enough: no preemption";
-  EXPECT_EQ(cpuPreempted, vkPreempted);
-  EXPECT_EQ(cpu, vk);
-  EXPECT_EQ(cpu, generateAll("cpu")) << "preemption changed the tokens";
+  const std::vector<std::vector<int32_t>> unpressured = generateAll("cpu");
+  int64_t vkPreempted = 0;
+  for (int attempt = 0; attempt < 5 && vkPreempted == 0; ++attempt) {
+    int64_t cpuPreempted = 0;
+    std::vector<std::vector<int32_t>> cpu =
+        generateAll("cpu", kv, &cpuPreempted);
+    std::vector<std::vector<int32_t>> vk =
+        generateAll("vulkan", kv, &vkPreempted);
+    EXPECT_EQ(cpu, vk) << "attempt " << attempt;
+    EXPECT_EQ(cpu, unpressured) << "preemption changed the tokens";
+  }
+  EXPECT_GT(vkPreempted, 0) << "no preemption on Vulkan in 5 runs: the pool "
+                               "was large enough";
 }
 
 } // namespace
