@@ -1,5 +1,6 @@
 //===- GPTBuilder.cpp - model config -> gpt dialect module ----------------===//
 #include "frontend/GPTBuilder.h"
+#include "dialects/gpt/GPTAttributes.h"
 #include "dialects/gpt/GPTOps.h"
 #include "runtime/model/Parameters.h"
 
@@ -10,6 +11,13 @@
 #include <cmath>
 
 using namespace mlir;
+using mlir::gpt::ArgRole;
+using mlir::gpt::setArgumentRole;
+using mlir::gpt::setArgumentSymbols;
+using mlir::gpt::setModelConfig;
+using mlir::gpt::setResultAliasedInput;
+using mlir::gpt::setResultName;
+using mlir::gpt::setWeightDecay;
 
 namespace gpt {
 namespace {
@@ -182,17 +190,17 @@ func::FuncOp createFunction(OpBuilder &b, ModuleOp module, StringRef name,
                                    b.getFunctionType(argTypes, {result}));
   Block *entry = fn.addEntryBlock();
   for (size_t i = 0; i < inputs.size(); ++i)
-    fn.setArgAttr(i, "gpt.input", b.getStringAttr(inputs[i].name));
+    setArgumentRole(fn, i, ArgRole::Input, inputs[i].name);
   for (size_t i = 0; i < specs.size(); ++i) {
     unsigned arg = inputs.size() + i;
-    fn.setArgAttr(arg, "gpt.param", b.getStringAttr(specs[i].name));
+    setArgumentRole(fn, arg, ArgRole::Param, specs[i].name);
     if (specs[i].kind == ParamKind::Matrix)
-      fn.setArgAttr(arg, "gpt.weight_decay", b.getUnitAttr());
+      setWeightDecay(fn, arg);
     params[specs[i].name] = entry->getArgument(arg);
   }
   for (size_t i = 0; i < states.size(); ++i)
-    fn.setArgAttr(inputs.size() + specs.size() + i, "gpt.state",
-                  b.getStringAttr(states[i].name));
+    setArgumentRole(fn, inputs.size() + specs.size() + i, ArgRole::State,
+                    states[i].name);
   b.setInsertionPointToStart(entry);
   return fn;
 }
@@ -231,8 +239,8 @@ void buildGenerationFunction(OpBuilder &b, ModuleOp module, StringRef name,
     kv.values.push_back(entry->getArgument(firstState + 2 * l + 1));
     for (unsigned k = 0; k < 2; ++k)
       // The cache's leading dim is the pool size N, bound by the caller.
-      fn.setArgAttr(firstState + 2 * l + k, "gpt.symbols",
-                    b.getDenseI64ArrayAttr({-3, block, config.d_model}));
+      setArgumentSymbols(fn, firstState + 2 * l + k,
+                         {-3, block, config.d_model});
   }
   Value logits =
       ModelEmitter(b, config, params, &kv).logits(entry->getArgument(0));
@@ -246,11 +254,10 @@ void buildGenerationFunction(OpBuilder &b, ModuleOp module, StringRef name,
   for (Value v : results)
     types.push_back(v.getType());
   fn.setFunctionType(b.getFunctionType(fn.getArgumentTypes(), types));
-  fn.setResultAttr(0, "gpt.output", b.getStringAttr("logits"));
+  setResultName(fn, 0, "logits");
   for (size_t i = 0; i < states.size(); ++i) {
-    fn.setResultAttr(1 + i, "gpt.output", b.getStringAttr(states[i].name));
-    fn.setResultAttr(1 + i, "gpt.alias_input",
-                     b.getI64IntegerAttr(firstState + i));
+    setResultName(fn, 1 + i, states[i].name);
+    setResultAliasedInput(fn, 1 + i, firstState + i);
   }
 }
 } // namespace
@@ -267,7 +274,7 @@ OwningOpRef<ModuleOp> buildGPTModule(MLIRContext &context,
   auto logitsType = RankedTensorType::get({kDyn, kDyn, config.vocab_size}, f32);
   auto scalar = RankedTensorType::get({}, f32);
 
-  (*module)->setAttr("gpt.config", b.getStringAttr(modelConfigToJson(config)));
+  setModelConfig(*module, modelConfigToJson(config));
 
   {
     llvm::StringMap<Value> params;

@@ -8,8 +8,8 @@
 // 4. Return the loss and one gradient per parameter, in argument order.
 //
 //===----------------------------------------------------------------------===//
+#include "dialects/gpt/GPTAttributes.h"
 #include "dialects/gpt/GPTOps.h"
-#include "passes/FunctionUtils.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -58,7 +58,7 @@ public:
       return fn.emitOpError() << "must return exactly one scalar loss";
 
     for (unsigned i = 0; i < fn.getNumArguments(); ++i)
-      if (argumentRole(fn, i) == "param")
+      if (argumentRole(fn, i) == ArgRole::Param)
         active.insert(fn.getArgument(i));
     SmallVector<Operation *> forward;
     for (Operation &op : body.without_terminator()) {
@@ -107,7 +107,7 @@ public:
     SmallVector<Value> results = {loss};
     SmallVector<std::string> names = {"loss"};
     for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
-      if (argumentRole(fn, i) != "param")
+      if (argumentRole(fn, i) != ArgRole::Param)
         continue;
       Value arg = fn.getArgument(i);
       Value grad = grads.lookup(arg);
@@ -124,7 +124,7 @@ public:
       types.push_back(v.getType());
     fn.setFunctionType(b.getFunctionType(fn.getArgumentTypes(), types));
     for (unsigned i = 0; i < names.size(); ++i)
-      fn.setResultAttr(i, "gpt.output", b.getStringAttr(names[i]));
+      setResultName(fn, i, names[i]);
     return success();
   }
 

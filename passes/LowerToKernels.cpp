@@ -1,4 +1,5 @@
 //===- LowerToKernels.cpp - choose the runtime kernel of each op ----------===//
+#include "dialects/gpt/GPTAttributes.h"
 #include "dialects/gpt/GPTOps.h"
 #include "passes/Passes.h"
 
@@ -18,56 +19,56 @@ using namespace mlir;
 using namespace mlir::gpt;
 
 namespace {
-/// A registry kernel's name.
-StringRef k(::gpt::KernelId id) { return ::gpt::kernelName(id); }
+using ::gpt::KernelId;
 
-/// The kernel of `op` (docs/artifact.md) on both targets, or "" when there
-/// is none. Names come from the registry (runtime/model/Kernels.def).
-StringRef kernelOf(Operation *op) {
-  using ::gpt::KernelId;
-  return TypeSwitch<Operation *, StringRef>(op)
-      .Case([](EmbeddingOp) { return k(KernelId::Embedding); })
-      .Case([](PositionEmbeddingOp) { return k(KernelId::PositionEmbedding); })
-      .Case([](LayerNormOp) { return k(KernelId::Layernorm); })
-      .Case([](LinearOp) { return k(KernelId::Linear); })
-      .Case([](MatmulOp) { return k(KernelId::Matmul); })
-      .Case([](SplitOp) { return k(KernelId::Split); })
-      .Case([](ConcatOp) { return k(KernelId::Concat); })
-      .Case([](TransposeOp) { return k(KernelId::Transpose); })
-      .Case([](SoftmaxOp) { return k(KernelId::Softmax); })
-      .Case([](SoftmaxGradOp) { return k(KernelId::SoftmaxGrad); })
+/// The kernel of `op` (docs/artifact.md) on both targets, if it has one.
+/// Kernels are the registry's (runtime/model/Kernels.def).
+std::optional<KernelId> kernelOf(Operation *op) {
+  using K = std::optional<KernelId>;
+  return TypeSwitch<Operation *, K>(op)
+      .Case([](EmbeddingOp) { return K(KernelId::Embedding); })
+      .Case([](PositionEmbeddingOp) { return K(KernelId::PositionEmbedding); })
+      .Case([](LayerNormOp) { return K(KernelId::Layernorm); })
+      .Case([](LinearOp) { return K(KernelId::Linear); })
+      .Case([](MatmulOp) { return K(KernelId::Matmul); })
+      .Case([](SplitOp) { return K(KernelId::Split); })
+      .Case([](ConcatOp) { return K(KernelId::Concat); })
+      .Case([](TransposeOp) { return K(KernelId::Transpose); })
+      .Case([](SoftmaxOp) { return K(KernelId::Softmax); })
+      .Case([](SoftmaxGradOp) { return K(KernelId::SoftmaxGrad); })
       .Case([](ScaledMaskedSoftmaxOp) {
-        return k(KernelId::ScaledMaskedSoftmax);
+        return K(KernelId::ScaledMaskedSoftmax);
       })
       .Case<CausalMaskOp, CausalMaskGradOp>(
-          [](Operation *) { return k(KernelId::CausalMask); })
+          [](Operation *) -> K { return K(KernelId::CausalMask); })
       .Case<AttentionOp, AttentionWithLseOp>(
-          [](Operation *) { return k(KernelId::Attention); })
-      .Case([](AttentionGradOp) { return k(KernelId::AttentionGrad); })
-      .Case([](CrossEntropyOp) { return k(KernelId::CrossEntropy); })
-      .Case([](CrossEntropyGradOp) { return k(KernelId::CrossEntropyGrad); })
+          [](Operation *) -> K { return K(KernelId::Attention); })
+      .Case([](AttentionGradOp) { return K(KernelId::AttentionGrad); })
+      .Case([](CrossEntropyOp) { return K(KernelId::CrossEntropy); })
+      .Case([](CrossEntropyGradOp) { return K(KernelId::CrossEntropyGrad); })
       .Case<FusionOp, AddOp, MulOp, ScaleOp, GeluOp, GeluGradOp>(
-          [](Operation *) { return k(KernelId::Elementwise); })
-      .Case([](SumLeadingOp) { return k(KernelId::SumLeading); })
-      .Case([](EmbeddingGradOp) { return k(KernelId::EmbeddingGrad); })
+          [](Operation *) -> K { return K(KernelId::Elementwise); })
+      .Case([](SumLeadingOp) { return K(KernelId::SumLeading); })
+      .Case([](EmbeddingGradOp) { return K(KernelId::EmbeddingGrad); })
       .Case([](PositionEmbeddingGradOp) {
-        return k(KernelId::PositionEmbeddingGrad);
+        return K(KernelId::PositionEmbeddingGrad);
       })
-      .Case([](LayerNormGradOp) { return k(KernelId::LayernormGrad); })
-      .Case([](LinearWeightGradOp) { return k(KernelId::LinearWeightGrad); })
-      .Case<FillOp, ZerosLikeOp>([](Operation *) { return k(KernelId::Fill); })
-      .Case([](arith::ConstantOp c) -> StringRef {
+      .Case([](LayerNormGradOp) { return K(KernelId::LayernormGrad); })
+      .Case([](LinearWeightGradOp) { return K(KernelId::LinearWeightGrad); })
+      .Case<FillOp, ZerosLikeOp>(
+          [](Operation *) -> K { return K(KernelId::Fill); })
+      .Case([](arith::ConstantOp c) -> K {
         auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
-        return dense && dense.isSplat() ? k(KernelId::Fill) : StringRef();
+        return dense && dense.isSplat() ? K(KernelId::Fill) : std::nullopt;
       })
-      .Case([](GlobalNormOp) { return k(KernelId::GlobalNorm); })
-      .Case([](LrScheduleOp) { return k(KernelId::LrSchedule); })
-      .Case([](AdamWOp) { return k(KernelId::Adamw); })
-      .Case([](ReshapeOp) { return k(KernelId::Alias); })
-      .Case([](KVCacheWriteOp) { return k(KernelId::KvCacheWrite); })
-      .Case([](PagedAttentionOp) { return k(KernelId::PagedAttention); })
-      .Case([](TakeLastOp) { return k(KernelId::TakeLast); })
-      .Default([](Operation *) { return ""; });
+      .Case([](GlobalNormOp) { return K(KernelId::GlobalNorm); })
+      .Case([](LrScheduleOp) { return K(KernelId::LrSchedule); })
+      .Case([](AdamWOp) { return K(KernelId::Adamw); })
+      .Case([](ReshapeOp) { return K(KernelId::Alias); })
+      .Case([](KVCacheWriteOp) { return K(KernelId::KvCacheWrite); })
+      .Case([](PagedAttentionOp) { return K(KernelId::PagedAttention); })
+      .Case([](TakeLastOp) { return K(KernelId::TakeLast); })
+      .Default([](Operation *) -> K { return std::nullopt; });
 }
 
 struct GPTLowerToKernelsPass
@@ -77,20 +78,16 @@ struct GPTLowerToKernelsPass
     // Vulkan has a shader for every CPU kernel (runtime/vulkan/kernels), so
     // both targets select the same kernels; the emitter adds the generated
     // shaders of `elementwise` programs for Vulkan.
-    if (target != "cpu" && target != "vulkan") {
-      getOperation().emitError() << "--gpt-lower-to-kernels: unknown target '"
-                                 << target << "' (cpu or vulkan)";
-      return signalPassFailure();
-    }
-    for (auto fn : getOperation().getOps<func::FuncOp>())
-      for (Operation &op : fn.getBody().front().without_terminator()) {
-        StringRef kernel = kernelOf(&op);
-        if (kernel.empty()) {
-          op.emitOpError() << "has no kernel on target '" << target << "'";
-          return signalPassFailure();
-        }
-        op.setAttr("gpt.kernel", StringAttr::get(&getContext(), kernel));
+    for (Operation &op :
+         getOperation().getBody().front().without_terminator()) {
+      std::optional<KernelId> kernel = kernelOf(&op);
+      if (!kernel) {
+        op.emitOpError() << "has no kernel on target '" << targetName(target)
+                         << "'";
+        return signalPassFailure();
       }
+      setKernel(&op, *kernel);
+    }
   }
 };
 } // namespace

@@ -1,6 +1,6 @@
 //===- Optimizer.cpp - gradient accumulation and AdamW in the graph -------===//
+#include "dialects/gpt/GPTAttributes.h"
 #include "dialects/gpt/GPTOps.h"
-#include "passes/FunctionUtils.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -27,10 +27,10 @@ struct Param {
 
 struct Signature {
   SmallVector<Type> types;
-  SmallVector<std::pair<std::string, std::string>> roles; // role, name
-  unsigned add(Type type, StringRef role, StringRef name) {
+  SmallVector<std::pair<ArgRole, std::string>> roles; // role, name
+  unsigned add(Type type, ArgRole role, StringRef name) {
     types.push_back(type);
-    roles.push_back({role.str(), name.str()});
+    roles.push_back({role, name.str()});
     return types.size() - 1;
   }
 };
@@ -54,9 +54,9 @@ void finish(func::FuncOp fn, OpBuilder &b, ArrayRef<Value> results,
     types.push_back(v.getType());
   fn.setFunctionType(b.getFunctionType(fn.getArgumentTypes(), types));
   for (unsigned i = 0; i < results.size(); ++i) {
-    fn.setResultAttr(i, "gpt.output", b.getStringAttr(names[i]));
+    setResultName(fn, i, names[i]);
     if (aliases[i] >= 0)
-      fn.setResultAttr(i, "gpt.alias_input", b.getI64IntegerAttr(aliases[i]));
+      setResultAliasedInput(fn, i, aliases[i]);
   }
 }
 
@@ -69,24 +69,24 @@ void buildTrainGrad(ModuleOp module, func::FuncOp lossGrad,
   IRMapping map;
   SmallVector<unsigned> inputArgs;
   for (unsigned i = 0; i < lossGrad.getNumArguments(); ++i)
-    if (argumentRole(lossGrad, i) == "input")
+    if (argumentRole(lossGrad, i) == ArgRole::Input)
       inputArgs.push_back(i);
   for (unsigned i : inputArgs)
-    sig.add(lossGrad.getArgument(i).getType(), "input",
+    sig.add(lossGrad.getArgument(i).getType(), ArgRole::Input,
             argumentName(lossGrad, i));
   auto scalar = RankedTensorType::get({}, Float32Type::get(ctx));
-  unsigned scaleArg = sig.add(scalar, "input", "grad_scale");
+  unsigned scaleArg = sig.add(scalar, ArgRole::Input, "grad_scale");
   SmallVector<unsigned> paramArgs, accArgs;
   for (const Param &p : params)
-    paramArgs.push_back(sig.add(p.type, "param", p.name));
+    paramArgs.push_back(sig.add(p.type, ArgRole::Param, p.name));
   for (const Param &p : params)
-    accArgs.push_back(sig.add(p.type, "state", "grad." + p.name));
+    accArgs.push_back(sig.add(p.type, ArgRole::State, "grad." + p.name));
 
   func::FuncOp fn =
       createFunction(module, lossGrad.getLoc(), "train_grad", sig);
   for (unsigned k = 0; k < params.size(); ++k)
     if (params[k].decay)
-      fn.setArgAttr(paramArgs[k], "gpt.weight_decay", UnitAttr::get(ctx));
+      setWeightDecay(fn, paramArgs[k]);
   for (unsigned k = 0; k < inputArgs.size(); ++k)
     map.map(lossGrad.getArgument(inputArgs[k]), fn.getArgument(k));
   for (unsigned k = 0; k < params.size(); ++k)
@@ -128,22 +128,22 @@ void buildApplyOptimizer(ModuleOp module, Location loc,
   auto f32 = Float32Type::get(ctx);
   auto scalar = RankedTensorType::get({}, f32);
   Signature sig;
-  unsigned stepArg = sig.add(scalar, "input", "step");
-  unsigned hpArg =
-      sig.add(RankedTensorType::get({kNumHparams}, f32), "input", "hparams");
+  unsigned stepArg = sig.add(scalar, ArgRole::Input, "step");
+  unsigned hpArg = sig.add(RankedTensorType::get({kNumHparams}, f32),
+                           ArgRole::Input, "hparams");
   SmallVector<unsigned> p, g, m, v;
   for (const Param &x : params)
-    p.push_back(sig.add(x.type, "param", x.name));
+    p.push_back(sig.add(x.type, ArgRole::Param, x.name));
   for (const Param &x : params)
-    g.push_back(sig.add(x.type, "state", "grad." + x.name));
+    g.push_back(sig.add(x.type, ArgRole::State, "grad." + x.name));
   for (const Param &x : params)
-    m.push_back(sig.add(x.type, "state", "adam_m." + x.name));
+    m.push_back(sig.add(x.type, ArgRole::State, "adam_m." + x.name));
   for (const Param &x : params)
-    v.push_back(sig.add(x.type, "state", "adam_v." + x.name));
+    v.push_back(sig.add(x.type, ArgRole::State, "adam_v." + x.name));
   func::FuncOp fn = createFunction(module, loc, "apply_optimizer", sig);
   for (unsigned k = 0; k < params.size(); ++k)
     if (params[k].decay)
-      fn.setArgAttr(p[k], "gpt.weight_decay", UnitAttr::get(ctx));
+      setWeightDecay(fn, p[k]);
 
   OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
   SmallVector<Value> grads;
@@ -200,10 +200,10 @@ struct GPTOptimizerPass : mlir::gpt::impl::GPTOptimizerBase<GPTOptimizerPass> {
       }
     SmallVector<Param> params;
     for (unsigned i = 0; i < lossGrad.getNumArguments(); ++i)
-      if (argumentRole(lossGrad, i) == "param")
+      if (argumentRole(lossGrad, i) == ArgRole::Param)
         params.push_back({i, argumentName(lossGrad, i),
                           lossGrad.getArgument(i).getType(),
-                          bool(lossGrad.getArgAttr(i, "gpt.weight_decay"))});
+                          hasWeightDecay(lossGrad, i)});
     buildTrainGrad(module, lossGrad, params);
     buildApplyOptimizer(module, lossGrad.getLoc(), params);
     lossGrad.erase();

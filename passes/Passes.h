@@ -3,13 +3,19 @@
 #define GPT_PASSES_PASSES_H
 
 #include "dialects/gpt/GPTDialect.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
 
 #include <string>
 
 namespace mlir::gpt {
+/// What --gpt-lower-to-kernels selects kernels for (and gpt.target holds).
+enum class CompileTarget { Cpu, Vulkan };
+StringRef targetName(CompileTarget target);
+
 #define GEN_PASS_DECL
 #include "passes/Passes.h.inc"
 
@@ -19,8 +25,25 @@ namespace mlir::gpt {
 struct PipelineOptions {
   bool training = true; // add @loss_grad -> @train_grad, @apply_optimizer
   bool lower = true;    // kernel selection and memory planning
-  std::string target = "cpu";
-  bool reportMemory = false; // print each function's arena sizes
+  CompileTarget target = CompileTarget::Cpu;
+};
+
+/// `gpt-training-pipeline` options on the gpt-opt command line.
+struct TrainingPipelineOptions
+    : public PassPipelineOptions<TrainingPipelineOptions> {
+  Option<bool> training{*this, "training",
+                        llvm::cl::desc("Build @train_grad and "
+                                       "@apply_optimizer from @loss_grad"),
+                        llvm::cl::init(true)};
+  Option<bool> lower{*this, "lower",
+                     llvm::cl::desc("Select kernels and plan memory"),
+                     llvm::cl::init(true)};
+  Option<CompileTarget> target{
+      *this, "target", llvm::cl::desc("Kernel target"),
+      llvm::cl::init(CompileTarget::Cpu),
+      llvm::cl::values(clEnumValN(CompileTarget::Cpu, "cpu", "CPU kernels"),
+                       clEnumValN(CompileTarget::Vulkan, "vulkan",
+                                  "Vulkan compute shaders"))};
 };
 
 /// canonicalize, fuse attention, fuse softmax, [autodiff, optimizer], fuse

@@ -4,7 +4,7 @@
 
 include "mlir/Pass/PassBase.td"
 
-def GPTFuseAttention : Pass<"gpt-fuse-attention", "mlir::ModuleOp"> {
+def GPTFuseAttention : Pass<"gpt-fuse-attention", "mlir::func::FuncOp"> {
   let summary = "Fuse decomposed multi-head attention into gpt.attention";
   let description = [{
     Matches, for query/key/value `[B, T, D]` split into heads by
@@ -21,7 +21,7 @@ def GPTFuseAttention : Pass<"gpt-fuse-attention", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::gpt::GPTDialect"];
 }
 
-def GPTFuseSoftmax : Pass<"gpt-fuse-softmax", "mlir::ModuleOp"> {
+def GPTFuseSoftmax : Pass<"gpt-fuse-softmax", "mlir::func::FuncOp"> {
   let summary = "Fuse scale and causal mask chains into the softmax they feed";
   let description = [{
     `softmax(causal_mask(scale(x)))` over the last axis (either op optional,
@@ -31,7 +31,7 @@ def GPTFuseSoftmax : Pass<"gpt-fuse-softmax", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::gpt::GPTDialect"];
 }
 
-def GPTFuseElementwise : Pass<"gpt-fuse-elementwise", "mlir::ModuleOp"> {
+def GPTFuseElementwise : Pass<"gpt-fuse-elementwise", "mlir::func::FuncOp"> {
   let summary = "Group elementwise chains (and the layernorm they feed) into gpt.fusion";
   let description = [{
     Greedy producer-consumer clustering of `gpt.add`, `gpt.mul`, `gpt.scale`
@@ -85,7 +85,7 @@ def GPTOptimizer : Pass<"gpt-optimizer", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::gpt::GPTDialect"];
 }
 
-def GPTLowerToKernels : Pass<"gpt-lower-to-kernels", "mlir::ModuleOp"> {
+def GPTLowerToKernels : Pass<"gpt-lower-to-kernels", "mlir::func::FuncOp"> {
   let summary = "Select the runtime kernel of every op for a target";
   let description = [{
     Tags each op with `gpt.kernel = "<name>"`, the kernel of
@@ -97,12 +97,16 @@ def GPTLowerToKernels : Pass<"gpt-lower-to-kernels", "mlir::ModuleOp"> {
     Vulkan runtime has a shader for each; docs/vulkan.md).
   }];
   let options = [
-    Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
-           "cpu or vulkan">,
+    Option<"target", "target", "mlir::gpt::CompileTarget",
+           /*default=*/"mlir::gpt::CompileTarget::Cpu", "Kernel target",
+           [{::llvm::cl::values(
+             clEnumValN(mlir::gpt::CompileTarget::Cpu, "cpu", "CPU kernels"),
+             clEnumValN(mlir::gpt::CompileTarget::Vulkan, "vulkan",
+                        "Vulkan compute shaders"))}]>,
   ];
 }
 
-def GPTPlanMemory : Pass<"gpt-plan-memory", "mlir::ModuleOp"> {
+def GPTPlanMemory : Pass<"gpt-plan-memory", "mlir::func::FuncOp"> {
   let summary = "Place every intermediate in an arena by liveness";
   let description = [{
     Per function, two arenas: `static` for values whose size does not depend
@@ -113,15 +117,12 @@ def GPTPlanMemory : Pass<"gpt-plan-memory", "mlir::ModuleOp"> {
     An elementwise kernel may write its result over a same-shaped operand
     that dies there; in-place outputs (`gpt.alias_input`) of elementwise and
     AdamW ops are computed straight into the caller's buffer. Each op gets
-    `gpt.plan = ["static:<offset>" | "token:<offset per token>" |
-    "alias:<operand>" | "input:<argument>" | "none"]` and each function
-    `gpt.static_bytes` and `gpt.token_bytes`. With `report`, prints the peak
-    of each function to stderr.
+    `gpt.plan = [#gpt.slot<static, offset> | #gpt.slot<token, offset per
+    token> | #gpt.slot<alias, 0> | #gpt.slot<input, argument> |
+    #gpt.slot<none, 0>]`, one per result, and each function
+    `gpt.static_bytes` and `gpt.token_bytes` (`gptc --report-memory` prints
+    them).
   }];
-  let options = [
-    Option<"report", "report", "bool", /*default=*/"false",
-           "Print each function's arena sizes">,
-  ];
 }
 
 #endif // GPT_PASSES_TD

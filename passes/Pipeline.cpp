@@ -1,29 +1,33 @@
 //===- Pipeline.cpp - the gpt compilation pipelines -----------------------===//
 #include "passes/Passes.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
 
+StringRef gpt::targetName(CompileTarget target) {
+  return target == CompileTarget::Vulkan ? "vulkan" : "cpu";
+}
+
 void gpt::buildPipeline(OpPassManager &pm, const PipelineOptions &options) {
   pm.addPass(createCanonicalizerPass());
-  pm.addPass(createGPTFuseAttention());
-  pm.addPass(createGPTFuseSoftmax());
+  pm.addNestedPass<func::FuncOp>(createGPTFuseAttention());
+  pm.addNestedPass<func::FuncOp>(createGPTFuseSoftmax());
   if (options.training) {
+    // These two create functions: they run on the module.
     pm.addPass(createGPTAutodiff());
     pm.addPass(createGPTOptimizer());
   }
-  pm.addPass(createGPTFuseElementwise());
+  pm.addNestedPass<func::FuncOp>(createGPTFuseElementwise());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   if (options.lower) {
     GPTLowerToKernelsOptions lower;
     lower.target = options.target;
-    pm.addPass(createGPTLowerToKernels(lower));
-    GPTPlanMemoryOptions plan;
-    plan.report = options.reportMemory;
-    pm.addPass(createGPTPlanMemory(plan));
+    pm.addNestedPass<func::FuncOp>(createGPTLowerToKernels(lower));
+    pm.addNestedPass<func::FuncOp>(createGPTPlanMemory());
   }
 }
 
@@ -40,9 +44,15 @@ void gpt::registerDefaultPipeline() {
       "Inference fusion pipeline: canonicalize, fuse attention, fuse "
       "softmax, fuse elementwise, canonicalize, cse",
       [](OpPassManager &pm) { buildDefaultPipeline(pm); });
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<TrainingPipelineOptions>(
       "gpt-training-pipeline",
       "What gptc --emit=artifact runs: fusion, autodiff, optimizer, "
-      "elementwise fusion, kernel selection (cpu) and memory planning",
-      [](OpPassManager &pm) { buildPipeline(pm, PipelineOptions{}); });
+      "elementwise fusion, kernel selection and memory planning",
+      [](OpPassManager &pm, const TrainingPipelineOptions &cl) {
+        PipelineOptions options;
+        options.training = cl.training;
+        options.lower = cl.lower;
+        options.target = cl.target;
+        buildPipeline(pm, options);
+      });
 }

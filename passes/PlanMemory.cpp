@@ -6,6 +6,7 @@
 // Placement is first-fit in a free list per arena.
 //
 //===----------------------------------------------------------------------===//
+#include "dialects/gpt/GPTAttributes.h"
 #include "dialects/gpt/GPTOps.h"
 #include "passes/Passes.h"
 #include "passes/SymbolicShape.h"
@@ -83,7 +84,7 @@ private:
   int64_t top = 0;
 };
 
-enum class Kind { Static, Token, Alias, Input, None };
+using Kind = SlotKind;
 
 struct Slot {
   Kind kind = Kind::None;
@@ -93,8 +94,7 @@ struct Slot {
 };
 
 bool isElementwiseKernel(Operation *op) {
-  auto kernel = op->getAttrOfType<StringAttr>("gpt.kernel");
-  return kernel && kernel.getValue() == "elementwise";
+  return getKernel(op) == ::gpt::KernelId::Elementwise;
 }
 
 class FunctionPlanner {
@@ -128,14 +128,12 @@ public:
       for (Value result : op.getResults())
         if (Value root = rootOf(result); root == result && result.use_empty())
           release(result);
-      SmallVector<Attribute> plan;
+      SmallVector<SlotAttr> plan;
       for (Value result : op.getResults())
         plan.push_back(describe(result));
-      op.setAttr("gpt.plan", ArrayAttr::get(fn.getContext(), plan));
+      setPlan(&op, plan);
     }
-    OpBuilder b(fn.getContext());
-    fn->setAttr("gpt.static_bytes", b.getI64IntegerAttr(arenas[0].peak()));
-    fn->setAttr("gpt.token_bytes", b.getI64IntegerAttr(arenas[1].peak()));
+    setArenaSizes(fn, {arenas[0].peak(), arenas[1].peak()});
     return success();
   }
 
@@ -144,23 +142,23 @@ private:
   /// can write straight into the argument's buffer.
   void claimInPlaceOutputs(func::ReturnOp ret) {
     for (unsigned r = 0; r < ret.getNumOperands(); ++r) {
-      auto alias = fn.getResultAttrOfType<IntegerAttr>(r, "gpt.alias_input");
+      std::optional<int64_t> alias = resultAliasedInput(fn, r);
       if (!alias)
         continue;
       Value v = ret.getOperand(r);
       Operation *def = v.getDefiningOp();
-      BlockArgument arg = fn.getArgument(alias.getInt());
+      BlockArgument arg = fn.getArgument(*alias);
       // Later readers of v read the argument's buffer, which now holds v;
       // what must not exist is a later reader of the argument's old value.
-      if (!def || inPlaceTaken.count(alias.getInt()) ||
-          v.getType() != arg.getType() || inPlace.count(v) ||
+      if (!def || inPlaceTaken.count(*alias) || v.getType() != arg.getType() ||
+          inPlace.count(v) ||
           !(isElementwiseKernel(def) || isa<AdamWOp, KVCacheWriteOp>(def)) ||
           !llvm::is_contained(def->getOperands(), Value(arg)))
         continue; // the emitter copies (or fills) it at the end
       if (readAfter(arg, order[def]))
         continue;
-      inPlace[v] = alias.getInt();
-      inPlaceTaken.insert(alias.getInt());
+      inPlace[v] = *alias;
+      inPlaceTaken.insert(*alias);
     }
   }
 
@@ -199,7 +197,7 @@ private:
   bool onlyWrittenBack(Value v) {
     for (OpOperand &use : v.getUses())
       if (!isa<func::ReturnOp>(use.getOwner()) ||
-          !fn.getResultAttr(use.getOperandNumber(), "gpt.alias_input"))
+          !resultAliasedInput(fn, use.getOperandNumber()))
         return false;
     return !v.use_empty();
   }
@@ -277,27 +275,14 @@ private:
       arenaOf(slot.kind).release(slot.offset, slot.size);
   }
 
-  Attribute describe(Value result) {
+  /// The #gpt.slot of a result: arena offsets for owned memory; aliases
+  /// view operand 0 (a reshape); in-place results name their argument.
+  SlotAttr describe(Value result) {
     const Slot &slot = slots[result];
-    std::string text;
-    switch (slot.kind) {
-    case Kind::Static:
-      text = "static:" + std::to_string(slot.offset);
-      break;
-    case Kind::Token:
-      text = "token:" + std::to_string(slot.offset);
-      break;
-    case Kind::Alias:
-      text = "alias:0";
-      break;
-    case Kind::Input:
-      text = "input:" + std::to_string(slot.offset);
-      break;
-    case Kind::None:
-      text = "none";
-      break;
-    }
-    return StringAttr::get(fn.getContext(), text);
+    bool hasOffset = slot.kind == Kind::Static || slot.kind == Kind::Token ||
+                     slot.kind == Kind::Input;
+    return SlotAttr::get(fn.getContext(), slot.kind,
+                         hasOffset ? slot.offset : 0);
   }
 
   func::FuncOp fn;
@@ -314,18 +299,8 @@ struct GPTPlanMemoryPass
     : mlir::gpt::impl::GPTPlanMemoryBase<GPTPlanMemoryPass> {
   using GPTPlanMemoryBase::GPTPlanMemoryBase;
   void runOnOperation() override {
-    for (auto fn : getOperation().getOps<func::FuncOp>()) {
-      if (failed(FunctionPlanner(fn).run()))
-        return signalPassFailure();
-      if (report) {
-        auto bytes = [&](StringRef name) {
-          return fn->getAttrOfType<IntegerAttr>(name).getInt();
-        };
-        llvm::errs() << "memory plan: @" << fn.getName() << ": static arena "
-                     << bytes("gpt.static_bytes") << " bytes, token arena "
-                     << bytes("gpt.token_bytes") << " bytes per token\n";
-      }
-    }
+    if (failed(FunctionPlanner(getOperation()).run()))
+      return signalPassFailure();
   }
 };
 } // namespace

@@ -1,8 +1,9 @@
 //===- ArtifactEmitter.cpp - planned gpt module -> artifact bytes ---------===//
 #include "target/ArtifactEmitter.h"
+#include "dialects/gpt/GPTAttributes.h"
 #include "dialects/gpt/GPTOps.h"
-#include "passes/FunctionUtils.h"
 #include "passes/SymbolicShape.h"
+#include "runtime/model/ElementwiseProgram.h"
 #include "runtime/model/KernelRegistry.h"
 #include "target/VulkanShaders.h"
 
@@ -39,23 +40,31 @@ LogicalResult instruction(Operation *op, llvm::DenseMap<Value, int64_t> &reg,
   json::Array args;
   for (Value v : op->getOperands())
     args.push_back(reg.lookup(v));
-  json::Object inst;
+  using ::gpt::EwOp;
+  std::optional<EwOp> ew;
+  double param = 0.0;
   if (isa<AddOp>(op))
-    inst["op"] = "add";
+    ew = EwOp::Add;
   else if (isa<MulOp>(op))
-    inst["op"] = "mul";
+    ew = EwOp::Mul;
   else if (auto scale = dyn_cast<ScaleOp>(op)) {
-    inst["op"] = "scale";
-    inst["factor"] = scale.getFactor().convertToDouble();
+    ew = EwOp::Scale;
+    param = scale.getFactor().convertToDouble();
   } else if (isa<GeluOp>(op))
-    inst["op"] = "gelu";
+    ew = EwOp::Gelu;
   else if (isa<GeluGradOp>(op))
-    inst["op"] = "gelu_grad";
+    ew = EwOp::GeluGrad;
   else if (auto ln = dyn_cast<LayerNormOp>(op)) {
-    inst["op"] = "layernorm";
-    inst["epsilon"] = ln.getEpsilon().convertToDouble();
+    ew = EwOp::LayerNorm;
+    param = ln.getEpsilon().convertToDouble();
   } else
     return op->emitOpError() << "cannot be part of an elementwise program";
+  // The format is runtime/model/ElementwiseProgram.h.
+  const ::gpt::EwOpInfo &info = ::gpt::ewOpInfo(*ew);
+  json::Object inst;
+  inst["op"] = info.name;
+  if (info.param)
+    inst[info.param] = param;
   inst["args"] = std::move(args);
   int64_t id = reg.size();
   for (Value r : op->getResults())
@@ -75,21 +84,22 @@ public:
     for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
       json::Object storage{{"kind", "input"}, {"index", i}};
       int64_t id = addValue(fn.getArgument(i), std::move(storage));
-      if (auto symbols =
-              fn.getArgAttrOfType<DenseI64ArrayAttr>(i, "gpt.symbols")) {
+      if (ArrayRef<int64_t> symbols = argumentSymbols(fn, i);
+          !symbols.empty()) {
         // Dims the type cannot name (the KV pool size N): explicit symbols.
         json::Array shape;
-        for (int64_t d : symbols.asArrayRef())
+        for (int64_t d : symbols)
           shape.push_back(d);
         (*values.back().getAsObject())["shape"] = std::move(shape);
       }
       if (id < 0)
         return failure();
-      std::string role = argumentRole(fn, i);
-      if (role.empty())
+      std::optional<ArgRole> role = argumentRole(fn, i);
+      if (!role)
         return fn.emitOpError() << "argument #" << i << " has no gpt role";
-      inputs.push_back(json::Object{
-          {"name", argumentName(fn, i)}, {"role", role}, {"value", id}});
+      inputs.push_back(json::Object{{"name", argumentName(fn, i)},
+                                    {"role", roleName(*role)},
+                                    {"value", id}});
     }
     Block &body = fn.getBody().front();
     for (Operation &op : body.without_terminator())
@@ -100,10 +110,10 @@ public:
     for (unsigned r = 0; r < ret.getNumOperands(); ++r) {
       Value v = ret.getOperand(r);
       json::Object output{{"name", outputName(r)}};
-      auto alias = fn.getResultAttrOfType<IntegerAttr>(r, "gpt.alias_input");
+      std::optional<int64_t> alias = resultAliasedInput(fn, r);
       int64_t id = ids.lookup(v);
       if (alias) {
-        int64_t arg = alias.getInt();
+        int64_t arg = *alias;
         if (!isInPlace(v, arg))
           id = writeBack(v, arg);
         if (id < 0)
@@ -118,18 +128,15 @@ public:
     out["outputs"] = std::move(outputs);
     out["values"] = std::move(values);
     out["kernels"] = std::move(kernels);
-    auto bytes = [&](StringRef attr) -> int64_t {
-      auto a = fn->getAttrOfType<IntegerAttr>(attr);
-      return a ? a.getInt() : 0;
-    };
-    out["arena"] = json::Object{{"static_bytes", bytes("gpt.static_bytes")},
-                                {"token_bytes", bytes("gpt.token_bytes")}};
+    ArenaSizes arena = getArenaSizes(fn).value_or(ArenaSizes{});
+    out["arena"] = json::Object{{"static_bytes", arena.staticBytes},
+                                {"token_bytes", arena.tokenBytesPerToken}};
     return success();
   }
 
 private:
   std::string outputName(unsigned r) {
-    if (fn.getResultAttrOfType<StringAttr>(r, "gpt.output"))
+    if (fn.getResultAttr(r, attr::kOutput))
       return resultName(fn, r);
     if (fn.getName() == "forward")
       return "logits";
@@ -164,12 +171,11 @@ private:
 
   bool isInPlace(Value v, int64_t arg) {
     Operation *def = v.getDefiningOp();
-    auto plan = def ? def->getAttrOfType<ArrayAttr>("gpt.plan") : ArrayAttr();
-    if (!plan)
+    SmallVector<SlotAttr> plan = def ? getPlan(def) : SmallVector<SlotAttr>();
+    if (plan.empty())
       return false;
-    unsigned index = cast<OpResult>(v).getResultNumber();
-    return cast<StringAttr>(plan[index]).getValue() ==
-           ("input:" + Twine(arg)).str();
+    SlotAttr slot = plan[cast<OpResult>(v).getResultNumber()];
+    return slot.getKind() == SlotKind::Input && slot.getOffset() == arg;
   }
 
   /// An in-place output that was not computed in place: fill (constants) or
@@ -187,40 +193,38 @@ private:
                        {"outputs", json::Array{target}},
                        {"attrs", json::Object{{"value", *fill}}}});
     else
-      kernels.push_back(json::Object{{"kernel", "copy"},
-                                     {"inputs", json::Array{ids.lookup(v)}},
-                                     {"outputs", json::Array{target}},
-                                     {"attrs", json::Object{}}});
+      kernels.push_back(
+          json::Object{{"kernel", ::gpt::kernelName(::gpt::KernelId::Copy)},
+                       {"inputs", json::Array{ids.lookup(v)}},
+                       {"outputs", json::Array{target}},
+                       {"attrs", json::Object{}}});
     return target;
   }
 
   LogicalResult emitOp(Operation *op) {
-    auto kernel = op->getAttrOfType<StringAttr>("gpt.kernel");
-    auto plan = op->getAttrOfType<ArrayAttr>("gpt.plan");
-    if (!kernel || !plan || plan.size() != op->getNumResults())
+    std::optional<::gpt::KernelId> kernel = getKernel(op);
+    SmallVector<SlotAttr> plan = getPlan(op);
+    if (!kernel || plan.size() != op->getNumResults())
       return op->emitOpError()
              << "is not lowered and planned (run --gpt-lower-to-kernels and "
                 "--gpt-plan-memory)";
     json::Array outs;
-    for (auto [result, entry] : llvm::zip(op->getResults(), plan)) {
-      StringRef text = cast<StringAttr>(entry).getValue();
-      auto [kind, number] = text.split(':');
-      int64_t n = 0;
-      number.getAsInteger(10, n);
+    for (auto [result, slot] : llvm::zip(op->getResults(), plan)) {
+      SlotKind kind = slot.getKind();
+      int64_t n = slot.getOffset();
       json::Object storage;
-      if (kind == "static" || kind == "token")
-        storage =
-            json::Object{{"kind", "arena"}, {"arena", kind}, {"offset", n}};
-      else if (kind == "alias")
+      if (kind == SlotKind::Static || kind == SlotKind::Token)
+        storage = json::Object{{"kind", "arena"},
+                               {"arena", stringifySlotKind(kind)},
+                               {"offset", n}};
+      else if (kind == SlotKind::Alias)
         storage = json::Object{{"kind", "alias"},
                                {"of", ids.lookup(op->getOperand(n))}};
-      else if (kind == "input") {
+      else if (kind == SlotKind::Input) {
         storage = json::Object{{"kind", "alias"}, {"of", n}};
         inPlaceOf[result] = n;
-      } else if (kind == "none")
+      } else      // SlotKind::None
         continue; // not materialized (written back by fill at the end)
-      else
-        return op->emitOpError() << "bad gpt.plan entry '" << text << "'";
       int64_t id = addValue(result, std::move(storage));
       if (id < 0)
         return failure();
@@ -230,8 +234,7 @@ private:
             *(*values[it->second].getAsObject()).get("shape");
       outs.push_back(id);
     }
-    if (kernel.getValue() == ::gpt::kernelName(::gpt::KernelId::Alias) ||
-        outs.empty())
+    if (*kernel == ::gpt::KernelId::Alias || outs.empty())
       return success();
 
     json::Array ins;
@@ -240,7 +243,7 @@ private:
     json::Object attrs;
     if (failed(kernelAttrs(op, ins, outs, attrs)))
       return failure();
-    kernels.push_back(json::Object{{"kernel", kernel.getValue()},
+    kernels.push_back(json::Object{{"kernel", ::gpt::kernelName(*kernel)},
                                    {"inputs", std::move(ins)},
                                    {"outputs", std::move(outs)},
                                    {"attrs", std::move(attrs)}});
@@ -316,8 +319,7 @@ private:
       attrs["num_heads"] = static_cast<int64_t>(o.getNumHeads());
       attrs["scale"] = o.getScale().convertToDouble();
     }
-    if (op->getAttrOfType<StringAttr>("gpt.kernel").getValue() ==
-        ::gpt::kernelName(::gpt::KernelId::Elementwise)) {
+    if (getKernel(op) == ::gpt::KernelId::Elementwise) {
       if (failed(elementwiseProgram(op, attrs)))
         return failure();
       if (shaders)
@@ -384,17 +386,14 @@ LogicalResult mlir::gpt::emitArtifact(ModuleOp module,
   json::Object manifest;
   manifest["format"] = 1;
   manifest["compiler"] = compilerVersion;
-  auto target = module->getAttrOfType<StringAttr>("gpt.target");
-  StringRef targetName = target ? target.getValue() : "cpu";
-  if (targetName != "cpu" && targetName != "vulkan")
-    return module.emitError()
-           << "unknown gpt.target '" << targetName << "' (cpu or vulkan)";
+  // gpt.target is verified by the dialect (cpu or vulkan).
+  StringRef targetName = getTarget(module).value_or("cpu");
   manifest["target"] = targetName;
   ElementwiseShaders shaders;
-  auto config = module->getAttrOfType<StringAttr>("gpt.config");
+  std::optional<StringRef> config = getModelConfig(module);
   if (!config)
     return module.emitError() << "module has no gpt.config";
-  auto parsed = json::parse(config.getValue());
+  auto parsed = json::parse(*config);
   if (!parsed)
     return module.emitError()
            << "gpt.config is not JSON: " << llvm::toString(parsed.takeError());

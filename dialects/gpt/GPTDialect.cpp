@@ -1,5 +1,6 @@
 //===- GPTDialect.cpp - gpt dialect registration --------------------------===//
 #include "dialects/gpt/GPTDialect.h"
+#include "dialects/gpt/GPTAttributes.h"
 #include "dialects/gpt/GPTOps.h"
 
 using namespace mlir;
@@ -13,4 +14,5 @@ void GPTDialect::initialize() {
 #define GET_OP_LIST
 #include "dialects/gpt/GPTOps.cpp.inc"
       >();
+  registerAttributes();
 }

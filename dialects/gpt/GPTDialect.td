@@ -17,7 +17,14 @@ def GPT_Dialect : Dialect {
   }];
   let cppNamespace = "::mlir::gpt";
   let hasCanonicalizer = 0;
-  let useDefaultAttributePrinterParser = 0;
+  let useDefaultAttributePrinterParser = 1;
+  // The gpt.* discardable attributes (GPTAttributes.h) are checked here.
+  let hasOperationAttrVerify = 1;
+  let hasRegionArgAttrVerify = 1;
+  let hasRegionResultAttrVerify = 1;
+  let extraClassDeclaration = [{
+    void registerAttributes();
+  }];
 }
 
 class GPT_Op<string mnemonic, list<Trait> traits = []>

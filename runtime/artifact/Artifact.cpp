@@ -300,28 +300,6 @@ const char *dtypeName(DType dtype) {
   return dtype == DType::F32 ? "f32" : "i32";
 }
 
-const char *ewOpName(EwOp op) {
-  switch (op) {
-  case EwOp::Add:
-    return "add";
-  case EwOp::Sub:
-    return "sub";
-  case EwOp::Mul:
-    return "mul";
-  case EwOp::Scale:
-    return "scale";
-  case EwOp::Neg:
-    return "neg";
-  case EwOp::Gelu:
-    return "gelu";
-  case EwOp::GeluGrad:
-    return "gelu_grad";
-  case EwOp::LayerNorm:
-    return "layernorm";
-  }
-  return "?";
-}
-
 int64_t Function::findInput(const std::string &name) const {
   for (size_t i = 0; i < inputs.size(); ++i)
     if (inputs[i].name == name)

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "runtime/model/ElementwiseProgram.h"
 #include "runtime/model/ModelConfig.h"
 
 #include <nlohmann/json.hpp>
@@ -62,21 +63,6 @@ struct FunctionOutput {
   std::string name;
   int64_t value = -1;
   int64_t aliasInput = -1; ///< -1: read back by the caller
-};
-
-/// Ops of `elementwise` row programs.
-enum class EwOp { Add, Sub, Mul, Scale, Neg, Gelu, GeluGrad, LayerNorm };
-const char *ewOpName(EwOp op);
-
-struct EwInstruction {
-  EwOp op = EwOp::Add;
-  std::vector<int> args; ///< register ids
-  float param = 0.0f;    ///< `factor` (scale) or `epsilon` (layernorm)
-};
-
-struct EwProgram {
-  std::vector<EwInstruction> instructions;
-  std::vector<int> outputs; ///< register ids, one per kernel output
 };
 
 struct Kernel {

@@ -480,12 +480,7 @@ struct Checker {
     for (size_t i = 0; i < prog.instructions.size(); ++i) {
       const EwInstruction &ins = prog.instructions[i];
       std::string p = pp + ".instructions[" + std::to_string(i) + "]";
-      size_t arity = 1;
-      if (ins.op == EwOp::Add || ins.op == EwOp::Sub || ins.op == EwOp::Mul ||
-          ins.op == EwOp::GeluGrad)
-        arity = 2;
-      else if (ins.op == EwOp::LayerNorm)
-        arity = 3;
+      size_t arity = ewOpInfo(ins.op).arity;
       if (ins.args.size() != arity)
         fail(p + ".args", std::string("op '") + ewOpName(ins.op) + "' takes " +
                               std::to_string(arity) + " arguments, got " +
@@ -826,23 +821,12 @@ EwProgram decodeProgram(const json &program, const std::string &path,
     if (!j.contains("op") || !j["op"].is_string())
       fail(p + ".op", "missing or not a string");
     std::string op = j["op"].get<std::string>();
-    static const std::map<std::string, EwOp> ops = {
-        {"add", EwOp::Add},
-        {"sub", EwOp::Sub},
-        {"mul", EwOp::Mul},
-        {"scale", EwOp::Scale},
-        {"neg", EwOp::Neg},
-        {"gelu", EwOp::Gelu},
-        {"gelu_grad", EwOp::GeluGrad},
-        {kernelName(KernelId::Layernorm), EwOp::LayerNorm}};
-    auto found = ops.find(op);
-    if (found == ops.end())
+    std::optional<EwOp> found = ewOpByName(op);
+    if (!found)
       fail(p + ".op", "unknown elementwise op '" + op + "'");
     EwInstruction instr;
-    instr.op = found->second;
-    const char *param = instr.op == EwOp::Scale       ? "factor"
-                        : instr.op == EwOp::LayerNorm ? "epsilon"
-                                                      : nullptr;
+    instr.op = *found;
+    const char *param = ewOpInfo(instr.op).param;
     for (auto it = j.begin(); it != j.end(); ++it)
       if (it.key() != "op" && it.key() != "args" &&
           !(param && it.key() == param))

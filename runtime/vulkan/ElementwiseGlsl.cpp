@@ -1,5 +1,6 @@
 //===- ElementwiseGlsl.cpp - GLSL generator for `elementwise` programs ----===//
 #include "vulkan/ElementwiseGlsl.h"
+#include "runtime/model/KernelRegistry.h"
 #include "vulkan/ShaderCompiler.h"
 
 #include <cstdio>
@@ -211,7 +212,7 @@ std::string elementwiseGlsl(const EwProgram &program, size_t numInputs) {
 void attachElementwiseSpirv(nlohmann::json &manifest) {
   for (auto &fn : manifest.at("functions"))
     for (auto &k : fn.at("kernels")) {
-      if (k.at("kernel") != "elementwise")
+      if (k.at("kernel") != kernelName(KernelId::Elementwise))
         continue;
       std::string base64, error;
       if (!compileElementwiseProgram(k.at("attrs").at("program").dump(),

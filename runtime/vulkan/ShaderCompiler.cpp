@@ -51,11 +51,7 @@ bool compileElementwiseProgram(const std::string &programJson, size_t numInputs,
     size_t regs = numInputs;
     for (size_t k = 0; k < program.instructions.size(); ++k, ++regs) {
       const EwInstruction &ins = program.instructions[k];
-      size_t arity =
-          ins.op == EwOp::LayerNorm ? 3
-          : ins.op == EwOp::Scale || ins.op == EwOp::Neg || ins.op == EwOp::Gelu
-              ? 1
-              : 2;
+      size_t arity = ewOpInfo(ins.op).arity;
       if (ins.args.size() != arity)
         throw std::runtime_error("instruction " + std::to_string(k) +
                                  ": wrong number of arguments");

@@ -8,6 +8,7 @@
 // config, unsupported option), 2 when a pass fails.
 //
 //===----------------------------------------------------------------------===//
+#include "dialects/gpt/GPTAttributes.h"
 #include "dialects/gpt/GPTDialect.h"
 #include "frontend/GPTBuilder.h"
 #include "passes/Passes.h"
@@ -133,9 +134,10 @@ int main(int argc, char **argv) {
       gpt::buildGPTModule(context, config, frontendOptions);
   if (failed(mlir::verify(*module)))
     return userError("the frontend produced an invalid module (a bug)");
-  (*module)->setAttr("gpt.target",
-                     mlir::StringAttr::get(
-                         &context, target == Target::CPU ? "cpu" : "vulkan"));
+  const mlir::gpt::CompileTarget compileTarget =
+      target == Target::CPU ? mlir::gpt::CompileTarget::Cpu
+                            : mlir::gpt::CompileTarget::Vulkan;
+  mlir::gpt::setTarget(*module, mlir::gpt::targetName(compileTarget));
 
   if (!noFusion) {
     mlir::PassManager pm(&context);
@@ -153,13 +155,18 @@ int main(int argc, char **argv) {
     mlir::gpt::PipelineOptions options;
     options.training = !noTraining;
     options.lower = emit != Emit::MLIR;
-    options.target = target == Target::CPU ? "cpu" : "vulkan";
-    options.reportMemory = reportMemory;
+    options.target = compileTarget;
     mlir::gpt::buildPipeline(pm, options);
     if (failed(pm.run(*module))) {
       llvm::errs() << "gptc: error: the compilation pipeline failed\n";
       return 2;
     }
+    if (reportMemory)
+      for (auto fn : module->getOps<mlir::func::FuncOp>())
+        if (auto sizes = mlir::gpt::getArenaSizes(fn))
+          llvm::errs() << "memory plan: @" << fn.getName() << ": static arena "
+                       << sizes->staticBytes << " bytes, token arena "
+                       << sizes->tokenBytesPerToken << " bytes per token\n";
   }
 
   std::string bytes;

@@ -13,7 +13,7 @@
 // CHECK: arith.constant {{.*}}gpt.kernel = "fill"
 // CHECK: gpt.linear {{.*}}gpt.kernel = "linear"
 // CHECK: gpt.scale {{.*}}gpt.kernel = "elementwise"
-// BADTARGET: error: --gpt-lower-to-kernels: unknown target 'metal' (cpu or vulkan)
+// BADTARGET: for the --target option: Cannot find option named 'metal'
 func.func @kernels(%t: tensor<?x?xi32>, %wte: tensor<16x8xf32>, %g: tensor<8xf32>)
     -> (tensor<?x?x16xf32>, tensor<?x?x2x4xf32>, tensor<?x?x8xf32>, tensor<f32>) {
   %x = gpt.embedding %wte, %t : tensor<16x8xf32>, tensor<?x?xi32> -> tensor<?x?x8xf32>

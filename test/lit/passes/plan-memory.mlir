@@ -7,10 +7,10 @@
 // token: 8 floats = 32 bytes, rounded to 64.
 // CHECK-LABEL: func.func @chain
 // CHECK-SAME: gpt.static_bytes = 0 : i64, gpt.token_bytes = 128 : i64
-// CHECK: gpt.gelu %arg0 {{.*}}gpt.plan = ["token:0"]
-// CHECK: gpt.scale {{.*}}gpt.plan = ["token:0"]
-// CHECK: gpt.linear {{.*}}gpt.plan = ["token:64"]
-// CHECK: gpt.gelu {{.*}}gpt.plan = ["token:64"]
+// CHECK: gpt.gelu %arg0 {{.*}}gpt.plan = [#gpt.slot<token, 0>]
+// CHECK: gpt.scale {{.*}}gpt.plan = [#gpt.slot<token, 0>]
+// CHECK: gpt.linear {{.*}}gpt.plan = [#gpt.slot<token, 64>]
+// CHECK: gpt.gelu {{.*}}gpt.plan = [#gpt.slot<token, 64>]
 func.func @chain(%x: tensor<?x?x8xf32>, %w: tensor<8x8xf32>) -> tensor<?x?x8xf32> {
   %a = gpt.gelu %x : tensor<?x?x8xf32>
   %b = gpt.scale %a {factor = 2.0 : f32} : tensor<?x?x8xf32>
@@ -24,10 +24,10 @@ func.func @chain(%x: tensor<?x?x8xf32>, %w: tensor<8x8xf32>) -> tensor<?x?x8xf32
 // A reshape is a view: it keeps the viewed value alive through its own uses.
 // Static-shaped values go to the static arena.
 // CHECK-LABEL: func.func @views
-// CHECK: gpt.gelu {{.*}}gpt.plan = ["token:0"]
-// CHECK: gpt.reshape {{.*}}gpt.plan = ["alias:0"]
-// CHECK: gpt.linear_weight_grad {{.*}}gpt.plan = ["static:0"]
-// CHECK: gpt.gelu {{.*}}gpt.plan = ["token:64"]
+// CHECK: gpt.gelu {{.*}}gpt.plan = [#gpt.slot<token, 0>]
+// CHECK: gpt.reshape {{.*}}gpt.plan = [#gpt.slot<alias, 0>]
+// CHECK: gpt.linear_weight_grad {{.*}}gpt.plan = [#gpt.slot<static, 0>]
+// CHECK: gpt.gelu {{.*}}gpt.plan = [#gpt.slot<token, 64>]
 func.func @views(%x: tensor<?x?x8xf32>) -> (tensor<?x?x2x4xf32>, tensor<8x8xf32>, tensor<?x?x8xf32>) {
   %a = gpt.gelu %x : tensor<?x?x8xf32>
   %r = gpt.reshape %a : tensor<?x?x8xf32> -> tensor<?x?x2x4xf32>
@@ -42,8 +42,8 @@ func.func @views(%x: tensor<?x?x8xf32>) -> (tensor<?x?x2x4xf32>, tensor<8x8xf32>
 // caller's buffer (argument 1); a fill that is only written back needs no
 // memory at all.
 // CHECK-LABEL: func.func @in_place
-// CHECK: gpt.add {{.*}}gpt.plan = ["input:1"]
-// CHECK: gpt.fill {{.*}}gpt.plan = ["none"]
+// CHECK: gpt.add {{.*}}gpt.plan = [#gpt.slot<input, 1>]
+// CHECK: gpt.fill {{.*}}gpt.plan = [#gpt.slot<none, 0>]
 func.func @in_place(%g: tensor<8xf32>, %acc: tensor<8xf32>, %z: tensor<8xf32>)
     -> (tensor<8xf32> {gpt.alias_input = 1 : i64}, tensor<8xf32> {gpt.alias_input = 2 : i64}) {
   %a = gpt.add %acc, %g : tensor<8xf32>, tensor<8xf32>
@@ -58,8 +58,8 @@ func.func @in_place(%g: tensor<8xf32>, %acc: tensor<8xf32>, %z: tensor<8xf32>)
 // into %acc's buffer would change what the gelu reads. The add gets its own
 // memory (the emitter copies it back at the end).
 // CHECK-LABEL: func.func @in_place_view_read_later
-// CHECK: gpt.reshape {{.*}}gpt.plan = ["alias:0"]
-// CHECK: gpt.add {{.*}}gpt.plan = ["static:0"]
+// CHECK: gpt.reshape {{.*}}gpt.plan = [#gpt.slot<alias, 0>]
+// CHECK: gpt.add {{.*}}gpt.plan = [#gpt.slot<static, 0>]
 func.func @in_place_view_read_later(%g: tensor<8xf32>, %acc: tensor<8xf32>)
     -> (tensor<8xf32> {gpt.alias_input = 1 : i64}, tensor<2x4xf32>) {
   %v = gpt.reshape %acc : tensor<8xf32> -> tensor<2x4xf32>

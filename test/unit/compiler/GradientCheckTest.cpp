@@ -634,12 +634,12 @@ ModelRun compileModel(MLIRContext &context, const ::gpt::ModelConfig &config,
   PassManager pm(&context);
   pm.addPass(createCanonicalizerPass());
   if (fusion != Fusion::None) {
-    pm.addPass(gd::createGPTFuseAttention());
-    pm.addPass(gd::createGPTFuseSoftmax());
+    pm.addNestedPass<func::FuncOp>(gd::createGPTFuseAttention());
+    pm.addNestedPass<func::FuncOp>(gd::createGPTFuseSoftmax());
   }
   pm.addPass(gd::createGPTAutodiff());
   if (fusion == Fusion::All) {
-    pm.addPass(gd::createGPTFuseElementwise());
+    pm.addNestedPass<func::FuncOp>(gd::createGPTFuseElementwise());
     pm.addPass(createCanonicalizerPass());
     pm.addPass(createCSEPass());
   }
