@@ -113,10 +113,14 @@ struct GPTFuseAttentionPass
     : mlir::gpt::impl::GPTFuseAttentionBase<GPTFuseAttentionPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<FuseAttentionPattern>(&getContext());
+    populateFuseAttentionPatterns(patterns);
     if (failed(
             applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };
 } // namespace
+
+void mlir::gpt::populateFuseAttentionPatterns(RewritePatternSet &patterns) {
+  patterns.add<FuseAttentionPattern>(patterns.getContext());
+}

@@ -42,10 +42,14 @@ struct GPTFuseSoftmaxPass
     : mlir::gpt::impl::GPTFuseSoftmaxBase<GPTFuseSoftmaxPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<FuseSoftmaxPattern>(&getContext());
+    populateFuseSoftmaxPatterns(patterns);
     if (failed(
             applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };
 } // namespace
+
+void mlir::gpt::populateFuseSoftmaxPatterns(RewritePatternSet &patterns) {
+  patterns.add<FuseSoftmaxPattern>(patterns.getContext());
+}

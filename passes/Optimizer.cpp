@@ -120,7 +120,7 @@ void buildTrainGrad(ModuleOp module, func::FuncOp lossGrad,
   finish(fn, b, results, names, aliases);
 }
 
-/// apply_optimizer(step, hparams, params..., grad.<p>..., adam_m.<p>...,
+/// apply_optimizer(step (i32), hparams, params..., grad.<p>..., adam_m.<p>...,
 ///                 adam_v.<p>...) -> grad_norm, lr, params', m', v', 0-grads
 void buildApplyOptimizer(ModuleOp module, Location loc,
                          ArrayRef<Param> params) {
@@ -128,7 +128,8 @@ void buildApplyOptimizer(ModuleOp module, Location loc,
   auto f32 = Float32Type::get(ctx);
   auto scalar = RankedTensorType::get({}, f32);
   Signature sig;
-  unsigned stepArg = sig.add(scalar, ArgRole::Input, "step");
+  auto stepType = RankedTensorType::get({}, IntegerType::get(ctx, 32));
+  unsigned stepArg = sig.add(stepType, ArgRole::Input, "step");
   unsigned hpArg = sig.add(RankedTensorType::get({kNumHparams}, f32),
                            ArgRole::Input, "hparams");
   SmallVector<unsigned> p, g, m, v;

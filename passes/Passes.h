@@ -5,6 +5,7 @@
 #include "dialects/gpt/GPTDialect.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/PatternMatch.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassOptions.h"
@@ -21,6 +22,11 @@ StringRef targetName(CompileTarget target);
 
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
+
+/// The rewrite patterns of --gpt-fuse-attention and --gpt-fuse-softmax, for
+/// drivers that combine them with their own patterns.
+void populateFuseAttentionPatterns(RewritePatternSet &patterns);
+void populateFuseSoftmaxPatterns(RewritePatternSet &patterns);
 
 struct PipelineOptions {
   bool training = true; // add @loss_grad -> @train_grad, @apply_optimizer

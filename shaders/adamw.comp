@@ -1,6 +1,6 @@
 #version 460
 #include "common.glsl"
-// adamw: bias-corrected AdamW with t = floor(step) + 1; gradient scaled by
+// adamw: bias-corrected AdamW with t = step + 1 (step an i32); gradient scaled by
 // min(1, clip / (norm + 1e-6)) when a norm is given and clip > 0; weight
 // decay when flags & 2. Reads p, m, v and writes po, mo, vo at the same
 // index, so it is both in place and the "copy first" form when the outputs
@@ -14,7 +14,7 @@ layout(push_constant) uniform Push {
   F32 v;
   F32 lr;
   F32 norm;
-  F32 step;
+  I32 step;
   F32 hp;
   F32 po;
   F32 mo;
@@ -52,7 +52,7 @@ float oneMinusPow(float b, float t) {
 void main() {
   float b1 = p.hp.v[4], b2 = p.hp.v[5], eps = p.hp.v[6];
   float wd = (p.flags & 2u) != 0 ? p.hp.v[7] : 0.0;
-  float t = floor(max(p.step.v[0], 0.0)) + 1.0;
+  float t = float(max(p.step.v[0], 0)) + 1.0;
   float corr1 = 1.0 / oneMinusPow(b1, t), corr2 = 1.0 / oneMinusPow(b2, t);
   float lr = p.lr.v[0];
   float gs = 1.0;

@@ -6,7 +6,7 @@
 // a Taylor polynomial: Vulkan only promises 2^-11 absolute for cos().
 layout(local_size_x = 1) in;
 layout(push_constant) uniform Push {
-  F32 step;
+  I32 step;
   F32 hp;
   F32 lr;
 } p;
@@ -21,16 +21,20 @@ float cosHalfPi(float a) {
 }
 
 void main() {
-  float s = p.step.v[0];
+  // The step is an exact int32; differences from warmup and total are taken
+  // in integers first so they stay exact past 2^24 steps.
+  int step = max(p.step.v[0], 0);
   float lr = p.hp.v[0], minLr = p.hp.v[1], warmup = p.hp.v[2],
         total = p.hp.v[3];
+  float sinceWarmup = float(step - int(warmup)) - fract(warmup);
+  float toTotal = float(step - int(total)) - fract(total);
   float out_;
-  if (s < warmup) {
-    out_ = lr * (s + 1.0) / warmup;
-  } else if (s >= total) {
+  if (sinceWarmup < 0.0) {
+    out_ = lr * (float(step) + 1.0) / warmup;
+  } else if (toTotal >= 0.0) {
     out_ = minLr;
   } else {
-    float q = (s - warmup) / (total - warmup);
+    float q = sinceWarmup / (total - warmup);
     float c = cosHalfPi(1.5707963267948966 * q);
     out_ = minLr + (lr - minLr) * (c * c);
   }

@@ -187,7 +187,7 @@ def GPT_LrScheduleOp : GPT_Op<"lr_schedule", [Pure]> {
     weight_decay, grad_clip]`. `step < warmup`: `lr * (step + 1) / warmup`;
     `step >= total_steps`: `min_lr`; otherwise cosine from `lr` to `min_lr`.
   }];
-  let arguments = (ins GPT_ScalarFloat:$step, GPT_FloatTensor:$hparams);
+  let arguments = (ins GPT_ScalarStep:$step, GPT_FloatTensor:$hparams);
   let results = (outs GPT_ScalarFloat:$result);
   let assemblyFormat = [{
     $step `,` $hparams attr-dict `:` type($step) `,` type($hparams) `->`
@@ -208,7 +208,7 @@ def GPT_AdamWOp : GPT_Op<"adamw", [Pure,
   let arguments = (ins GPT_FloatTensor:$param, GPT_FloatTensor:$grad,
                    GPT_FloatTensor:$m, GPT_FloatTensor:$v,
                    GPT_ScalarFloat:$lr, GPT_ScalarFloat:$norm,
-                   GPT_ScalarFloat:$step, GPT_FloatTensor:$hparams,
+                   GPT_ScalarStep:$step, GPT_FloatTensor:$hparams,
                    UnitAttr:$decay);
   let results = (outs GPT_FloatTensor:$new_param, GPT_FloatTensor:$new_m,
                       GPT_FloatTensor:$new_v);

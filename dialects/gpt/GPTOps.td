@@ -14,6 +14,9 @@ include "GPTInterfaces.td"
 def GPT_FloatTensor : RankedTensorOf<[AnyFloat]>;
 def GPT_TokenTensor : RankedTensorOf<[I32]>;
 def GPT_ScalarFloat : 0DTensorOf<[AnyFloat]>;
+// A step counter: exact for every step an int32 can count (f32 is not past
+// 2^24).
+def GPT_ScalarStep : 0DTensorOf<[I32]>;
 
 //===----------------------------------------------------------------------===//
 // Embeddings

@@ -363,7 +363,7 @@ const std::vector<KernelSpec> &kernelSpecs() {
        {},
        {},
        {},
-       {D::F32},
+       {D::I32, D::F32},
        {D::F32}},
       {kernelName(KernelId::Adamw),
        8,
@@ -373,7 +373,7 @@ const std::vector<KernelSpec> &kernelSpecs() {
        {5},
        {},
        {{"decay", AttrType::Bool, true}},
-       {D::F32},
+       {D::F32, D::F32, D::F32, D::F32, D::F32, D::F32, D::I32, D::F32},
        {D::F32}},
   };
   return specs;

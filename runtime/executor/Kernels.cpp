@@ -802,9 +802,18 @@ void globalNorm(KernelContext &c) {
   c.out[0]->f()[0] = static_cast<float>(norm);
 }
 
-float lrAt(float step, const float *hp) {
+/// The step counter (an i32 scalar); a negative one is an error.
+int64_t stepOf(const Tensor &t, const char *kernel) {
+  int32_t step = t.i()[0];
+  if (step < 0)
+    error(std::string(kernel) + ": step " + std::to_string(step) +
+          " is negative");
+  return step;
+}
+
+float lrAt(int64_t step, const float *hp) {
   double lr = hp[0], minLr = hp[1], warmup = hp[2], total = hp[3];
-  double s = step;
+  double s = static_cast<double>(step);
   if (s < warmup)
     return float(lr * (s + 1) / warmup);
   if (s >= total)
@@ -814,22 +823,19 @@ float lrAt(float step, const float *hp) {
 }
 
 void lrSchedule(KernelContext &c) {
-  c.out[0]->f()[0] = lrAt(c.in[0]->f()[0], c.in[1]->f());
+  c.out[0]->f()[0] = lrAt(stepOf(*c.in[0], "lr_schedule"), c.in[1]->f());
 }
 
 void adamw(KernelContext &c) {
   const float *hp = c.in[7]->f();
-  float step = c.in[6]->f()[0];
-  if (!(step >= 0.0f && step < 9.0e15f))
-    error("adamw: step " + std::to_string(step) +
-          " is not a non-negative number");
+  int64_t step = stepOf(*c.in[6], "adamw");
   cpu::AdamWParams params;
   params.lr = c.in[4]->f()[0];
   params.beta1 = hp[4];
   params.beta2 = hp[5];
   params.eps = hp[6];
   params.weightDecay = attrBool(c.kernel, "decay") ? hp[7] : 0.0f;
-  params.step = static_cast<int64_t>(step) + 1;
+  params.step = step + 1;
   params.gradScale = c.in[5] ? cpu::clipScale(c.in[5]->f()[0], hp[8]) : 1.0f;
   // Outputs are the updated p, m, v; copy first if they are other buffers.
   int64_t n = c.in[0]->numel;

@@ -184,6 +184,19 @@ namespace {
 Tensor scalarF32(std::vector<std::int64_t> shape, std::vector<float> v) {
   return Tensor::fromF32(std::move(shape), v);
 }
+/// The optimizer's step counter: an exact i32 scalar.
+Tensor stepTensor(std::int64_t step) {
+  if (step < 0 || step > std::numeric_limits<std::int32_t>::max())
+    throw std::runtime_error("step " + std::to_string(step) +
+                             " is outside the optimizer's int32 counter");
+  Tensor t;
+  t.dtype = DType::I32;
+  t.shape = {};
+  t.data.resize(4);
+  const std::int32_t v = static_cast<std::int32_t>(step);
+  std::memcpy(t.data.data(), &v, 4);
+  return t;
+}
 Tensor fromI32(std::int64_t B, std::int64_t T,
                const std::vector<std::int32_t> &v) {
   Tensor t;
@@ -254,7 +267,7 @@ StepResult Trainer::step(const std::vector<data::Batch> &microBatches) {
   }
   r.loss = lossSum / static_cast<double>(microBatches.size());
   std::map<std::string, Tensor> scalars;
-  scalars["step"] = scalarF32({}, {static_cast<float>(steps_)});
+  scalars["step"] = stepTensor(steps_);
   scalars["hparams"] = scalarF32({9}, hp_.optimizerVector());
   auto out = runner_.run("apply_optimizer",
                          bindInputs("apply_optimizer", nullptr, scalars));

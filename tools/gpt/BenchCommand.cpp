@@ -119,7 +119,8 @@ int runBenchTrain(const BenchOptions &o) {
     targets[i] = token(rng);
   }
   std::vector<float> weights(B * T, 1.0f);
-  float gradScale = 1.0f, step = 0.0f;
+  float gradScale = 1.0f;
+  int32_t step = 0;
   std::vector<float> hparams = {3e-4f, 3e-5f, 10.0f, 1000.0f, 0.9f,
                                 0.95f, 1e-8f, 0.1f,  1.0f};
 
@@ -135,7 +136,7 @@ int runBenchTrain(const BenchOptions &o) {
       else if (input.name == "grad_scale")
         in[input.name] = {DType::F32, {}, &gradScale};
       else if (input.name == "step")
-        in[input.name] = {DType::F32, {}, &step};
+        in[input.name] = {DType::I32, {}, &step};
       else if (input.name == "hparams")
         in[input.name] = {DType::F32, {9}, hparams.data()};
       else {

@@ -29,7 +29,7 @@
 namespace cl = llvm::cl;
 
 namespace {
-constexpr const char *kCompilerVersion = "gptc 0.2 (artifact format 1)";
+constexpr const char *kCompilerVersion = "gptc 0.3 (artifact format 1)";
 
 enum class Emit { MLIR, Kernels, Artifact };
 enum class Target { CPU, Vulkan };

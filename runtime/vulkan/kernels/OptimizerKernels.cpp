@@ -82,11 +82,11 @@ void recordAdamW(KernelContext &ctx) {
   // The CPU kernel rejects a bad step at run time; the shader cannot throw,
   // so check it here when the host has it (else the shader clamps at 0).
   if (step.host) {
-    float s;
+    int32_t s;
     std::memcpy(&s, step.host, sizeof s);
-    if (!(s >= 0.0f && s < 9.0e15f))
+    if (s < 0)
       throw ExecutorError("adamw: step " + std::to_string(s) +
-                          " is not a non-negative number");
+                          " is negative");
   }
   int64_t n = ctx.in[0]->numel;
   // Below 2^31 so that no grid-stride index wraps (AdamW is in place: an

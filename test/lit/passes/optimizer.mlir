@@ -15,7 +15,7 @@
 // CHECK-NEXT: %[[AW:.*]] = gpt.add %arg5, %[[SW]]
 // CHECK: return %{{.*}}, %[[AW]], %[[AB]]
 
-// CHECK-LABEL: func.func @apply_optimizer(%arg0: tensor<f32> {gpt.input = "step"}, %arg1: tensor<9xf32> {gpt.input = "hparams"}, %arg2: tensor<16x8xf32> {gpt.param = "w", gpt.weight_decay}, %arg3: tensor<8xf32> {gpt.param = "b"}, %arg4: tensor<16x8xf32> {gpt.state = "grad.w"}, %arg5: tensor<8xf32> {gpt.state = "grad.b"}, %arg6: tensor<16x8xf32> {gpt.state = "adam_m.w"}, %arg7: tensor<8xf32> {gpt.state = "adam_m.b"}, %arg8: tensor<16x8xf32> {gpt.state = "adam_v.w"}, %arg9: tensor<8xf32> {gpt.state = "adam_v.b"})
+// CHECK-LABEL: func.func @apply_optimizer(%arg0: tensor<i32> {gpt.input = "step"}, %arg1: tensor<9xf32> {gpt.input = "hparams"}, %arg2: tensor<16x8xf32> {gpt.param = "w", gpt.weight_decay}, %arg3: tensor<8xf32> {gpt.param = "b"}, %arg4: tensor<16x8xf32> {gpt.state = "grad.w"}, %arg5: tensor<8xf32> {gpt.state = "grad.b"}, %arg6: tensor<16x8xf32> {gpt.state = "adam_m.w"}, %arg7: tensor<8xf32> {gpt.state = "adam_m.b"}, %arg8: tensor<16x8xf32> {gpt.state = "adam_v.w"}, %arg9: tensor<8xf32> {gpt.state = "adam_v.b"})
 // CHECK-SAME: {gpt.output = "grad_norm"}
 // CHECK-SAME: {gpt.alias_input = 2 : i64, gpt.output = "w"}
 // CHECK-SAME: {gpt.alias_input = 6 : i64, gpt.output = "adam_m.w"}

@@ -871,11 +871,12 @@ TEST(ReferenceInterpreterTest, OptimizerOps) {
   OpBuilder b(&context);
   OwningOpRef<ModuleOp> module = ModuleOp::create(b.getUnknownLoc());
   auto vec = f32(b, {3}), scalar = f32(b, {}), hp = f32(b, {9});
+  auto step32 = RankedTensorType::get({}, b.getI32Type());
   b.setInsertionPointToEnd(module->getBody());
   // (p, g, m, v, step, hparams) -> (norm, lr, p', m', v', zeros)
   auto fn = b.create<func::FuncOp>(
       b.getUnknownLoc(), "opt",
-      b.getFunctionType({vec, vec, vec, vec, scalar, hp},
+      b.getFunctionType({vec, vec, vec, vec, step32, hp},
                         {scalar, scalar, vec, vec, vec, vec}));
   Block *e = fn.addEntryBlock();
   b.setInsertionPointToStart(e);

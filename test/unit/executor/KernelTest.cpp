@@ -697,7 +697,7 @@ TEST(Kernel, GlobalNormLrScheduleAdamW) {
   // hparams: lr, min_lr, warmup, total, beta1, beta2, eps, wd, clip
   std::vector<float> hp = {1e-2f, 1e-3f, 10,   100, 0.9f,
                            0.95f, 1e-8f, 0.1f, 1.0f};
-  for (float step : {0.0f, 4.0f, 10.0f, 55.0f, 100.0f, 250.0f})
+  for (int32_t step : {0, 4, 10, 55, 100, 250})
     for (bool decay : {true, false}) {
       Case c;
       int p = c.in("p", randn({n}, 60));
@@ -705,7 +705,7 @@ TEST(Kernel, GlobalNormLrScheduleAdamW) {
       int m = c.in("m", randn({n}, 62, 0.1f));
       int v =
           c.in("v", floats({n}, {0.1f, 0.2f, 0.3f, 0.0f, 1.0f, 2.0f, 0.5f}));
-      int st = c.in("step", scalar(step), std::vector<int64_t>{});
+      int st = c.in("step", ints({}, {step}), std::vector<int64_t>{});
       int h = c.in("hparams", floats({9}, hp));
       int norm = c.b.temp({}), lr = c.b.temp({});
       int p2 = c.b.alias(p, {n}), m2 = c.b.alias(m, {n}),

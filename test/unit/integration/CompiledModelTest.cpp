@@ -92,11 +92,11 @@ protected:
     return executor->run("train_grad", inputs).at("loss").f32.at(0);
   }
 
-  std::map<std::string, HostTensor> applyOptimizer(float step, float lr) {
+  std::map<std::string, HostTensor> applyOptimizer(int32_t step, float lr) {
     // [lr, min_lr, warmup, total_steps, beta1, beta2, eps, weight_decay, clip]
     hparams = {lr, lr, 0.0f, 1000.0f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f};
     std::map<std::string, TensorView> inputs = {
-        {"step", {DType::F32, {}, &step}},
+        {"step", {DType::I32, {}, &step}},
         {"hparams", {DType::F32, {9}, hparams.data()}}};
     for (auto &[name, p] : params)
       inputs[name] = view(p);
@@ -187,7 +187,7 @@ TEST_F(CompiledModel, OptimizerStepsOverfitOneBatchInPlace) {
   float last = first;
   for (int step = 0; step < 40; ++step) {
     last = trainGrad(1.0f);
-    auto out = applyOptimizer(static_cast<float>(step), 3e-2f);
+    auto out = applyOptimizer(step, 3e-2f);
     EXPECT_TRUE(std::isfinite(out.at("grad_norm").f32.at(0)));
     EXPECT_FLOAT_EQ(out.at("lr").f32.at(0), 3e-2f);
     for (auto &[name, s] : state)
@@ -200,10 +200,10 @@ TEST_F(CompiledModel, OptimizerStepsOverfitOneBatchInPlace) {
 }
 
 TEST_F(CompiledModel, LearningRateScheduleWarmsUpAndDecays) {
-  auto lrAt = [&](float step) {
+  auto lrAt = [&](int32_t step) {
     hparams = {1.0f, 0.1f, 10.0f, 110.0f, 0.9f, 0.95f, 1e-8f, 0.0f, 0.0f};
     std::map<std::string, TensorView> inputs = {
-        {"step", {DType::F32, {}, &step}},
+        {"step", {DType::I32, {}, &step}},
         {"hparams", {DType::F32, {9}, hparams.data()}}};
     for (auto &[name, p] : params)
       inputs[name] = view(p);

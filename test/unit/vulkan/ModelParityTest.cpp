@@ -104,7 +104,8 @@ StepLosses trainSteps(Executor &exec, ModelState &state, int steps) {
   std::uniform_int_distribution<int32_t> token(0, int32_t(c.vocab_size - 1));
   std::vector<int32_t> tokens(B * T), targets(B * T);
   std::vector<float> weights(B * T, 1.0f);
-  float gradScale = 1.0f, step = 0.0f;
+  float gradScale = 1.0f;
+  int32_t step = 0;
   std::vector<float> hparams = {3e-3f, 3e-4f, 2.0f, 100.0f, 0.9f,
                                 0.95f, 1e-8f, 0.1f, 1.0f};
   StepLosses out;
@@ -128,7 +129,7 @@ StepLosses trainSteps(Executor &exec, ModelState &state, int steps) {
         else if (input.name == "grad_scale")
           in[input.name] = {DType::F32, {}, &gradScale};
         else if (input.name == "step")
-          in[input.name] = {DType::F32, {}, &step};
+          in[input.name] = {DType::I32, {}, &step};
         else if (input.name == "hparams")
           in[input.name] = {DType::F32, {9}, hparams.data()};
         else {

@@ -12,7 +12,8 @@ struct OptCase {
   std::map<std::string, Buf> bufs;
 
   int in(const std::string &name, Buf buf, std::vector<int64_t> declared = {}) {
-    int id = b.input(name, declared.empty() ? buf.shape : declared, "f32");
+    const char *dtype = buf.dtype == DType::F32 ? "f32" : "i32";
+    int id = b.input(name, declared.empty() ? buf.shape : declared, dtype);
     bufs[name] = std::move(buf);
     return id;
   }
@@ -50,18 +51,18 @@ TEST(VulkanOptimizer, LrScheduleAndAdamW) {
                            0.95f, 1e-8f, 0.1f, 1.0f};
   // Each step once (lavapipe is slow), decay and clipping alternating.
   struct Step {
-    float step;
+    int32_t step;
     bool decay, withNorm;
   };
   for (Step sc : {Step{0, true, true}, Step{4, false, true},
                   Step{10, true, false}, Step{55, false, false},
                   Step{100, true, true}, Step{250, false, true}}) {
-    float step = sc.step;
+    int32_t step = sc.step;
     bool decay = sc.decay, withNorm = sc.withNorm;
     std::vector<float> h = hp;
-    if (step == 55.0f)
+    if (step == 55)
       h[5] = 0.999f; // large 1 / (1 - beta2^t)
-    if (step == 4.0f)
+    if (step == 4)
       h[4] = 0.0f; // beta1 = 0
     OptCase c;
     int p = c.in("p", randn({n}, 60));
@@ -71,7 +72,7 @@ TEST(VulkanOptimizer, LrScheduleAndAdamW) {
     for (float &x : vb.f)
       x = x * x;
     int v = c.in("v", vb);
-    int st = c.in("step", scalar(step), std::vector<int64_t>{});
+    int st = c.in("step", ints({}, {step}), std::vector<int64_t>{});
     int hps = c.in("hparams", floats({9}, h));
     int norm = withNorm ? c.b.temp({}) : -1, lr = c.b.temp({});
     int p2 = c.b.alias(p, {n}), m2 = c.b.alias(m, {n}), v2 = c.b.alias(v, {n});
@@ -109,7 +110,7 @@ TEST(VulkanOptimizer, AdamWIntoOtherBuffers) {
   for (float &x : vb.f)
     x = x * x;
   int v = c.in("v", vb);
-  int st = c.in("step", scalar(7.0f), std::vector<int64_t>{});
+  int st = c.in("step", ints({}, {7}), std::vector<int64_t>{});
   int hps = c.in("hparams", floats({9}, {3e-3f, 1e-4f, 2, 50, 0.9f, 0.999f,
                                          1e-8f, 0.01f, 0.5f}));
   int norm = c.b.temp({}), lr = c.b.temp({});
@@ -131,6 +132,33 @@ TEST(VulkanOptimizer, AdamWIntoOtherBuffers) {
     EXPECT_EQ(r.vkInputs.at(name).f, c.bufs.at(name).f) << name;
 }
 
+// The step is an exact int32: past 2^24 (where an f32 step would round
+// 2^24 + 1 down to 2^24) the schedule still tells consecutive steps apart.
+// warmup 2^24, total 2^24 + 2: step 2^24 + 1 is half way down the cosine.
+TEST(VulkanOptimizer, LrScheduleStepIsExactPast2To24) {
+  const int32_t big = 1 << 24;
+  OptCase c;
+  int s0 = c.in("s0", ints({}, {big}), std::vector<int64_t>{});
+  int s1 = c.in("s1", ints({}, {big + 1}), std::vector<int64_t>{});
+  int s2 = c.in("s2", ints({}, {big + 2}), std::vector<int64_t>{});
+  int hps = c.in("hparams", floats({9}, {1.0f, 0.5f, float(big),
+                                         float(big + 2), 0.9f, 0.95f, 1e-8f,
+                                         0.0f, 0.0f}));
+  int l0 = c.b.temp({}), l1 = c.b.temp({}), l2 = c.b.temp({});
+  c.b.kernel("lr_schedule", {s0, hps}, {l0});
+  c.b.kernel("lr_schedule", {s1, hps}, {l1});
+  c.b.kernel("lr_schedule", {s2, hps}, {l2});
+  c.b.output("l0", l0);
+  c.b.output("l1", l1);
+  c.b.output("l2", l2);
+  auto r = runBoth(c.b, c.bufs);
+  for (const auto *out : {&r.cpu, &r.vk}) {
+    EXPECT_NEAR(out->at("l0").f32.at(0), 1.0f, 1e-6f);
+    EXPECT_NEAR(out->at("l1").f32.at(0), 0.75f, 1e-6f);
+    EXPECT_NEAR(out->at("l2").f32.at(0), 0.5f, 1e-6f);
+  }
+}
+
 // A negative step is rejected on the host, as the CPU kernel does.
 TEST(VulkanOptimizer, AdamWBadStep) {
   OptCase c;
@@ -139,7 +167,7 @@ TEST(VulkanOptimizer, AdamWBadStep) {
   int m = c.in("m", randn({5}, 82));
   int v = c.in("v", floats({5}, {0, 0, 0, 0, 0}));
   int lr = c.in("lr", scalar(1e-3f), std::vector<int64_t>{});
-  int st = c.in("step", scalar(-1.0f), std::vector<int64_t>{});
+  int st = c.in("step", ints({}, {-1}), std::vector<int64_t>{});
   int hps = c.in("hparams",
                  floats({9}, {1e-3f, 1e-4f, 2, 50, 0.9f, 0.999f, 1e-8f, 0, 0}));
   int p2 = c.b.alias(p, {5}), m2 = c.b.alias(m, {5}), v2 = c.b.alias(v, {5});
@@ -158,8 +186,7 @@ TEST(VulkanOptimizer, AdamWBadStep) {
   } catch (const ExecutorError &e) {
     msg = e.what();
   }
-  EXPECT_NE(msg.find("kernels[0] (adamw): adamw: step -1.000000 is not a "
-                     "non-negative number"),
+  EXPECT_NE(msg.find("kernels[0] (adamw): adamw: step -1 is negative"),
             std::string::npos)
       << msg;
 }
