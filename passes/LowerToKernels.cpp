@@ -44,6 +44,8 @@ std::optional<KernelId> kernelOf(Operation *op) {
       .Case<AttentionOp, AttentionWithLseOp>(
           [](Operation *) -> K { return K(KernelId::Attention); })
       .Case([](AttentionGradOp) { return K(KernelId::AttentionGrad); })
+      .Case([](AttentionQkvOp) { return K(KernelId::AttentionQkv); })
+      .Case([](AttentionQkvGradOp) { return K(KernelId::AttentionQkvGrad); })
       .Case([](CrossEntropyOp) { return K(KernelId::CrossEntropy); })
       .Case([](CrossEntropyGradOp) { return K(KernelId::CrossEntropyGrad); })
       .Case<FusionOp, AddOp, MulOp, ScaleOp, GeluOp, GeluGradOp>(

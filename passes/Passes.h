@@ -27,6 +27,8 @@ StringRef targetName(CompileTarget target);
 /// drivers that combine them with their own patterns.
 void populateFuseAttentionPatterns(RewritePatternSet &patterns);
 void populateFuseSoftmaxPatterns(RewritePatternSet &patterns);
+/// The patterns of --gpt-pack-attention.
+void populatePackAttentionPatterns(RewritePatternSet &patterns);
 
 struct PipelineOptions {
   bool training = true; // add @loss_grad -> @train_grad, @apply_optimizer

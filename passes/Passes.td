@@ -85,6 +85,21 @@ def GPTOptimizer : Pass<"gpt-optimizer", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::gpt::GPTDialect"];
 }
 
+def GPTPackAttention : Pass<"gpt-pack-attention", "mlir::func::FuncOp"> {
+  let summary = "Attention straight on the packed QKV projection";
+  let description = [{
+    When q, k and v are the three last-axis parts of one `gpt.split` (the
+    fused QKV linear), `gpt.attention` / `gpt.attention_with_lse` becomes
+    `gpt.attention_qkv` on the split's input, and the backward's
+    `gpt.concat` of `gpt.attention_grad`'s three gradients becomes
+    `gpt.attention_qkv_grad`: no split, concat or repack copy runs around
+    attention. It leaves alone: q, k, v from different splits or out of
+    order, a split on another axis, a concat in another order or axis, and
+    an attention gradient that something besides the concat reads.
+  }];
+  let dependentDialects = ["mlir::gpt::GPTDialect"];
+}
+
 def GPTLowerToKernels : Pass<"gpt-lower-to-kernels", "mlir::func::FuncOp"> {
   let summary = "Select the runtime kernel of every op for a target";
   let description = [{

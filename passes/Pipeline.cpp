@@ -24,6 +24,9 @@ void gpt::buildPipeline(OpPassManager &pm, const PipelineOptions &options) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   if (options.lower) {
+    // After autodiff (which differentiates the unpacked form) and CSE (so
+    // q, k, v of forward and backward are the same split).
+    pm.addNestedPass<func::FuncOp>(createGPTPackAttention());
     GPTLowerToKernelsOptions lower;
     lower.target = options.target;
     pm.addNestedPass<func::FuncOp>(createGPTLowerToKernels(lower));

@@ -294,6 +294,12 @@ private:
       outs.push_back(-1); // no lse needed for inference
     } else if (auto o = dyn_cast<AttentionWithLseOp>(op))
       attentionAttrs(attrs, o.getNumHeads(), o.getScale(), o.getCausal());
+    else if (auto o = dyn_cast<AttentionQkvOp>(op)) {
+      attentionAttrs(attrs, o.getNumHeads(), o.getScale(), o.getCausal());
+      if (o.getLse().use_empty())
+        outs.back() = -1; // inference: the kernel keeps lse in scratch
+    } else if (auto o = dyn_cast<AttentionQkvGradOp>(op))
+      attentionAttrs(attrs, o.getNumHeads(), o.getScale(), o.getCausal());
     else if (auto o = dyn_cast<AttentionGradOp>(op))
       attentionAttrs(attrs, o.getNumHeads(), o.getScale(), o.getCausal());
     else if (auto o = dyn_cast<CrossEntropyOp>(op)) {

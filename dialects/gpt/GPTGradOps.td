@@ -46,6 +46,47 @@ def GPT_AttentionGradOp : GPT_Op<"attention_grad", [Pure]> {
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// Packed attention (--gpt-pack-attention): q, k and v read straight from the
+// [B, T, 3D] output of the fused QKV projection, so no split, concat or
+// repack copy runs around attention.
+//===----------------------------------------------------------------------===//
+
+def GPT_AttentionQkvOp : GPT_Op<"attention_qkv", [Pure]> {
+  let summary = "gpt.attention_with_lse on a packed query/key/value tensor";
+  let description = [{
+    `qkv : [B, T, 3D]` holds query, key and value at channel offsets 0, D
+    and 2D (what `gpt.split` on the last axis would return). Same semantics
+    as `gpt.attention_with_lse` on those three parts; `lse : [B, num_heads,
+    T]` (left unused by inference functions).
+  }];
+  let arguments = (ins GPT_FloatTensor:$qkv, I64Attr:$num_heads,
+                   F32Attr:$scale, UnitAttr:$causal);
+  let results = (outs GPT_FloatTensor:$result, GPT_FloatTensor:$lse);
+  let assemblyFormat = [{
+    $qkv attr-dict `:` type($qkv) `->` type($result) `,` type($lse)
+  }];
+  let hasVerifier = 1;
+}
+
+def GPT_AttentionQkvGradOp : GPT_Op<"attention_qkv_grad", [Pure]> {
+  let summary = "backward of gpt.attention_qkv, into one packed gradient";
+  let description = [{
+    `qkv_grad : [B, T, 3D]` holds the gradients of query, key and value at
+    channel offsets 0, D and 2D: what `gpt.concat` of the three results of
+    `gpt.attention_grad` on the last axis would return.
+  }];
+  let arguments = (ins GPT_FloatTensor:$result_grad, GPT_FloatTensor:$qkv,
+                   GPT_FloatTensor:$result, GPT_FloatTensor:$lse,
+                   I64Attr:$num_heads, F32Attr:$scale, UnitAttr:$causal);
+  let results = (outs GPT_FloatTensor:$qkv_grad);
+  let assemblyFormat = [{
+    $result_grad `,` $qkv `,` $result `,` $lse attr-dict `:` type(operands)
+    `->` type($qkv_grad)
+  }];
+  let hasVerifier = 1;
+}
+
 def GPT_EmbeddingGradOp : GPT_Op<"embedding_grad", [Pure]> {
   let summary = "scatter-add of output gradients into table rows";
   let arguments = (ins GPT_FloatTensor:$result_grad, GPT_TokenTensor:$ids);

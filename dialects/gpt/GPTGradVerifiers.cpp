@@ -37,6 +37,57 @@ LogicalResult AttentionWithLseOp::verify() {
   return success();
 }
 
+/// qkv [B, T, 3D] with a static D that num_heads divides; sets D.
+static LogicalResult verifyPackedQkv(Operation *op, RankedTensorType qkv,
+                                     int64_t heads, int64_t &dim) {
+  if (qkv.getRank() != 3 || ShapedType::isDynamic(qkv.getDimSize(2)) ||
+      qkv.getDimSize(2) % 3 != 0)
+    return op->emitOpError() << "qkv must be [batch, seq, 3 * dim] with a "
+                                "static dim, got "
+                             << formatShape(qkv.getShape());
+  dim = qkv.getDimSize(2) / 3;
+  if (heads <= 0 || dim % heads != 0)
+    return op->emitOpError() << "num_heads = " << heads
+                             << " must be positive and divide " << dim;
+  return success();
+}
+
+/// `v` has `shape` (dynamic dims match anything).
+static LogicalResult expectPackedShape(Operation *op, StringRef name, Value v,
+                                       ArrayRef<int64_t> shape) {
+  if (shapesCompatible(ranked(v).getShape(), shape))
+    return success();
+  return op->emitOpError() << name << " has shape "
+                           << formatShape(ranked(v).getShape())
+                           << ", expected " << formatShape(shape);
+}
+
+LogicalResult AttentionQkvOp::verify() {
+  auto qkv = ranked(getQkv());
+  int64_t heads = static_cast<int64_t>(getNumHeads()), dim = 0;
+  if (failed(verifyPackedQkv(*this, qkv, heads, dim)))
+    return failure();
+  int64_t B = qkv.getDimSize(0), T = qkv.getDimSize(1);
+  return failure(
+      failed(expectPackedShape(*this, "result", getResult(), {B, T, dim})) ||
+      failed(expectPackedShape(*this, "lse", getLse(), {B, heads, T})));
+}
+
+LogicalResult AttentionQkvGradOp::verify() {
+  auto qkv = ranked(getQkv());
+  int64_t heads = static_cast<int64_t>(getNumHeads()), dim = 0;
+  if (failed(verifyPackedQkv(*this, qkv, heads, dim)))
+    return failure();
+  int64_t B = qkv.getDimSize(0), T = qkv.getDimSize(1);
+  return failure(
+      failed(expectPackedShape(*this, "result_grad", getResultGrad(),
+                               {B, T, dim})) ||
+      failed(expectPackedShape(*this, "result", getResult(), {B, T, dim})) ||
+      failed(expectPackedShape(*this, "lse", getLse(), {B, heads, T})) ||
+      failed(expectPackedShape(*this, "qkv_grad", getQkvGrad(),
+                               qkv.getShape())));
+}
+
 LogicalResult SumLeadingOp::verify() {
   auto in = ranked(getInput()), out = ranked(getResult());
   if (out.getRank() > in.getRank() ||

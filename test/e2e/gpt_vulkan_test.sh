@@ -100,7 +100,7 @@ $GPT bench train --preset tiny --vocab 64 --batch 2 --seq 16 --steps 2 \
   --backend vulkan --json --profile >"$WORK/bench.json" 2>"$WORK/err" ||
   fail "bench train: $(cat "$WORK/err")"
 for key in '"backend": "vulkan"' '"ms_per_step"' '"kernels"' '"linear"' \
-  '"attention_grad"'; do
+  '"attention_qkv_grad"'; do
   grep -q "$key" "$WORK/bench.json" || fail "bench train json lacks $key"
 done
 $GPT bench generate --preset tiny --vocab 64 --prompt-lengths 8 --batches 1,2 \

@@ -313,3 +313,27 @@ func.func @yield_outside(%x: tensor<4xf32>) {
   // expected-error @+1 {{expects parent op 'gpt.fusion'}}
   gpt.yield %x : tensor<4xf32>
 }
+
+// -----
+
+func.func @attention_qkv_not_thirds(%x: tensor<?x?x25xf32>) {
+  // expected-error @+1 {{qkv must be [batch, seq, 3 * dim] with a static dim, got [?, ?, 25]}}
+  %o, %l = gpt.attention_qkv %x {causal, num_heads = 1 : i64, scale = 0.5 : f32} : tensor<?x?x25xf32> -> tensor<?x?x8xf32>, tensor<?x1x?xf32>
+  return
+}
+
+// -----
+
+func.func @attention_qkv_lse(%x: tensor<?x?x24xf32>) {
+  // expected-error @+1 {{lse has shape [?, 3, ?], expected [?, 2, ?]}}
+  %o, %l = gpt.attention_qkv %x {causal, num_heads = 2 : i64, scale = 0.5 : f32} : tensor<?x?x24xf32> -> tensor<?x?x8xf32>, tensor<?x3x?xf32>
+  return
+}
+
+// -----
+
+func.func @attention_qkv_grad_shape(%d: tensor<?x?x8xf32>, %x: tensor<?x?x24xf32>, %o: tensor<?x?x8xf32>, %l: tensor<?x2x?xf32>) {
+  // expected-error @+1 {{qkv_grad has shape [?, ?, 8], expected [?, ?, 24]}}
+  %g = gpt.attention_qkv_grad %d, %x, %o, %l {causal, num_heads = 2 : i64, scale = 0.5 : f32} : tensor<?x?x8xf32>, tensor<?x?x24xf32>, tensor<?x?x8xf32>, tensor<?x2x?xf32> -> tensor<?x?x8xf32>
+  return
+}
