@@ -61,7 +61,8 @@ void layernormRow(float *o, const float *x, const float *g, const float *b,
 
 } // namespace
 
-void runElementwise(KernelContext &c) {
+/// The `elementwise` row-program interpreter.
+static void runElementwise(KernelContext &c) {
   const EwProgram &prog = c.kernel.program;
   const Tensor &first = *c.out[0];
   const int64_t D = first.shape.empty() ? 1 : first.shape.back();
@@ -153,6 +154,10 @@ void runElementwise(KernelContext &c) {
                          D * sizeof(float));
         }
       });
+}
+
+void registerElementwiseKernel(CpuKernelTable &table) {
+  table[static_cast<size_t>(KernelId::Elementwise)] = runElementwise;
 }
 
 } // namespace gpt::exec

@@ -9,12 +9,43 @@
 
 #include "artifact/Artifact.h"
 #include "cpu/thread_pool.h"
+#include "executor/Executor.h"
+#include "runtime/model/KernelRegistry.h"
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace gpt::exec {
+
+using cpu::ThreadPool;
+
+[[noreturn]] inline void error(const std::string &what) {
+  throw ExecutorError(what);
+}
+
+/// Rows per parallel chunk so that a chunk touches about `work` elements.
+inline int64_t grainFor(int64_t rowLength, int64_t work = 16384) {
+  return std::max<int64_t>(1, work / std::max<int64_t>(1, rowLength));
+}
+
+inline int64_t normAxis(int64_t axis, size_t rank) {
+  return axis < 0 ? axis + static_cast<int64_t>(rank) : axis;
+}
+
+/// outer x len x inner decomposition around an axis.
+inline void aroundAxis(const std::vector<int64_t> &shape, int64_t axis,
+                       int64_t &outer, int64_t &len, int64_t &inner) {
+  outer = 1;
+  inner = 1;
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= shape[d];
+  len = shape[axis];
+  for (size_t d = axis + 1; d < shape.size(); ++d)
+    inner *= shape[d];
+}
 
 /// A resolved operand.
 struct Tensor {
@@ -65,7 +96,20 @@ using KernelFn = void (*)(KernelContext &ctx);
 /// The CPU function of the registry kernel `name` (runtime/model/Kernels.def),
 /// looked up once when an artifact is loaded; throws for a name without one.
 KernelFn resolveKernel(const std::string &name);
-/// The `elementwise` row-program interpreter.
-void runElementwise(KernelContext &ctx);
+
+/// Each registry kernel's CPU function, indexed by KernelId (nullptr: none).
+using CpuKernelTable =
+    std::array<KernelFn, static_cast<size_t>(KernelId::Count)>;
+/// The table, built once: every kernel but `alias` has a function.
+const CpuKernelTable &cpuKernelTable();
+
+// Each family fills its entries (runtime/executor/kernels/, mirroring
+// runtime/vulkan/kernels/).
+void registerDataKernels(CpuKernelTable &table);   ///< layout, embeddings
+void registerMatmulKernels(CpuKernelTable &table); ///< linear, matmul
+void registerAttentionKernels(CpuKernelTable &table);
+void registerNormLossKernels(CpuKernelTable &table); ///< layernorm, CE
+void registerOptimizerKernels(CpuKernelTable &table);
+void registerElementwiseKernel(CpuKernelTable &table); ///< Elementwise.cpp
 
 } // namespace gpt::exec

@@ -162,5 +162,8 @@ void registerAttentionKernels(KernelTable &table); ///< attention family
 void registerNormLossKernels(KernelTable &table);  ///< layernorm, softmax, CE
 void registerOptimizerKernels(KernelTable &table); ///< norm, schedule, AdamW
 void registerElementwiseKernel(KernelTable &table);
+/// The table, built once: every kernel but `alias` has a record function
+/// (test/unit/vulkan/ExecutorTest.cpp checks it).
+const KernelTable &kernelTable();
 
 } // namespace gpt::vk

@@ -17,20 +17,23 @@ namespace {
 
 constexpr VkDeviceSize kConstantChunk = 64 << 10;
 
-vk::KernelTable makeKernelTable() {
-  vk::KernelTable t;
-  vk::registerDataKernels(t);
-  vk::registerMatmulKernels(t);
-  vk::registerAttentionKernels(t);
-  vk::registerNormLossKernels(t);
-  vk::registerOptimizerKernels(t);
-  vk::registerElementwiseKernel(t);
-  return t;
-}
-
 VkDeviceSize align16(VkDeviceSize n) { return (n + 15) & ~VkDeviceSize(15); }
 
 } // namespace
+
+const vk::KernelTable &vk::kernelTable() {
+  static const KernelTable table = [] {
+    KernelTable t;
+    registerDataKernels(t);
+    registerMatmulKernels(t);
+    registerAttentionKernels(t);
+    registerNormLossKernels(t);
+    registerOptimizerKernels(t);
+    registerElementwiseKernel(t);
+    return t;
+  }();
+  return table;
+}
 
 /// Where a value's bytes live on the device.
 struct Location {
@@ -752,7 +755,7 @@ VulkanExecutor::VulkanExecutor(const Artifact &artifact,
                         "', the Vulkan executor runs target 'vulkan' (compile "
                         "with gptc --target=vulkan)");
   impl_->artifact = artifact;
-  impl_->table = makeKernelTable();
+  impl_->table = vk::kernelTable();
   for (const Function &f : impl_->artifact.functions)
     for (const Kernel &k : f.kernels)
       if (!impl_->table.find(k.kernel))

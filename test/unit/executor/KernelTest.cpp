@@ -2,6 +2,7 @@
 // reference, each as a one-kernel artifact run by the CPU executor.
 // Tolerance: |got - want| <= 1e-5 + 1e-4 |want| unless stated.
 #include "Builder.h"
+#include "executor/KernelsInternal.h"
 
 #include <gtest/gtest.h>
 
@@ -835,4 +836,17 @@ TEST(Kernel, CopyIntoInput) {
   EXPECT_TRUE(out.empty());
   for (int i = 0; i < 6; ++i)
     EXPECT_EQ(c.bufs["state"].f[i], -c.bufs["x"].f[i]);
+}
+
+// Adding a kernel to runtime/model/Kernels.def means adding its CPU
+// function: the table covers the registry, and `alias` (a view) alone has
+// none.
+TEST(CpuKernelTable, EveryRegistryKernelButAliasHasACpuFunction) {
+  const exec::CpuKernelTable &table = exec::cpuKernelTable();
+  for (size_t i = 0; i < static_cast<size_t>(KernelId::Count); ++i) {
+    auto id = static_cast<KernelId>(i);
+    EXPECT_EQ(table[i] != nullptr, id != KernelId::Alias) << kernelName(id);
+  }
+  EXPECT_THROW(exec::resolveKernel("alias"), ExecutorError);
+  EXPECT_THROW(exec::resolveKernel("no_such_kernel"), ExecutorError);
 }

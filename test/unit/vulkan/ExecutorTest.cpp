@@ -1,5 +1,6 @@
 // The Vulkan executor itself: devices, binding, staging, replay, profiling,
 // errors. Kernels are tested per group in the *KernelTest.cpp files.
+#include "vulkan/KernelContext.h"
 #include "vulkan/Parity.h"
 
 #include <cstdlib>
@@ -254,5 +255,20 @@ TEST(VulkanExecutor, TensorLargerThanMaxStorageBufferRange) {
   EXPECT_EQ(got, in.f);
 }
 
+} // namespace
+} // namespace gpt::test
+
+namespace gpt::test {
+namespace {
+// Adding a kernel to runtime/model/Kernels.def means adding its record
+// function: the table covers the registry, and `alias` (a view) alone has
+// none.
+TEST(VulkanKernelTable, EveryRegistryKernelButAliasHasARecordFunction) {
+  const vk::KernelTable &table = vk::kernelTable();
+  for (size_t i = 0; i < static_cast<size_t>(KernelId::Count); ++i) {
+    auto id = static_cast<KernelId>(i);
+    EXPECT_EQ(table.fns[i] != nullptr, id != KernelId::Alias) << kernelName(id);
+  }
+}
 } // namespace
 } // namespace gpt::test
