@@ -2,7 +2,7 @@
 #include "target/VulkanShaders.h"
 
 #ifdef GPT_HAVE_VULKAN_CODEGEN
-#include "runtime/vulkan/ShaderCompiler.h"
+#include "target/vulkan/ShaderCompiler.h"
 #endif
 
 using namespace mlir;

@@ -11,7 +11,7 @@
 
 namespace mlir::gpt {
 /// For target "vulkan": compiles each `elementwise` program to SPIR-V
-/// (generated GLSL through libshaderc, runtime/vulkan/ShaderCompiler.h) and
+/// (generated GLSL through libshaderc, target/vulkan/ShaderCompiler.h) and
 /// stores it as the kernel's "spirv" attribute (base64 of the
 /// little-endian words). Identical programs are compiled once per
 /// artifact.

@@ -1,12 +1,12 @@
 //===- ElementwiseKernels.cpp - generated `elementwise` shaders -----------===//
 //
 // The compiler generated and compiled each program's shader
-// (vulkan/ElementwiseGlsl.h has the ABI); here we only fill its argument
+// (vulkan/ElementwiseAbi.h has the ABI); here we only fill its argument
 // block and dispatch the artifact's SPIR-V.
 //
 //===----------------------------------------------------------------------===//
 #include "executor/Executor.h"
-#include "vulkan/ElementwiseGlsl.h"
+#include "vulkan/ElementwiseAbi.h"
 #include "vulkan/KernelContext.h"
 
 #include <cstdio>

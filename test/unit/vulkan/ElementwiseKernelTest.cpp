@@ -1,5 +1,5 @@
 // `elementwise` kernels on Vulkan: the compiler's generated shaders
-// (runtime/vulkan/ElementwiseGlsl.h, compiled here with libshaderc as gptc
+// (target/vulkan/ElementwiseGlsl.h, compiled here with libshaderc as gptc
 // does) against the CPU interpreter.
 //
 // Tolerances: add/sub/mul/scale/neg are single IEEE operations on both
@@ -8,9 +8,9 @@
 // ~2 ulp) inside tanh = 1 - 2/(e^2u + 1): atol/rtol 1e-5. layernorm sums
 // the row in a different order (a tree in shared memory vs the CPU's SIMD
 // lanes): atol/rtol 1e-5 on outputs of magnitude ~1.
-#include "vulkan/ElementwiseGlsl.h"
+#include "target/vulkan/ElementwiseGlsl.h"
 #include "vulkan/Parity.h"
-#include "vulkan/ShaderCompiler.h"
+#include "target/vulkan/ShaderCompiler.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 //===- ElementwiseGlsl.cpp - GLSL generator for `elementwise` programs ----===//
-#include "vulkan/ElementwiseGlsl.h"
+#include "target/vulkan/ElementwiseGlsl.h"
 #include "runtime/model/KernelRegistry.h"
-#include "vulkan/ShaderCompiler.h"
+#include "target/vulkan/ShaderCompiler.h"
 
 #include <cstdio>
 #include <cstring>
@@ -123,7 +123,7 @@ struct Generator {
     s += kCommonGlsl;
     s += "\n// Generated from an `elementwise` program (" + std::to_string(n) +
          " inputs, " + std::to_string(m) +
-         " outputs); ABI in runtime/vulkan/ElementwiseGlsl.h.\n";
+         " outputs); ABI in runtime/vulkan/ElementwiseAbi.h.\n";
     s += "layout(local_size_x = " +
          std::to_string(rowMode ? kEwRowLocalSize : kEwLocalSize) + ") in;\n";
     s += "layout(buffer_reference, std430, buffer_reference_align = 4) "

@@ -1,10 +1,9 @@
-//===- ElementwiseGlsl.h - Compute shaders for `elementwise` programs -----===//
+//===- ElementwiseAbi.h - argument layout of `elementwise` shaders -------===//
 //
-// The compiler turns each `elementwise` row program (docs/artifact.md) into
-// a GLSL compute shader (elementwiseGlsl), compiles it with libshaderc
-// (ShaderCompiler.h) and embeds the SPIR-V in the artifact. The runtime
-// only needs the argument layout below (header-only: gpt_vulkan does not
-// link the generator or shaderc).
+// The compiler (target/vulkan/ElementwiseGlsl.h) turns each `elementwise`
+// row program (docs/artifact.md) into a compute shader and embeds its
+// SPIR-V in the artifact; the runtime only needs the layout below to fill
+// the shader's arguments (it never links the generator or shaderc).
 //
 // Shader ABI. Push constants: one 64-bit address `args` of an argument
 // block of 32-bit words (written by the host through Recorder::constants):
@@ -35,8 +34,8 @@
 
 #include "artifact/Artifact.h"
 
+#include <cstddef>
 #include <cstdint>
-#include <string>
 
 namespace gpt::vk {
 
@@ -53,15 +52,5 @@ inline bool ewRowMode(const EwProgram &program) {
 inline size_t ewArgsWords(size_t numInputs, size_t numOutputs) {
   return 2 * (numInputs + numOutputs) + 3 + numInputs;
 }
-
-/// The GLSL compute shader of `program` over `numInputs` inputs (version
-/// 460 with shaders/common.glsl inlined). The program must be valid
-/// (validateArtifact's rules).
-std::string elementwiseGlsl(const EwProgram &program, size_t numInputs);
-
-/// For tests and tools that write manifests by hand: compiles every
-/// `elementwise` kernel's program and sets its "spirv" attribute (throws
-/// std::runtime_error when shaderc fails). Links gpt_vulkan_codegen.
-void attachElementwiseSpirv(nlohmann::json &manifest);
 
 } // namespace gpt::vk

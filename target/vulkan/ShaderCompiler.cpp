@@ -1,6 +1,6 @@
 //===- ShaderCompiler.cpp - libshaderc wrapper ----------------------------===//
-#include "vulkan/ShaderCompiler.h"
-#include "vulkan/ElementwiseGlsl.h"
+#include "target/vulkan/ShaderCompiler.h"
+#include "target/vulkan/ElementwiseGlsl.h"
 
 #include <shaderc/shaderc.h>
 
