@@ -44,11 +44,10 @@ public:
   /// when generating with a KV cache.
   Value logits(Value tokens) {
     at("embeddings");
-    Value tok = b.create<mlir::gpt::EmbeddingOp>(loc, act(c.d_model),
-                                                 param("wte.weight"), tokens);
+    Value tok =
+        b.create<mlir::gpt::EmbeddingOp>(loc, param("wte.weight"), tokens);
     Value pos = b.create<mlir::gpt::PositionEmbeddingOp>(
-        loc, act(c.d_model), param("wpe.weight"), tokens,
-        kv ? kv->start : Value());
+        loc, param("wpe.weight"), tokens, kv ? kv->start : Value());
     Value x = b.create<mlir::gpt::AddOp>(loc, tok, pos);
     for (int64_t i = 0; i < c.n_layer; ++i)
       x = block(x, i);
@@ -57,26 +56,20 @@ public:
     at("lm_head");
     Value head =
         c.tie_embeddings ? param("wte.weight") : param("lm_head.weight");
-    if (kv) {
-      auto last = RankedTensorType::get({kDyn, c.d_model}, f32);
-      h = b.create<mlir::gpt::TakeLastOp>(loc, last, h);
-      return b.create<mlir::gpt::LinearOp>(
-          loc, RankedTensorType::get({kDyn, c.vocab_size}, f32), h, head,
-          Value(), b.getUnitAttr());
-    }
-    return b.create<mlir::gpt::LinearOp>(loc, act(c.vocab_size), h, head,
-                                         Value(), b.getUnitAttr());
+    if (kv) // generation: logits of the last position only
+      h = b.create<mlir::gpt::TakeLastOp>(loc, h);
+    // The head is [V, D] (wte's layout, tied or not): transposed weight.
+    return b.create<mlir::gpt::LinearOp>(loc, h, head, Value(),
+                                         /*transposeWeight=*/true);
   }
 
 private:
+  /// [B, T, dim]: the one type reshape cannot infer.
   RankedTensorType act(int64_t dim) {
     return RankedTensorType::get({kDyn, kDyn, dim}, f32);
   }
   RankedTensorType heads() {
     return RankedTensorType::get({kDyn, kDyn, c.n_head, c.headDim()}, f32);
-  }
-  RankedTensorType headsFirst(int64_t rows, int64_t cols) {
-    return RankedTensorType::get({kDyn, c.n_head, rows, cols}, f32);
   }
   Value param(const std::string &name) { return params.lookup(name); }
   void at(const std::string &name) {
@@ -85,47 +78,43 @@ private:
 
   Value layerNorm(Value x, const std::string &prefix) {
     return b.create<mlir::gpt::LayerNormOp>(
-        loc, x.getType(), x, param(prefix + "weight"), param(prefix + "bias"),
-        b.getF32FloatAttr(static_cast<float>(c.layernorm_eps)));
+        loc, x, param(prefix + "weight"), param(prefix + "bias"),
+        static_cast<float>(c.layernorm_eps));
   }
 
   /// linear without bias followed by a separate bias add.
   Value linear(Value x, const std::string &prefix, int64_t out) {
-    Value y = b.create<mlir::gpt::LinearOp>(
-        loc, act(out), x, param(prefix + "weight"), Value(), UnitAttr());
+    Value y = b.create<mlir::gpt::LinearOp>(loc, x, param(prefix + "weight"),
+                                            Value(), /*transposeWeight=*/false);
     return b.create<mlir::gpt::AddOp>(loc, y, param(prefix + "bias"));
   }
 
   /// [B, T, D] -> [B, H, T, Dh]
   Value splitHeads(Value x) {
     Value r = b.create<mlir::gpt::ReshapeOp>(loc, heads(), x);
-    return b.create<mlir::gpt::TransposeOp>(
-        loc, headsFirst(kDyn, c.headDim()), r,
-        b.getDenseI64ArrayAttr({0, 2, 1, 3}));
+    return b.create<mlir::gpt::TransposeOp>(loc, r,
+                                            ArrayRef<int64_t>{0, 2, 1, 3});
   }
 
   Value attention(Value x, const std::string &prefix, int64_t layer) {
     const int64_t d = c.d_model;
     Value qkv = linear(x, prefix + "c_attn.", 3 * d);
-    auto split = b.create<mlir::gpt::SplitOp>(
-        loc, TypeRange{act(d), act(d), act(d)}, qkv, b.getI64IntegerAttr(2));
+    auto split = b.create<mlir::gpt::SplitOp>(loc, qkv, /*axis=*/2, 3u);
     if (kv)
       return linear(cachedAttention(split, layer), prefix + "c_proj.", d);
     Value q = splitHeads(split.getResult(0));
     Value k = splitHeads(split.getResult(1));
     Value v = splitHeads(split.getResult(2));
-    Value scores = b.create<mlir::gpt::MatmulOp>(
-        loc, headsFirst(kDyn, kDyn), q, k, UnitAttr(), b.getUnitAttr());
+    Value scores = b.create<mlir::gpt::MatmulOp>(loc, q, k, false, true);
     float scale = 1.0f / std::sqrt(static_cast<float>(c.headDim()));
     scores =
         b.create<mlir::gpt::ScaleOp>(loc, scores, b.getF32FloatAttr(scale));
     scores = b.create<mlir::gpt::CausalMaskOp>(loc, scores);
     Value probs =
         b.create<mlir::gpt::SoftmaxOp>(loc, scores, b.getI64IntegerAttr(3));
-    Value out = b.create<mlir::gpt::MatmulOp>(
-        loc, headsFirst(kDyn, c.headDim()), probs, v, UnitAttr(), UnitAttr());
-    out = b.create<mlir::gpt::TransposeOp>(
-        loc, heads(), out, b.getDenseI64ArrayAttr({0, 2, 1, 3}));
+    Value out = b.create<mlir::gpt::MatmulOp>(loc, probs, v, false, false);
+    out = b.create<mlir::gpt::TransposeOp>(loc, out,
+                                           ArrayRef<int64_t>{0, 2, 1, 3});
     out = b.create<mlir::gpt::ReshapeOp>(loc, act(d), out);
     return linear(out, prefix + "c_proj.", d);
   }
@@ -139,9 +128,9 @@ private:
     kv->newKeys.push_back(k);
     kv->newValues.push_back(v);
     float scale = 1.0f / std::sqrt(static_cast<float>(c.headDim()));
-    return b.create<mlir::gpt::PagedAttentionOp>(
-        loc, act(c.d_model), split.getResult(0), k, v, kv->blockTable,
-        kv->start, b.getI64IntegerAttr(c.n_head), b.getF32FloatAttr(scale));
+    return b.create<mlir::gpt::PagedAttentionOp>(loc, split.getResult(0), k, v,
+                                                 kv->blockTable, kv->start,
+                                                 c.n_head, scale);
   }
 
   Value block(Value x, int64_t layer) {

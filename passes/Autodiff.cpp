@@ -32,15 +32,9 @@ void useAttentionWithLse(func::FuncOp fn) {
   fn.walk([&](AttentionOp op) { attentions.push_back(op); });
   for (AttentionOp op : attentions) {
     OpBuilder b(op);
-    auto q = cast<RankedTensorType>(op.getQuery().getType());
-    auto lseType = RankedTensorType::get(
-        {q.getDimSize(0), static_cast<int64_t>(op.getNumHeads()),
-         q.getDimSize(1)},
-        q.getElementType());
     auto withLse = b.create<AttentionWithLseOp>(
-        op.getLoc(), TypeRange{op.getType(), lseType}, op.getQuery(),
-        op.getKey(), op.getValue(), op.getNumHeadsAttr(), op.getScaleAttr(),
-        op.getCausalAttr());
+        op.getLoc(), op.getQuery(), op.getKey(), op.getValue(),
+        op.getNumHeadsAttr(), op.getScaleAttr(), op.getCausalAttr());
     op.getResult().replaceAllUsesWith(withLse.getResult());
     op.erase();
   }

@@ -37,12 +37,6 @@ Value packedSource(Value q, Value k, Value v) {
   return split.getInput();
 }
 
-RankedTensorType lseType(Value query, int64_t heads) {
-  auto q = cast<RankedTensorType>(query.getType());
-  return RankedTensorType::get({q.getDimSize(0), heads, q.getDimSize(1)},
-                               q.getElementType());
-}
-
 /// attention or attention_with_lse on split parts -> attention_qkv.
 template <typename AttentionT>
 struct PackForward : OpRewritePattern<AttentionT> {
@@ -52,10 +46,9 @@ struct PackForward : OpRewritePattern<AttentionT> {
     Value qkv = packedSource(op.getQuery(), op.getKey(), op.getValue());
     if (!qkv)
       return rewriter.notifyMatchFailure(op, "q, k, v are not one split");
-    auto packed = rewriter.create<AttentionQkvOp>(
-        op.getLoc(), op.getResult().getType(),
-        lseType(op.getQuery(), static_cast<int64_t>(op.getNumHeads())), qkv,
-        op.getNumHeadsAttr(), op.getScaleAttr(), op.getCausalAttr());
+    auto packed =
+        rewriter.create<AttentionQkvOp>(op.getLoc(), qkv, op.getNumHeadsAttr(),
+                                        op.getScaleAttr(), op.getCausalAttr());
     SmallVector<Value> results = {packed.getResult()};
     if (op->getNumResults() == 2)
       results.push_back(packed.getLse());

@@ -26,6 +26,13 @@ def GPT_AttentionWithLseOp : GPT_Op<"attention_with_lse", [Pure,
     type($value) `->` type($result) `,` type($lse)
   }];
   let hasVerifier = 1;
+  let builders = [OpBuilder<(ins "Value":$query, "Value":$key,
+      "Value":$value, "IntegerAttr":$numHeads, "FloatAttr":$scale,
+      "UnitAttr":$causal), [{
+    build($_builder, $_state, query.getType(),
+          infer::attentionLse(query, numHeads.getInt()), query, key, value,
+          numHeads, scale, causal);
+  }]>];
 }
 
 def GPT_AttentionGradOp : GPT_Op<"attention_grad", [Pure]> {
@@ -67,6 +74,17 @@ def GPT_AttentionQkvOp : GPT_Op<"attention_qkv", [Pure]> {
     $qkv attr-dict `:` type($qkv) `->` type($result) `,` type($lse)
   }];
   let hasVerifier = 1;
+  let builders = [OpBuilder<(ins "Value":$qkv, "IntegerAttr":$numHeads,
+      "FloatAttr":$scale, "UnitAttr":$causal), [{
+    Type query = infer::packedQuery(qkv);
+    build($_builder, $_state, query,
+          RankedTensorType::get(
+              {cast<RankedTensorType>(qkv.getType()).getDimSize(0),
+               numHeads.getInt(),
+               cast<RankedTensorType>(qkv.getType()).getDimSize(1)},
+              cast<RankedTensorType>(query).getElementType()),
+          qkv, numHeads, scale, causal);
+  }]>];
 }
 
 def GPT_AttentionQkvGradOp : GPT_Op<"attention_qkv_grad", [Pure]> {

@@ -47,8 +47,8 @@ static LogicalResult verifyPackedQkv(Operation *op, RankedTensorType qkv,
                              << formatShape(qkv.getShape());
   dim = qkv.getDimSize(2) / 3;
   if (heads <= 0 || dim % heads != 0)
-    return op->emitOpError() << "num_heads = " << heads
-                             << " must be positive and divide " << dim;
+    return op->emitOpError()
+           << "num_heads = " << heads << " must be positive and divide " << dim;
   return success();
 }
 
@@ -58,8 +58,8 @@ static LogicalResult expectPackedShape(Operation *op, StringRef name, Value v,
   if (shapesCompatible(ranked(v).getShape(), shape))
     return success();
   return op->emitOpError() << name << " has shape "
-                           << formatShape(ranked(v).getShape())
-                           << ", expected " << formatShape(shape);
+                           << formatShape(ranked(v).getShape()) << ", expected "
+                           << formatShape(shape);
 }
 
 LogicalResult AttentionQkvOp::verify() {
@@ -84,8 +84,8 @@ LogicalResult AttentionQkvGradOp::verify() {
                                {B, T, dim})) ||
       failed(expectPackedShape(*this, "result", getResult(), {B, T, dim})) ||
       failed(expectPackedShape(*this, "lse", getLse(), {B, heads, T})) ||
-      failed(expectPackedShape(*this, "qkv_grad", getQkvGrad(),
-                               qkv.getShape())));
+      failed(
+          expectPackedShape(*this, "qkv_grad", getQkvGrad(), qkv.getShape())));
 }
 
 LogicalResult SumLeadingOp::verify() {

@@ -88,15 +88,11 @@ LogicalResult MatmulOp::buildGradients(OpBuilder &b, ArrayRef<Value> grads,
     // A shared rank-2 rhs cannot be the lhs of a batched matmul: form
     // dC op(B)^T [..., M, K] and swap its last two axes.
     int64_t rank = lhsType.getRank();
-    SmallVector<int64_t> shape(lhsType.getShape());
-    std::swap(shape[rank - 2], shape[rank - 1]);
     SmallVector<int64_t> perm;
     for (int64_t i = 0; i < rank; ++i)
       perm.push_back(i);
     std::swap(perm[rank - 2], perm[rank - 1]);
-    Value dOpA = b.create<MatmulOp>(
-        loc, RankedTensorType::get(shape, lhsType.getElementType()), dc, bm,
-        UnitAttr(), unit(!tB));
+    Value dOpA = b.create<MatmulOp>(loc, dc, bm, false, !tB);
     out[0] = b.create<TransposeOp>(loc, a.getType(), dOpA,
                                    b.getDenseI64ArrayAttr(perm));
   }
@@ -230,13 +226,9 @@ LogicalResult AttentionOp::buildGradients(OpBuilder &b, ArrayRef<Value> grads,
     return success();
   // Without a saved lse, recompute the forward once (autodiff normally
   // rewrites gpt.attention into gpt.attention_with_lse first).
-  auto q = cast<RankedTensorType>(getQuery().getType());
-  auto lseType = RankedTensorType::get(
-      {q.getDimSize(0), static_cast<int64_t>(getNumHeads()), q.getDimSize(1)},
-      q.getElementType());
-  auto fwd = b.create<AttentionWithLseOp>(
-      getLoc(), TypeRange{getType(), lseType}, getQuery(), getKey(), getValue(),
-      getNumHeadsAttr(), getScaleAttr(), getCausalAttr());
+  auto fwd = b.create<AttentionWithLseOp>(getLoc(), getQuery(), getKey(),
+                                          getValue(), getNumHeadsAttr(),
+                                          getScaleAttr(), getCausalAttr());
   attentionGrad(b, getLoc(), grads[0], getQuery(), getKey(), getValue(),
                 fwd.getResult(), fwd.getLse(), getNumHeadsAttr(),
                 getScaleAttr(), getCausalAttr(), out);

@@ -46,6 +46,13 @@ def GPT_PagedAttentionOp : GPT_Op<"paged_attention", [Pure]> {
     attr-dict `:` type(operands) `->` type($result)
   }];
   let hasVerifier = 1;
+  let builders = [OpBuilder<(ins "Value":$query, "Value":$keyCache,
+      "Value":$valueCache, "Value":$blockTable, "Value":$start,
+      "int64_t":$numHeads, "float":$scale), [{
+    build($_builder, $_state, query.getType(), query, keyCache, valueCache,
+          blockTable, start, $_builder.getI64IntegerAttr(numHeads),
+          $_builder.getF32FloatAttr(scale));
+  }]>];
 }
 
 def GPT_TakeLastOp : GPT_Op<"take_last", [Pure]> {
@@ -58,6 +65,9 @@ def GPT_TakeLastOp : GPT_Op<"take_last", [Pure]> {
   let results = (outs GPT_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasVerifier = 1;
+  let builders = [OpBuilder<(ins "Value":$input), [{
+    build($_builder, $_state, infer::takeLast(input), input);
+  }]>];
 }
 
 #endif // GPT_INFERENCE_OPS_TD

@@ -40,6 +40,9 @@ def GPT_EmbeddingOp : GPT_Op<"embedding", [
     $table `,` $ids attr-dict `:` type($table) `,` type($ids) `->` type($result)
   }];
   let hasVerifier = 1;
+  let builders = [OpBuilder<(ins "Value":$table, "Value":$ids), [{
+    build($_builder, $_state, infer::embedding(table, ids), table, ids);
+  }]>];
 }
 
 def GPT_PositionEmbeddingOp : GPT_Op<"position_embedding", [
@@ -61,6 +64,10 @@ def GPT_PositionEmbeddingOp : GPT_Op<"position_embedding", [
     (`,` type($start)^)? `->` type($result)
   }];
   let hasVerifier = 1;
+  let builders = [OpBuilder<(ins "Value":$table, "Value":$ids,
+                                "Value":$start), [{
+    build($_builder, $_state, infer::embedding(table, ids), table, ids, start);
+  }]>];
 }
 
 //===----------------------------------------------------------------------===//
@@ -83,6 +90,11 @@ def GPT_LayerNormOp : GPT_Op<"layernorm", [
     type($beta) `->` type($result)
   }];
   let hasVerifier = 1;
+  let builders = [OpBuilder<(ins "Value":$input, "Value":$gamma,
+                                "Value":$beta, "float":$epsilon), [{
+    build($_builder, $_state, input.getType(), input, gamma, beta,
+          $_builder.getF32FloatAttr(epsilon));
+  }]>];
 }
 
 def GPT_MatmulOp : GPT_Op<"matmul", [
@@ -101,6 +113,13 @@ def GPT_MatmulOp : GPT_Op<"matmul", [
     $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)
   }];
   let hasVerifier = 1;
+  let builders = [OpBuilder<(ins "Value":$lhs, "Value":$rhs,
+                                "bool":$transposeLhs, "bool":$transposeRhs), [{
+    build($_builder, $_state,
+          infer::matmul(lhs, rhs, transposeLhs, transposeRhs), lhs, rhs,
+          transposeLhs ? $_builder.getUnitAttr() : UnitAttr(),
+          transposeRhs ? $_builder.getUnitAttr() : UnitAttr());
+  }]>];
 }
 
 def GPT_LinearOp : GPT_Op<"linear", [
@@ -119,6 +138,12 @@ def GPT_LinearOp : GPT_Op<"linear", [
     type($weight) (`,` type($bias)^)? `->` type($result)
   }];
   let hasVerifier = 1;
+  let builders = [OpBuilder<(ins "Value":$input, "Value":$weight,
+                                "Value":$bias, "bool":$transposeWeight), [{
+    build($_builder, $_state, infer::linear(input, weight, transposeWeight),
+          input, weight, bias,
+          transposeWeight ? $_builder.getUnitAttr() : UnitAttr());
+  }]>];
 }
 
 //===----------------------------------------------------------------------===//
@@ -275,6 +300,11 @@ def GPT_TransposeOp : GPT_Op<"transpose", [
   let hasVerifier = 1;
   let hasFolder = 1;
   let hasCanonicalizer = 1;
+  let builders = [OpBuilder<(ins "Value":$input,
+                                "ArrayRef<int64_t>":$permutation), [{
+    build($_builder, $_state, infer::transpose(input, permutation), input,
+          $_builder.getDenseI64ArrayAttr(permutation));
+  }]>];
 }
 
 def GPT_SplitOp : GPT_Op<"split", [
@@ -289,6 +319,11 @@ def GPT_SplitOp : GPT_Op<"split", [
   let results = (outs Variadic<GPT_FloatTensor>:$results);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($results)";
   let hasVerifier = 1;
+  let builders = [OpBuilder<(ins "Value":$input, "int64_t":$axis,
+                                "unsigned":$parts), [{
+    SmallVector<Type> types(parts, infer::splitPart(input, axis, parts));
+    build($_builder, $_state, types, input, $_builder.getI64IntegerAttr(axis));
+  }]>];
 }
 
 //===----------------------------------------------------------------------===//

@@ -23,6 +23,28 @@ std::string formatDim(int64_t dim);
 /// static suffixes of equal element count. Sets *why when invalid.
 bool isValidReshape(ArrayRef<int64_t> from, ArrayRef<int64_t> to,
                     std::string *why = nullptr);
+/// Result types of shape-determined ops, for their builders (the ops'
+/// verifiers check the same rules on parsed IR). Operands must already be
+/// valid for the op; the element type is the first float operand's.
+namespace infer {
+/// ids [...] and table [V, D] -> [..., D].
+RankedTensorType embedding(Value table, Value ids);
+/// x [..., K] and W [K, N] (or [N, K] with transposeWeight) -> [..., N].
+RankedTensorType linear(Value input, Value weight, bool transposeWeight);
+/// lhs [..., M, K] · rhs [..., K, N] (either transposed) -> [..., M, N].
+RankedTensorType matmul(Value lhs, Value rhs, bool transposeLhs,
+                        bool transposeRhs);
+/// Dims of `input` in the order of `permutation`.
+RankedTensorType transpose(Value input, ArrayRef<int64_t> permutation);
+/// One of `parts` equal parts of `input` along `axis`.
+RankedTensorType splitPart(Value input, int64_t axis, unsigned parts);
+/// [B, T, D] -> [B, D].
+RankedTensorType takeLast(Value input);
+/// query [B, T, D] -> lse [B, heads, T].
+RankedTensorType attentionLse(Value query, int64_t heads);
+/// qkv [B, T, 3D] -> [B, T, D].
+RankedTensorType packedQuery(Value qkv);
+} // namespace infer
 } // namespace mlir::gpt
 
 #endif
