@@ -3,6 +3,10 @@
 // operand's first element.
 #extension GL_EXT_buffer_reference : require
 #extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
+#ifdef GPT_SUBGROUP // the `_sg` variants (shaders/CMakeLists.txt), reduce.glsl
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
 
 layout(buffer_reference, std430, buffer_reference_align = 4) buffer F32 {
   float v[];

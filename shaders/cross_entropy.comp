@@ -1,7 +1,11 @@
 #version 460
 #include "common.glsl"
+#include "reduce.glsl"
+// variants: _sg=GPT_SUBGROUP
 // cross_entropy pass 1, one workgroup per row of logits [N, V] (V may be
-// 50257: each thread walks the row with an online max/sum-of-exp pair):
+// 50257: each thread walks the row with an online max/sum-of-exp pair,
+// merged by reduce.glsl's wgMerge: tree, or subgroup arithmetic in the
+// cross_entropy_sg variant):
 //   stats[r] = (lse, w * (lse - logit[t]), w)
 // with w = weight (1 without weights) and 0 for an ignored (negative) target
 // or a row whose logits are all -inf (lse is then NEG_BIG; see common.glsl).
@@ -19,11 +23,6 @@ layout(push_constant) uniform Push {
   uint pad;
 } p;
 
-shared float redM[128];
-shared float redS[128];
-
-
-
 void main() {
   uint t = gl_LocalInvocationID.x, V = p.V;
   for (uint r = gl_WorkGroupID.x; r < p.rows; r += gl_NumWorkGroups.x) {
@@ -31,22 +30,11 @@ void main() {
     float m = NEG_BIG, s = 0.0;
     for (uint j = t; j < V; j += 128)
       osmPush(m, s, p.logits.v[base + j]);
-    redM[t] = m;
-    redS[t] = s;
-    barrier();
-    for (uint k = 64; k > 0; k >>= 1) {
-      if (t < k) {
-        float mm = redM[t], ss = redS[t];
-        osmMerge(mm, ss, redM[t + k], redS[t + k]);
-        redM[t] = mm;
-        redS[t] = ss;
-      }
-      barrier();
-    }
+    wgMerge(m, s);
     if (t == 0) {
       // A row whose logits are all masked (-inf) is treated as ignored.
-      bool empty = redM[0] <= NEG_HALF;
-      float lse = empty ? NEG_BIG : redM[0] + log(redS[0]);
+      bool empty = m <= NEG_HALF;
+      float lse = empty ? NEG_BIG : m + log(s);
       int tg = p.targets.v[r];
       bool valid = !empty && tg >= 0 && uint(tg) < V;
       float w = valid ? (p.hasWeights != 0 ? p.weights.v[r] : 1.0) : 0.0;

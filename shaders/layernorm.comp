@@ -1,8 +1,11 @@
 #version 460
 #include "common.glsl"
+#include "reduce.glsl"
+// variants: _sg=GPT_SUBGROUP
 // layernorm: y = (x - mean) * rstd * gamma (+ beta) over the last axis, biased
-// variance. One workgroup per row (rows grid-strided over the groups); fixed
-// shared-memory tree reductions, so results do not vary run to run.
+// variance. One workgroup per row (rows grid-strided over the groups); the
+// row sums are reduce.glsl's deterministic wgSum (tree, or subgroup
+// arithmetic in the layernorm_sg variant).
 layout(local_size_x = 128) in;
 layout(push_constant) uniform Push {
   F32 x;
@@ -14,22 +17,6 @@ layout(push_constant) uniform Push {
   float eps;
   uint hasBeta;
 } p;
-
-shared float red[128];
-
-float wgSum(float v) {
-  uint t = gl_LocalInvocationID.x;
-  red[t] = v;
-  barrier();
-  for (uint s = 64; s > 0; s >>= 1) {
-    if (t < s)
-      red[t] += red[t + s];
-    barrier();
-  }
-  float r = red[0];
-  barrier();
-  return r;
-}
 
 void main() {
   uint t = gl_LocalInvocationID.x, D = p.D;
