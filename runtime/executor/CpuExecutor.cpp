@@ -108,11 +108,16 @@ CpuExecutor::CpuExecutor(const Artifact &artifact, int threads)
 
 CpuExecutor::~CpuExecutor() = default;
 
+uint64_t CpuExecutor::kernelScratchBytes() const {
+  return scratch_->scratch.bytes();
+}
+
 ArenaInfo CpuExecutor::arenaInfo(const std::string &function) const {
   for (const auto &st : states_)
     if (st->fn->name == function)
       return {st->staticArena.size(), st->tokenArena.size(),
-              st->tokenAllocations, st->B, st->T};
+              st->tokenAllocations, st->B,
+              st->T,                       scratch_->scratch.bytes()};
   throw ExecutorError("no function '" + function + "' in the artifact");
 }
 

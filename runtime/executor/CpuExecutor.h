@@ -29,6 +29,9 @@ struct ArenaInfo {
   size_t tokenCapacity = 0; ///< allocated token arena, bytes
   int tokenAllocations = 0; ///< how often the token arena was (re)allocated
   int64_t B = 0, T = 0;     ///< the binding of the last call
+  /// Kernel scratch of the executor (shared by its functions; see
+  /// exec::Scratch): grows to the largest binding, never with call count.
+  size_t scratchBytes = 0;
 };
 
 class CpuExecutor : public Executor {
@@ -55,6 +58,7 @@ public:
   std::string backend() const override { return "cpu"; }
   std::string deviceDescription() const override;
 
+  uint64_t kernelScratchBytes() const override;
   ArenaInfo arenaInfo(const std::string &function) const;
 
   struct FunctionState;

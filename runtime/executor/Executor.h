@@ -64,6 +64,10 @@ public:
   /// The most device memory (bytes) held at once so far, for backends with
   /// memory of their own (Vulkan); 0 where kernels run in host memory.
   virtual uint64_t peakDeviceMemoryBytes() const { return 0; }
+  /// Bytes of kernel scratch outside the compiled memory plan (host memory
+  /// on the CPU, device buffers on Vulkan, where peakDeviceMemoryBytes
+  /// includes them).
+  virtual uint64_t kernelScratchBytes() const { return 0; }
 
   /// Device residency. Inputs named here stay on the device between calls,
   /// one copy shared by every function that binds that name: run() uploads

@@ -66,19 +66,28 @@ struct Tensor {
   }
 };
 
-/// Growable scratch buffers kept between calls (per executor).
+/// Kernel scratch (per executor): the few per-row statistics a kernel needs
+/// but the artifact does not plan (layernorm's mean and rstd, the
+/// cross-entropy lse, the repack buffers of unpacked attention). A slot
+/// grows to the largest request and is kept, like the token arena: its size
+/// is bounded by the largest binding run so far, never by the number of
+/// calls, and bytes() reports it (CpuExecutor::arenaInfo, gpt bench).
 class Scratch {
 public:
   float *get(size_t slot, size_t n) {
     if (slots_.size() <= slot)
       slots_.resize(slot + 1);
-    if (slots_[slot].size() < n)
+    if (slots_[slot].size() < n) {
+      bytes_ += (n - slots_[slot].size()) * sizeof(float);
       slots_[slot].resize(n);
+    }
     return slots_[slot].data();
   }
+  size_t bytes() const { return bytes_; }
 
 private:
   std::vector<std::vector<float>> slots_;
+  size_t bytes_ = 0;
 };
 
 struct KernelContext {

@@ -797,6 +797,14 @@ uint64_t VulkanExecutor::peakDeviceMemoryBytes() const {
   return impl_->ctx->peakAllocatedBytes();
 }
 
+uint64_t VulkanExecutor::kernelScratchBytes() const {
+  uint64_t bytes = 0;
+  for (const auto &st : impl_->states)
+    for (const auto &kv : st->scratch)
+      bytes += kv.second.size;
+  return bytes;
+}
+
 std::string VulkanExecutor::deviceDescription() const {
   const VulkanDeviceInfo &d = impl_->ctx->info();
   return "Vulkan " + d.apiVersion + " " + d.name + " (" + d.type + ", " +

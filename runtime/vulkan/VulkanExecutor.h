@@ -86,6 +86,7 @@ public:
   std::string backend() const override { return "vulkan"; }
   std::string deviceDescription() const override;
   uint64_t peakDeviceMemoryBytes() const override;
+  uint64_t kernelScratchBytes() const override;
   const VulkanDeviceInfo &device() const;
 
   /// Validation-layer messages of severity warning or error seen since this

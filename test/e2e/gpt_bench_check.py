@@ -72,7 +72,11 @@ def check_train(j, profile):
     gflops = num(j, "gflops_per_second")
     num(j, "peak_memory_bytes")
     dev = num(j, "peak_device_memory_bytes", positive=False)
+    scratch = num(j, "kernel_scratch_bytes", positive=False)
     num(j, "final_loss")
+    # Training runs layernorm and cross-entropy, whose per-row statistics
+    # are kernel scratch; the planned arenas hold everything else.
+    need(scratch is not None and scratch > 0, "no kernel scratch reported")
     if j.get("backend") == "vulkan":
         need(dev is not None and dev > 0, "vulkan: no device memory reported")
     elif dev is not None:

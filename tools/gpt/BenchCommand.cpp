@@ -190,6 +190,7 @@ int runBenchTrain(const BenchOptions &o) {
       {"gflops_per_second", flops / median / 1e9},
       {"peak_memory_bytes", peakRssBytes()},
       {"peak_device_memory_bytes", exec.peakDeviceMemoryBytes()},
+      {"kernel_scratch_bytes", exec.kernelScratchBytes()},
       {"final_loss", loss}};
   if (o.profile) {
     nlohmann::json table = nlohmann::json::object();

@@ -105,6 +105,37 @@ TEST(Executor, BindingAndArenaReuse) {
   EXPECT_EQ(ex.arenaInfo("mlp").tokenAllocations, 2);
 }
 
+// Kernel scratch (layernorm's per-row mean and rstd here) is sized by the
+// largest binding run so far and reported; repeated and smaller calls do
+// not grow it, so a long-running server's scratch cannot creep.
+TEST(Executor, KernelScratchGrowsWithTheBindingNotWithCalls) {
+  FunctionBuilder b;
+  b.name = "ln";
+  const int D = 8;
+  int x = b.input("x", {-1, -2, D});
+  int g = b.input("g", {D}, "f32", "param");
+  int be = b.input("b", {D}, "f32", "param");
+  int y = b.temp({-1, -2, D});
+  b.kernel("layernorm", {x, g, be}, {y}, {{"epsilon", 1e-5}});
+  b.output("y", y);
+  CpuExecutor ex(artifactOf(b), 2);
+  Buf gb = randn({D}, 2), bb = randn({D}, 3);
+  auto runWith = [&](int64_t Bn, int64_t Tn) {
+    Buf xb = randn({Bn, Tn, D}, 4);
+    ex.run("ln", {{"x", xb.view()}, {"g", gb.view()}, {"b", bb.view()}});
+    return ex.kernelScratchBytes();
+  };
+  EXPECT_EQ(ex.kernelScratchBytes(), 0u);
+  const uint64_t first = runWith(2, 5);
+  EXPECT_EQ(first, 2u * 2 * 5 * sizeof(float)); // mean and rstd per row
+  EXPECT_EQ(ex.arenaInfo("ln").scratchBytes, first);
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(runWith(2, 5), first);
+  EXPECT_EQ(runWith(1, 3), first); // smaller: reused
+  EXPECT_EQ(runWith(4, 5), 2u * 4 * 5 * sizeof(float)); // larger: grown
+  EXPECT_EQ(runWith(2, 5), 2u * 4 * 5 * sizeof(float));
+}
+
 TEST(Executor, ThreadCountsAgree) {
   Artifact a = artifactOf(mlpBuilder(64, 48));
   Buf x = randn({3, 17, 64}, 1), w = randn({64, 48}, 2), b = randn({48}, 3);
