@@ -295,9 +295,9 @@ private:
     } else if (auto o = dyn_cast<AttentionWithLseOp>(op))
       attentionAttrs(attrs, o.getNumHeads(), o.getScale(), o.getCausal());
     else if (auto o = dyn_cast<AttentionQkvOp>(op)) {
+      // lse is planned even where nothing reads it (inference): a few
+      // floats per token in the arena instead of kernel scratch.
       attentionAttrs(attrs, o.getNumHeads(), o.getScale(), o.getCausal());
-      if (o.getLse().use_empty())
-        outs.back() = -1; // inference: the kernel keeps lse in scratch
     } else if (auto o = dyn_cast<AttentionQkvGradOp>(op))
       attentionAttrs(attrs, o.getNumHeads(), o.getScale(), o.getCausal());
     else if (auto o = dyn_cast<AttentionGradOp>(op))
