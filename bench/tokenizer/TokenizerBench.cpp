@@ -2,9 +2,9 @@
 // vocabulary. "Cold" clears the piece cache before every encode (each
 // iteration starts from nothing, like a fresh process); "Warm" keeps it.
 // MB/s is reported as bytes_per_second.
-#include "io/FileIO.h"
-#include "tokenizer/PreTokenizer.h"
-#include "tokenizer/Tokenizer.h"
+#include "runtime/io/FileIO.h"
+#include "runtime/tokenizer/PreTokenizer.h"
+#include "runtime/tokenizer/Tokenizer.h"
 
 #include <benchmark/benchmark.h>
 

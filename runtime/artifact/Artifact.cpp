@@ -4,7 +4,7 @@
 // kernels) are in Validate.cpp.
 //
 //===----------------------------------------------------------------------===//
-#include "artifact/Artifact.h"
+#include "runtime/artifact/Artifact.h"
 #include "runtime/model/KernelRegistry.h"
 
 #include <array>

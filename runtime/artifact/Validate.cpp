@@ -6,7 +6,7 @@
 // real B and T of each call).
 //
 //===----------------------------------------------------------------------===//
-#include "artifact/Artifact.h"
+#include "runtime/artifact/Artifact.h"
 #include "runtime/model/KernelRegistry.h"
 
 #include <algorithm>

@@ -1,8 +1,8 @@
-#include "backend/Backend.h"
+#include "runtime/backend/Backend.h"
 
-#include "executor/CpuExecutor.h"
+#include "runtime/executor/CpuExecutor.h"
 #ifdef GPT_HAVE_VULKAN
-#include "vulkan/VulkanExecutor.h"
+#include "runtime/vulkan/VulkanExecutor.h"
 #endif
 
 #include <stdexcept>

@@ -1,7 +1,7 @@
-#include "data/ChatJsonl.h"
+#include "runtime/data/ChatJsonl.h"
 
-#include "data/DataError.h"
-#include "io/FileIO.h"
+#include "runtime/data/DataError.h"
+#include "runtime/io/FileIO.h"
 
 #include <nlohmann/json.hpp>
 

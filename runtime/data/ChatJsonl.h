@@ -4,7 +4,7 @@
 // Other keys are ignored. Blank lines are skipped.
 #pragma once
 
-#include "tokenizer/ChatTemplate.h"
+#include "runtime/tokenizer/ChatTemplate.h"
 
 #include <filesystem>
 #include <string>

@@ -1,8 +1,8 @@
-#include "data/Loader.h"
+#include "runtime/data/Loader.h"
 
-#include "data/DataError.h"
-#include "data/Manifest.h"
-#include "data/Random.h"
+#include "runtime/data/DataError.h"
+#include "runtime/data/Manifest.h"
+#include "runtime/data/Random.h"
 
 #include <algorithm>
 

@@ -16,7 +16,7 @@
 // makes the loader produce exactly the batches an uninterrupted run would.
 #pragma once
 
-#include "data/Shard.h"
+#include "runtime/data/Shard.h"
 
 #include <cstdint>
 #include <filesystem>

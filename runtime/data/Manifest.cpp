@@ -1,7 +1,7 @@
-#include "data/Manifest.h"
+#include "runtime/data/Manifest.h"
 
-#include "data/DataError.h"
-#include "io/FileIO.h"
+#include "runtime/data/DataError.h"
+#include "runtime/io/FileIO.h"
 
 namespace gpt::data {
 namespace {

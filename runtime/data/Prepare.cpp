@@ -1,12 +1,12 @@
-#include "data/Prepare.h"
+#include "runtime/data/Prepare.h"
 
-#include "data/ChatJsonl.h"
-#include "data/DataError.h"
-#include "data/Random.h"
-#include "data/Shard.h"
-#include "io/FileIO.h"
-#include "tokenizer/ChatTemplate.h"
-#include "tokenizer/PreTokenizer.h"
+#include "runtime/data/ChatJsonl.h"
+#include "runtime/data/DataError.h"
+#include "runtime/data/Random.h"
+#include "runtime/data/Shard.h"
+#include "runtime/io/FileIO.h"
+#include "runtime/tokenizer/ChatTemplate.h"
+#include "runtime/tokenizer/PreTokenizer.h"
 
 #include <cmath>
 #include <cstdio>

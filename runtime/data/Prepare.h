@@ -16,7 +16,7 @@
 // written to temporary files and renamed into place.
 #pragma once
 
-#include "data/Manifest.h"
+#include "runtime/data/Manifest.h"
 
 #include <cstdint>
 #include <filesystem>

@@ -1,4 +1,4 @@
-#include "data/Shard.h"
+#include "runtime/data/Shard.h"
 
 #include <cerrno>
 #include <cstdio>

@@ -13,14 +13,14 @@
 // sampler state is kept so the output does not change).
 //
 //===----------------------------------------------------------------------===//
-#include "engine/Engine.h"
-#include "engine/Sampler.h"
+#include "runtime/engine/Engine.h"
+#include "runtime/engine/Sampler.h"
 
-#include "artifact/Artifact.h"
-#include "backend/Backend.h"
-#include "io/ArtifactCache.h"
-#include "io/FileIO.h"
-#include "io/Safetensors.h"
+#include "runtime/artifact/Artifact.h"
+#include "runtime/backend/Backend.h"
+#include "runtime/io/ArtifactCache.h"
+#include "runtime/io/FileIO.h"
+#include "runtime/io/Safetensors.h"
 #include "runtime/model/ModelConfig.h"
 
 #include <algorithm>

@@ -9,7 +9,7 @@
 // cancelled, freeing their KV blocks at once.
 #pragma once
 
-#include "engine/Request.h"
+#include "runtime/engine/Request.h"
 
 #include <cstdint>
 #include <functional>

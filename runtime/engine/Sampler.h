@@ -4,7 +4,7 @@
 // seed gives the same tokens on every platform and in any batch.
 #pragma once
 
-#include "engine/Request.h"
+#include "runtime/engine/Request.h"
 
 #include <cstdint>
 #include <unordered_map>

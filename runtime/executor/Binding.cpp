@@ -1,5 +1,5 @@
 //===- Binding.cpp - Binding a call's inputs to a function ----------------===//
-#include "executor/Binding.h"
+#include "runtime/executor/Binding.h"
 
 namespace gpt {
 

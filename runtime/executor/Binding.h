@@ -7,7 +7,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
-#include "executor/Executor.h"
+#include "runtime/executor/Executor.h"
 
 #include <map>
 #include <string>

@@ -1,10 +1,10 @@
 //===- CpuExecutor.cpp - Binding, arenas and the kernel loop --------------===//
-#include "executor/CpuExecutor.h"
-#include "executor/Binding.h"
-#include "executor/KernelsInternal.h"
+#include "runtime/executor/CpuExecutor.h"
+#include "runtime/executor/Binding.h"
+#include "runtime/executor/KernelsInternal.h"
 
-#include "cpu/isa.h"
-#include "cpu/thread_pool.h"
+#include "runtime/cpu/Isa.h"
+#include "runtime/cpu/ThreadPool.h"
 
 #include <chrono>
 #include <cstring>
@@ -115,9 +115,12 @@ uint64_t CpuExecutor::kernelScratchBytes() const {
 ArenaInfo CpuExecutor::arenaInfo(const std::string &function) const {
   for (const auto &st : states_)
     if (st->fn->name == function)
-      return {st->staticArena.size(), st->tokenArena.size(),
-              st->tokenAllocations, st->B,
-              st->T,                       scratch_->scratch.bytes()};
+      return {st->staticArena.size(),
+              st->tokenArena.size(),
+              st->tokenAllocations,
+              st->B,
+              st->T,
+              scratch_->scratch.bytes()};
   throw ExecutorError("no function '" + function + "' in the artifact");
 }
 

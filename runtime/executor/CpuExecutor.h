@@ -8,8 +8,8 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
-#include "artifact/Artifact.h"
-#include "executor/Executor.h"
+#include "runtime/artifact/Artifact.h"
+#include "runtime/executor/Executor.h"
 
 #include <cstdint>
 #include <map>

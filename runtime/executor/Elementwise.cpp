@@ -9,9 +9,9 @@
 // input of the same shape (in-place updates).
 //
 //===----------------------------------------------------------------------===//
-#include "executor/KernelsInternal.h"
+#include "runtime/executor/KernelsInternal.h"
 
-#include "cpu/vec_math.h"
+#include "runtime/cpu/VecMath.h"
 
 #include <algorithm>
 #include <cmath>

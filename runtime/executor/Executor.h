@@ -9,7 +9,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
-#include "artifact/Artifact.h"
+#include "runtime/artifact/Artifact.h"
 
 #include <cstdint>
 #include <map>

@@ -9,7 +9,7 @@
 // and looked up when an artifact is loaded, never per call.
 //
 //===----------------------------------------------------------------------===//
-#include "executor/KernelsInternal.h"
+#include "runtime/executor/KernelsInternal.h"
 
 namespace gpt::exec {
 

@@ -7,9 +7,9 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
-#include "artifact/Artifact.h"
-#include "cpu/thread_pool.h"
-#include "executor/Executor.h"
+#include "runtime/artifact/Artifact.h"
+#include "runtime/cpu/ThreadPool.h"
+#include "runtime/executor/Executor.h"
 #include "runtime/model/KernelRegistry.h"
 
 #include <algorithm>

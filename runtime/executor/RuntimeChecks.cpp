@@ -1,5 +1,5 @@
-#include "executor/RuntimeChecks.h"
-#include "executor/Executor.h"
+#include "runtime/executor/RuntimeChecks.h"
+#include "runtime/executor/Executor.h"
 
 #include <string>
 

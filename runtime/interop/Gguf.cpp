@@ -1,6 +1,6 @@
-#include "interop/Gguf.h"
+#include "runtime/interop/Gguf.h"
 
-#include "io/FileIO.h"
+#include "runtime/io/FileIO.h"
 
 #include <algorithm>
 #include <cstring>

@@ -1,11 +1,11 @@
-#include "interop/Gpt2Interop.h"
+#include "runtime/interop/Gpt2Interop.h"
 
-#include "interop/Half.h"
-#include "io/FileIO.h"
+#include "runtime/interop/Half.h"
+#include "runtime/io/FileIO.h"
 #include "runtime/model/Parameters.h"
-#include "tokenizer/ByteLevel.h"
-#include "tokenizer/VocabFiles.h"
-#include "train/Init.h"
+#include "runtime/tokenizer/ByteLevel.h"
+#include "runtime/tokenizer/VocabFiles.h"
+#include "runtime/train/Init.h"
 
 #include <cmath>
 #include <cstdio>

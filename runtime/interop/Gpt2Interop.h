@@ -22,10 +22,10 @@
 // token are unchanged. GGUF export writes the vocabulary the model has.
 #pragma once
 
-#include "interop/Gguf.h"
-#include "io/Safetensors.h"
+#include "runtime/interop/Gguf.h"
+#include "runtime/io/Safetensors.h"
 #include "runtime/model/ModelConfig.h"
-#include "tokenizer/Tokenizer.h"
+#include "runtime/tokenizer/Tokenizer.h"
 
 #include <filesystem>
 #include <map>

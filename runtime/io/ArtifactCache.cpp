@@ -1,6 +1,6 @@
-#include "io/ArtifactCache.h"
+#include "runtime/io/ArtifactCache.h"
 
-#include "io/FileIO.h"
+#include "runtime/io/FileIO.h"
 
 #include <cerrno>
 #include <cstdlib>

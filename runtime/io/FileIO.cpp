@@ -1,4 +1,4 @@
-#include "io/FileIO.h"
+#include "runtime/io/FileIO.h"
 
 #include <atomic>
 #include <cerrno>

@@ -1,6 +1,6 @@
-#include "io/Safetensors.h"
+#include "runtime/io/Safetensors.h"
 
-#include "io/FileIO.h"
+#include "runtime/io/FileIO.h"
 
 #include <algorithm>
 #include <cstring>

@@ -5,7 +5,7 @@
 
 #include <stdexcept>
 
-#include "engine/Request.h"
+#include "runtime/engine/Request.h"
 
 #include <cstdint>
 #include <functional>

@@ -3,7 +3,7 @@
 // the `gpt` tool that constructs an Engine does.
 #pragma once
 
-#include "serve/Backend.h"
+#include "runtime/serve/Backend.h"
 
 namespace gpt::serve {
 

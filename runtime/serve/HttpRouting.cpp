@@ -1,6 +1,6 @@
-#include "serve/HttpRouting.h"
-#include "serve/HttpServer.h"
-#include "serve/WebAssets.h"
+#include "runtime/serve/HttpRouting.h"
+#include "runtime/serve/HttpServer.h"
+#include "runtime/serve/WebAssets.h"
 
 #include <cstdio>
 

@@ -3,7 +3,7 @@
 // target, so every route and every refusal is testable without sockets.
 #pragma once
 
-#include "serve/Protocol.h"
+#include "runtime/serve/Protocol.h"
 
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>

@@ -1,6 +1,6 @@
-#include "serve/HttpServer.h"
-#include "serve/HttpRouting.h"
-#include "serve/WebAssets.h"
+#include "runtime/serve/HttpServer.h"
+#include "runtime/serve/HttpRouting.h"
+#include "runtime/serve/WebAssets.h"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>

@@ -20,7 +20,7 @@
 // See docs/serving.md for the limits and why Beast.
 #pragma once
 
-#include "serve/Service.h"
+#include "runtime/serve/Service.h"
 
 #include <cstddef>
 #include <memory>

@@ -3,7 +3,7 @@
 // {"error":{"message","type","param","code"}}.
 #pragma once
 
-#include "tokenizer/ChatTemplate.h"
+#include "runtime/tokenizer/ChatTemplate.h"
 
 #include <nlohmann/json.hpp>
 

@@ -1,6 +1,6 @@
-#include "serve/Service.h"
+#include "runtime/serve/Service.h"
 
-#include "serve/TextStream.h"
+#include "runtime/serve/TextStream.h"
 
 #include <chrono>
 #include <condition_variable>

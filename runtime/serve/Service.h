@@ -5,10 +5,10 @@
 // /v1/models, /health and /metrics bodies and the API-key check.
 #pragma once
 
-#include "serve/Backend.h"
-#include "serve/Protocol.h"
-#include "tokenizer/ChatTemplate.h"
-#include "tokenizer/Tokenizer.h"
+#include "runtime/serve/Backend.h"
+#include "runtime/serve/Protocol.h"
+#include "runtime/tokenizer/ChatTemplate.h"
+#include "runtime/tokenizer/Tokenizer.h"
 
 #include <nlohmann/json.hpp>
 

@@ -1,7 +1,7 @@
-#include "synth/Synth.h"
+#include "runtime/synth/Synth.h"
 
-#include "io/FileIO.h"
-#include "synth/Tasks.h"
+#include "runtime/io/FileIO.h"
+#include "runtime/synth/Tasks.h"
 
 #include <nlohmann/json.hpp>
 

@@ -1,6 +1,6 @@
 // The task samplers of the synthetic dataset. Each task draws one question
 // instance, phrases it with one of its templates and computes the answer.
-#include "synth/Tasks.h"
+#include "runtime/synth/Tasks.h"
 
 #include <algorithm>
 #include <string>

@@ -1,8 +1,8 @@
 // Internal to gpt_synth: the random generator and the task samplers.
 #pragma once
 
-#include "data/Random.h"
-#include "synth/Synth.h"
+#include "runtime/data/Random.h"
+#include "runtime/synth/Synth.h"
 
 #include <cstdint>
 #include <string>

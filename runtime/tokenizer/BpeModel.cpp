@@ -1,4 +1,4 @@
-#include "tokenizer/BpeModel.h"
+#include "runtime/tokenizer/BpeModel.h"
 
 #include <algorithm>
 #include <functional>

@@ -1,4 +1,4 @@
-#include "tokenizer/ByteLevel.h"
+#include "runtime/tokenizer/ByteLevel.h"
 
 #include <stdexcept>
 

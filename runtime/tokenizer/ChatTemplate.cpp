@@ -1,4 +1,4 @@
-#include "tokenizer/ChatTemplate.h"
+#include "runtime/tokenizer/ChatTemplate.h"
 
 namespace gpt::tokenizer {
 

@@ -14,7 +14,7 @@
 // (system and user turns, role headers, separators) weighs 0.
 #pragma once
 
-#include "tokenizer/Tokenizer.h"
+#include "runtime/tokenizer/Tokenizer.h"
 
 #include <cstdint>
 #include <optional>

@@ -1,6 +1,6 @@
-#include "tokenizer/PreTokenizer.h"
+#include "runtime/tokenizer/PreTokenizer.h"
 
-#include "tokenizer/Unicode.h"
+#include "runtime/tokenizer/Unicode.h"
 
 namespace gpt::tokenizer {
 namespace {

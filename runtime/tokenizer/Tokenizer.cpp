@@ -1,6 +1,6 @@
-#include "tokenizer/Tokenizer.h"
+#include "runtime/tokenizer/Tokenizer.h"
 
-#include "tokenizer/PreTokenizer.h"
+#include "runtime/tokenizer/PreTokenizer.h"
 
 #include <atomic>
 #include <cstdio>

@@ -6,7 +6,7 @@
 // recognise special tokens in text.
 #pragma once
 
-#include "tokenizer/BpeModel.h"
+#include "runtime/tokenizer/BpeModel.h"
 
 #include <cstdint>
 #include <filesystem>

@@ -1,7 +1,7 @@
 // Tokenizer::load and Tokenizer::save: the on-disk tokenizer directory.
-#include "io/FileIO.h"
-#include "tokenizer/Tokenizer.h"
-#include "tokenizer/VocabFiles.h"
+#include "runtime/io/FileIO.h"
+#include "runtime/tokenizer/Tokenizer.h"
+#include "runtime/tokenizer/VocabFiles.h"
 
 #include <nlohmann/json.hpp>
 #include <stdexcept>

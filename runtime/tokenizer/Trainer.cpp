@@ -1,7 +1,7 @@
-#include "tokenizer/Trainer.h"
+#include "runtime/tokenizer/Trainer.h"
 
-#include "tokenizer/ByteLevel.h"
-#include "tokenizer/PreTokenizer.h"
+#include "runtime/tokenizer/ByteLevel.h"
+#include "runtime/tokenizer/PreTokenizer.h"
 
 #include <algorithm>
 #include <queue>

@@ -9,7 +9,7 @@
 // that would join an ASCII letter or digit to another.
 #pragma once
 
-#include "tokenizer/Tokenizer.h"
+#include "runtime/tokenizer/Tokenizer.h"
 
 #include <cstdint>
 #include <functional>

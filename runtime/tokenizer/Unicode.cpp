@@ -1,6 +1,6 @@
-#include "tokenizer/Unicode.h"
+#include "runtime/tokenizer/Unicode.h"
 
-#include "tokenizer/UnicodeTables.h"
+#include "runtime/tokenizer/UnicodeTables.h"
 
 #include <algorithm>
 #include <array>

@@ -1,7 +1,7 @@
-#include "tokenizer/VocabFiles.h"
+#include "runtime/tokenizer/VocabFiles.h"
 
-#include "io/FileIO.h"
-#include "tokenizer/ByteLevel.h"
+#include "runtime/io/FileIO.h"
+#include "runtime/tokenizer/ByteLevel.h"
 
 #include <nlohmann/json.hpp>
 #include <stdexcept>

@@ -1,7 +1,7 @@
-#include "train/Checkpoint.h"
+#include "runtime/train/Checkpoint.h"
 
-#include "io/FileIO.h"
-#include "io/Safetensors.h"
+#include "runtime/io/FileIO.h"
+#include "runtime/io/Safetensors.h"
 
 #include <csignal>
 #include <cstdlib>

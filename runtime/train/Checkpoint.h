@@ -19,8 +19,8 @@
 // whole. repairRunDir() removes what an interrupted write left behind.
 #pragma once
 
-#include "data/Loader.h"
-#include "train/Trainer.h"
+#include "runtime/data/Loader.h"
+#include "runtime/train/Trainer.h"
 
 #include <cstdint>
 #include <filesystem>

@@ -1,8 +1,8 @@
-#include "train/Evaluate.h"
+#include "runtime/train/Evaluate.h"
 
-#include "data/Loader.h"
-#include "data/Manifest.h"
-#include "data/Shard.h"
+#include "runtime/data/Loader.h"
+#include "runtime/data/Manifest.h"
+#include "runtime/data/Shard.h"
 
 #include <cmath>
 #include <stdexcept>

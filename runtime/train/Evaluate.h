@@ -6,7 +6,7 @@
 // targets' loss weights.
 #pragma once
 
-#include "train/Trainer.h"
+#include "runtime/train/Trainer.h"
 
 #include <cstdint>
 #include <filesystem>

@@ -1,7 +1,7 @@
-#include "train/ExecutorRunner.h"
+#include "runtime/train/ExecutorRunner.h"
 
-#include "artifact/Artifact.h"
-#include "executor/Executor.h"
+#include "runtime/artifact/Artifact.h"
+#include "runtime/executor/Executor.h"
 
 namespace gpt::train {
 

@@ -1,12 +1,12 @@
 // FunctionRunner over an executor of any backend (runtime/backend).
 #pragma once
 
-#include "train/Runner.h"
+#include "runtime/train/Runner.h"
 
 #include <filesystem>
 #include <memory>
 
-#include "backend/Backend.h"
+#include "runtime/backend/Backend.h"
 
 namespace gpt {
 struct Artifact;

@@ -1,6 +1,6 @@
-#include "train/Init.h"
+#include "runtime/train/Init.h"
 
-#include "io/FileIO.h"
+#include "runtime/io/FileIO.h"
 #include "runtime/model/Parameters.h"
 
 #include <cmath>

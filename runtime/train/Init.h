@@ -8,7 +8,7 @@
 #pragma once
 
 #include "runtime/model/ModelConfig.h"
-#include "train/Runner.h" // io::Tensor as train::Tensor
+#include "runtime/train/Runner.h" // io::Tensor as train::Tensor
 
 #include <cstdint>
 #include <map>

@@ -1,6 +1,6 @@
-#include "train/Metrics.h"
+#include "runtime/train/Metrics.h"
 
-#include "io/FileIO.h"
+#include "runtime/io/FileIO.h"
 
 #include <algorithm>
 #include <cmath>

@@ -6,7 +6,7 @@
 // (alias_input) are written into those buffers, the others are returned.
 #pragma once
 
-#include "io/Safetensors.h"
+#include "runtime/io/Safetensors.h"
 
 #include <cstdint>
 #include <map>

@@ -1,10 +1,10 @@
-#include "train/TrainRun.h"
+#include "runtime/train/TrainRun.h"
 
-#include "data/Manifest.h"
-#include "io/FileIO.h"
-#include "tokenizer/Tokenizer.h"
-#include "train/Evaluate.h"
-#include "train/Metrics.h"
+#include "runtime/data/Manifest.h"
+#include "runtime/io/FileIO.h"
+#include "runtime/tokenizer/Tokenizer.h"
+#include "runtime/train/Evaluate.h"
+#include "runtime/train/Metrics.h"
 
 #include <chrono>
 #include <cmath>

@@ -4,9 +4,9 @@
 #pragma once
 
 #include "runtime/model/ModelConfig.h"
-#include "train/Checkpoint.h"
-#include "train/Runner.h"
-#include "train/Trainer.h"
+#include "runtime/train/Checkpoint.h"
+#include "runtime/train/Runner.h"
+#include "runtime/train/Trainer.h"
 
 #include <atomic>
 #include <cstdint>

@@ -1,7 +1,7 @@
-#include "train/Trainer.h"
+#include "runtime/train/Trainer.h"
 
 #include "runtime/model/Parameters.h"
-#include "train/Init.h"
+#include "runtime/train/Init.h"
 
 #include <cmath>
 #include <cstring>

@@ -11,10 +11,10 @@
 // trainer would all-reduce the gradient accumulators between the two calls.
 #pragma once
 
-#include "data/Loader.h"
-#include "io/Safetensors.h"
+#include "runtime/data/Loader.h"
+#include "runtime/io/Safetensors.h"
 #include "runtime/model/ModelConfig.h"
-#include "train/Runner.h"
+#include "runtime/train/Runner.h"
 
 #include <cstdint>
 #include <map>

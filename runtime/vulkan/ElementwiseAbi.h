@@ -32,7 +32,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
-#include "artifact/Artifact.h"
+#include "runtime/artifact/Artifact.h"
 
 #include <cstddef>
 #include <cstdint>

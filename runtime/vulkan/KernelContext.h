@@ -11,8 +11,8 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
-#include "artifact/Artifact.h"
-#include "executor/Executor.h"
+#include "runtime/artifact/Artifact.h"
+#include "runtime/executor/Executor.h"
 #include "runtime/model/KernelRegistry.h"
 
 #include <algorithm>

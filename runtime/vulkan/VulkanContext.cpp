@@ -1,6 +1,6 @@
 //===- VulkanContext.cpp - Instance, device, memory and pipelines ---------===//
-#include "vulkan/VulkanContext.h"
-#include "vulkan/Shaders.h"
+#include "runtime/vulkan/VulkanContext.h"
+#include "runtime/vulkan/Shaders.h"
 
 #include <unistd.h>
 

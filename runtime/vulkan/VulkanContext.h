@@ -10,8 +10,8 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
-#include "vulkan/KernelContext.h"
-#include "vulkan/VulkanExecutor.h"
+#include "runtime/vulkan/KernelContext.h"
+#include "runtime/vulkan/VulkanExecutor.h"
 
 #include <vulkan/vulkan.h>
 

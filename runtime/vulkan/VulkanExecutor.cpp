@@ -1,7 +1,7 @@
 //===- VulkanExecutor.cpp - Binding, buffers, recording and replay --------===//
-#include "vulkan/VulkanExecutor.h"
-#include "executor/Binding.h"
-#include "vulkan/VulkanContext.h"
+#include "runtime/vulkan/VulkanExecutor.h"
+#include "runtime/executor/Binding.h"
+#include "runtime/vulkan/VulkanContext.h"
 
 #include <algorithm>
 #include <cstring>

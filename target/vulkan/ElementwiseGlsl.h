@@ -9,8 +9,8 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
-#include "artifact/Artifact.h"
-#include "vulkan/ElementwiseAbi.h"
+#include "runtime/artifact/Artifact.h"
+#include "runtime/vulkan/ElementwiseAbi.h"
 
 #include <nlohmann/json.hpp>
 

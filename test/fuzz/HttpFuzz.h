@@ -5,9 +5,9 @@
 // (ApiError, a Beast parse error); anything else is a finding.
 #pragma once
 
-#include "serve/HttpRouting.h"
-#include "serve/HttpServer.h"
-#include "serve/Protocol.h"
+#include "runtime/serve/HttpRouting.h"
+#include "runtime/serve/HttpServer.h"
+#include "runtime/serve/Protocol.h"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/parser.hpp>

@@ -2,8 +2,8 @@
 // Any input must end in a model or a typed error (GgufError, InteropError);
 // anything else (a crash, a sanitizer report, another exception, an
 // allocation over -malloc_limit_mb) is a finding. See run_fuzz.sh.
-#include "interop/Gguf.h"
-#include "interop/Gpt2Interop.h"
+#include "runtime/interop/Gguf.h"
+#include "runtime/interop/Gpt2Interop.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -1,11 +1,11 @@
 // Writes the fuzzers' seed corpus: small valid GGUF and safetensors files
 // (a micro GPT-2 in F32 and F16, a GGUF holding every value type).
 // Usage: make_seeds OUT_DIR   (creates OUT_DIR/gguf, OUT_DIR/safetensors)
-#include "interop/Gguf.h"
-#include "interop/Gpt2Interop.h"
-#include "io/Safetensors.h"
+#include "runtime/interop/Gguf.h"
+#include "runtime/interop/Gpt2Interop.h"
+#include "runtime/io/Safetensors.h"
 #include "runtime/model/Parameters.h"
-#include "tokenizer/ByteLevel.h"
+#include "runtime/tokenizer/ByteLevel.h"
 
 #include <filesystem>
 #include <fstream>

@@ -1,6 +1,6 @@
 // libFuzzer target: the safetensors reader (runtime/io/Safetensors).
 // Any input must parse or fail with SafetensorsError. See run_fuzz.sh.
-#include "io/Safetensors.h"
+#include "runtime/io/Safetensors.h"
 
 #include <cstddef>
 #include <cstdint>

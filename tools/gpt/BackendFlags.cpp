@@ -1,7 +1,7 @@
 #include "BackendFlags.h"
 
-#include "artifact/Artifact.h"
-#include "io/ArtifactCache.h"
+#include "runtime/artifact/Artifact.h"
+#include "runtime/io/ArtifactCache.h"
 
 namespace gpt::cli {
 

@@ -2,7 +2,7 @@
 // a model, and picking the artifact compiled for the chosen backend.
 #pragma once
 
-#include "backend/Backend.h"
+#include "runtime/backend/Backend.h"
 #include "runtime/model/ModelConfig.h"
 
 #include <CLI/CLI.hpp>

@@ -6,12 +6,12 @@
 #include "RunDir.h"
 
 #include "BackendFlags.h"
-#include "artifact/Artifact.h"
-#include "engine/Engine.h"
-#include "executor/Executor.h"
-#include "io/ArtifactCache.h"
-#include "io/Safetensors.h"
-#include "train/Init.h"
+#include "runtime/artifact/Artifact.h"
+#include "runtime/engine/Engine.h"
+#include "runtime/executor/Executor.h"
+#include "runtime/io/ArtifactCache.h"
+#include "runtime/io/Safetensors.h"
+#include "runtime/train/Init.h"
 
 #include <nlohmann/json.hpp>
 

@@ -5,8 +5,8 @@
 #include "Commands.h"
 #include "EngineStream.h"
 
-#include "tokenizer/ChatTemplate.h"
-#include "tokenizer/Tokenizer.h"
+#include "runtime/tokenizer/ChatTemplate.h"
+#include "runtime/tokenizer/Tokenizer.h"
 
 #include <atomic>
 #include <csignal>

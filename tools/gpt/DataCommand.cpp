@@ -1,7 +1,7 @@
 // gpt data prepare
 #include "Commands.h"
 
-#include "data/Prepare.h"
+#include "runtime/data/Prepare.h"
 
 #include <iostream>
 

@@ -1,7 +1,7 @@
 // gpt data synth: writes the built-in synthetic chat dataset.
 #include "Commands.h"
 
-#include "synth/Synth.h"
+#include "runtime/synth/Synth.h"
 
 #include <iostream>
 #include <map>

@@ -2,7 +2,7 @@
 #include "Commands.h"
 
 #ifdef GPT_HAVE_VULKAN
-#include "vulkan/VulkanExecutor.h"
+#include "runtime/vulkan/VulkanExecutor.h"
 #endif
 
 #include <nlohmann/json.hpp>

@@ -1,8 +1,8 @@
 #include "EngineStream.h"
 
 #ifdef GPT_HAVE_ENGINE
-#include "model/ModelConfig.h"
-#include "serve/TextStream.h"
+#include "runtime/model/ModelConfig.h"
+#include "runtime/serve/TextStream.h"
 
 #include <filesystem>
 

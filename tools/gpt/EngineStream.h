@@ -5,8 +5,8 @@
 #pragma once
 
 #ifdef GPT_HAVE_ENGINE
-#include "engine/Engine.h"
-#include "tokenizer/Tokenizer.h"
+#include "runtime/engine/Engine.h"
+#include "runtime/tokenizer/Tokenizer.h"
 
 #include <functional>
 #include <string>

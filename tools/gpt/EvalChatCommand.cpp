@@ -12,9 +12,9 @@
 #include "Commands.h"
 #include "RunDir.h"
 
-#include "data/ChatJsonl.h"
-#include "io/FileIO.h"
-#include "tokenizer/ChatTemplate.h"
+#include "runtime/data/ChatJsonl.h"
+#include "runtime/io/FileIO.h"
+#include "runtime/tokenizer/ChatTemplate.h"
 
 #include <algorithm>
 #include <cstdio>

@@ -3,8 +3,8 @@
 #include "Commands.h"
 #include "RunDir.h"
 
-#include "io/FileIO.h"
-#include "train/Evaluate.h"
+#include "runtime/io/FileIO.h"
+#include "runtime/train/Evaluate.h"
 
 #include <cstdio>
 #include <filesystem>

@@ -5,7 +5,7 @@
 // docs/interop.md.
 #include "Commands.h"
 
-#include "interop/Gpt2Interop.h"
+#include "runtime/interop/Gpt2Interop.h"
 
 #include <filesystem>
 #include <iostream>

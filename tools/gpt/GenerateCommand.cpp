@@ -5,7 +5,7 @@
 #include "Commands.h"
 #include "EngineStream.h"
 
-#include "tokenizer/Tokenizer.h"
+#include "runtime/tokenizer/Tokenizer.h"
 
 #include <filesystem>
 #include <iostream>

@@ -9,8 +9,8 @@
 #include "Commands.h"
 
 #include "RunDir.h"
-#include "interop/Gpt2Interop.h"
-#include "io/ArtifactCache.h"
+#include "runtime/interop/Gpt2Interop.h"
+#include "runtime/io/ArtifactCache.h"
 
 #include <filesystem>
 #include <iostream>

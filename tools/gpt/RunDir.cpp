@@ -1,8 +1,8 @@
 #include "RunDir.h"
 
 #include "BackendFlags.h"
-#include "artifact/Artifact.h"
-#include "train/Checkpoint.h"
+#include "runtime/artifact/Artifact.h"
+#include "runtime/train/Checkpoint.h"
 
 #include <stdexcept>
 

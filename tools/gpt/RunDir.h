@@ -2,11 +2,11 @@
 // run directory (config, artifact, tokenizer, weights) for inference.
 #pragma once
 
-#include "backend/Backend.h"
+#include "runtime/backend/Backend.h"
 #include "runtime/model/ModelConfig.h"
-#include "tokenizer/Tokenizer.h"
-#include "train/ExecutorRunner.h"
-#include "train/Trainer.h"
+#include "runtime/tokenizer/Tokenizer.h"
+#include "runtime/train/ExecutorRunner.h"
+#include "runtime/train/Trainer.h"
 
 #include <filesystem>
 #include <memory>

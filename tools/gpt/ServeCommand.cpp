@@ -4,13 +4,13 @@
 #include "BackendFlags.h"
 #include "Commands.h"
 
-#include "serve/HttpServer.h"
-#include "serve/Service.h"
-#include "tokenizer/Tokenizer.h"
+#include "runtime/serve/HttpServer.h"
+#include "runtime/serve/Service.h"
+#include "runtime/tokenizer/Tokenizer.h"
 
 #ifdef GPT_HAVE_ENGINE
-#include "engine/Engine.h"
-#include "serve/EngineBackend.h"
+#include "runtime/engine/Engine.h"
+#include "runtime/serve/EngineBackend.h"
 #endif
 
 #include <atomic>
@@ -131,8 +131,9 @@ void addServeCommand(CLI::App &app) {
   cmd->add_option("--cors-origin", h.corsOrigin,
                   "Allow browser pages from this origin (e.g. "
                   "http://localhost:3000, or *); default: no CORS");
-  cmd->add_flag("--no-web-ui", [o](int64_t) { o->http.webUi = false; },
-                "Do not serve the chat page at GET /");
+  cmd->add_flag(
+      "--no-web-ui", [o](int64_t) { o->http.webUi = false; },
+      "Do not serve the chat page at GET /");
   cmd->add_option("--drain-timeout", o->drainTimeout,
                   "After SIGTERM/SIGINT, seconds to finish requests in "
                   "flight before exiting anyway (a second signal exits at "

@@ -1,9 +1,9 @@
 // gpt tokenizer train | encode | decode
 #include "Commands.h"
 
-#include "io/FileIO.h"
-#include "tokenizer/Tokenizer.h"
-#include "tokenizer/Trainer.h"
+#include "runtime/io/FileIO.h"
+#include "runtime/tokenizer/Tokenizer.h"
+#include "runtime/tokenizer/Trainer.h"
 
 #include <cctype>
 #include <iostream>

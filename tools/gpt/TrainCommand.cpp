@@ -3,12 +3,12 @@
 #include "Commands.h"
 #include "RunDir.h"
 
-#include "data/Manifest.h"
-#include "io/ArtifactCache.h"
-#include "io/FileIO.h"
-#include "train/Checkpoint.h"
-#include "train/ExecutorRunner.h"
-#include "train/TrainRun.h"
+#include "runtime/data/Manifest.h"
+#include "runtime/io/ArtifactCache.h"
+#include "runtime/io/FileIO.h"
+#include "runtime/train/Checkpoint.h"
+#include "runtime/train/ExecutorRunner.h"
+#include "runtime/train/TrainRun.h"
 
 #include <algorithm>
 #include <atomic>

@@ -1,15 +1,15 @@
 //===- AttentionKernels.cpp - CPU kernels: flash, packed, naive and paged
-//attention ---===//
+// attention ---===//
 //
 // Part of the CPU executor's kernel table (KernelsInternal.h); the Vulkan
 // executor's runtime/vulkan/kernels/AttentionKernels.cpp records the same
 // kernels.
 //
 //===----------------------------------------------------------------------===//
-#include "executor/KernelsInternal.h"
-#include "executor/RuntimeChecks.h"
+#include "runtime/executor/KernelsInternal.h"
+#include "runtime/executor/RuntimeChecks.h"
 
-#include "cpu/attention.h"
+#include "runtime/cpu/Attention.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,14 +1,14 @@
 //===- DataKernels.cpp - CPU kernels: embeddings, KV-cache writes, layout and
-//copies ---===//
+// copies ---===//
 //
 // Part of the CPU executor's kernel table (KernelsInternal.h); the Vulkan
 // executor's runtime/vulkan/kernels/DataKernels.cpp records the same kernels.
 //
 //===----------------------------------------------------------------------===//
-#include "executor/KernelsInternal.h"
-#include "executor/RuntimeChecks.h"
+#include "runtime/executor/KernelsInternal.h"
+#include "runtime/executor/RuntimeChecks.h"
 
-#include "cpu/embedding.h"
+#include "runtime/cpu/Embedding.h"
 
 #include <algorithm>
 #include <cmath>

@@ -5,9 +5,9 @@
 // executor's runtime/vulkan/kernels/MatmulKernels.cpp records the same kernels.
 //
 //===----------------------------------------------------------------------===//
-#include "executor/KernelsInternal.h"
+#include "runtime/executor/KernelsInternal.h"
 
-#include "cpu/matmul.h"
+#include "runtime/cpu/Matmul.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,15 +1,15 @@
 //===- NormLossKernels.cpp - CPU kernels: layernorm, softmax, masks and
-//cross-entropy ---===//
+// cross-entropy ---===//
 //
 // Part of the CPU executor's kernel table (KernelsInternal.h); the Vulkan
 // executor's runtime/vulkan/kernels/NormLossKernels.cpp records the same
 // kernels.
 //
 //===----------------------------------------------------------------------===//
-#include "executor/KernelsInternal.h"
+#include "runtime/executor/KernelsInternal.h"
 
-#include "cpu/layernorm.h"
-#include "cpu/softmax.h"
+#include "runtime/cpu/LayerNorm.h"
+#include "runtime/cpu/Softmax.h"
 
 #include <algorithm>
 #include <cmath>

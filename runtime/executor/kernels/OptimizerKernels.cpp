@@ -1,14 +1,14 @@
 //===- OptimizerKernels.cpp - CPU kernels: gradient norm, learning-rate schedule
-//and AdamW ---===//
+// and AdamW ---===//
 //
 // Part of the CPU executor's kernel table (KernelsInternal.h); the Vulkan
 // executor's runtime/vulkan/kernels/OptimizerKernels.cpp records the same
 // kernels.
 //
 //===----------------------------------------------------------------------===//
-#include "executor/KernelsInternal.h"
+#include "runtime/executor/KernelsInternal.h"
 
-#include "cpu/optimizer.h"
+#include "runtime/cpu/Optimizer.h"
 
 #include <algorithm>
 #include <cmath>

@@ -8,9 +8,9 @@
 // 3D.
 //
 //===----------------------------------------------------------------------===//
-#include "executor/Executor.h"
-#include "executor/RuntimeChecks.h"
-#include "vulkan/KernelContext.h"
+#include "runtime/executor/Executor.h"
+#include "runtime/executor/RuntimeChecks.h"
+#include "runtime/vulkan/KernelContext.h"
 
 #include <cstdint>
 #include <limits>

@@ -6,9 +6,9 @@
 // wording; shaders clamp or skip what the host could not see.
 //
 //===----------------------------------------------------------------------===//
-#include "executor/Executor.h"
-#include "executor/RuntimeChecks.h"
-#include "vulkan/KernelContext.h"
+#include "runtime/executor/Executor.h"
+#include "runtime/executor/RuntimeChecks.h"
+#include "runtime/vulkan/KernelContext.h"
 
 #include <algorithm>
 #include <cstring>

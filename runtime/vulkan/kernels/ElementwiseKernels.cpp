@@ -5,9 +5,9 @@
 // block and dispatch the artifact's SPIR-V.
 //
 //===----------------------------------------------------------------------===//
-#include "executor/Executor.h"
-#include "vulkan/ElementwiseAbi.h"
-#include "vulkan/KernelContext.h"
+#include "runtime/executor/Executor.h"
+#include "runtime/vulkan/ElementwiseAbi.h"
+#include "runtime/vulkan/KernelContext.h"
 
 #include <cstdio>
 

@@ -14,7 +14,7 @@
 // GPT_VK_SUBGROUPS=0.
 //
 //===----------------------------------------------------------------------===//
-#include "vulkan/KernelContext.h"
+#include "runtime/vulkan/KernelContext.h"
 
 #include <algorithm>
 #include <cstdlib>

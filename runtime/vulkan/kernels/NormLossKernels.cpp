@@ -12,8 +12,8 @@
 // of 4..128, unless GPT_VK_SUBGROUPS=0.
 //
 //===----------------------------------------------------------------------===//
-#include "executor/Executor.h"
-#include "vulkan/KernelContext.h"
+#include "runtime/executor/Executor.h"
+#include "runtime/vulkan/KernelContext.h"
 
 #include <cstdint>
 #include <cstdlib>

@@ -7,8 +7,8 @@
 // device, since they are usually results of earlier kernels.
 //
 //===----------------------------------------------------------------------===//
-#include "executor/Executor.h"
-#include "vulkan/KernelContext.h"
+#include "runtime/executor/Executor.h"
+#include "runtime/vulkan/KernelContext.h"
 
 #include <cstdint>
 #include <cstring>
@@ -85,8 +85,7 @@ void recordAdamW(KernelContext &ctx) {
     int32_t s;
     std::memcpy(&s, step.host, sizeof s);
     if (s < 0)
-      throw ExecutorError("adamw: step " + std::to_string(s) +
-                          " is negative");
+      throw ExecutorError("adamw: step " + std::to_string(s) + " is negative");
   }
   int64_t n = ctx.in[0]->numel;
   // Below 2^31 so that no grid-stride index wraps (AdamW is in place: an

@@ -1,5 +1,5 @@
 // Artifact container, schema and cross-reference validation.
-#include "artifact/Artifact.h"
+#include "runtime/artifact/Artifact.h"
 
 #include "../executor/Builder.h"
 

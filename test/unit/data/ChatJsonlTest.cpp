@@ -1,6 +1,6 @@
-#include "data/ChatJsonl.h"
+#include "runtime/data/ChatJsonl.h"
 #include "TempDir.h"
-#include "data/DataError.h"
+#include "runtime/data/DataError.h"
 
 #include <gtest/gtest.h>
 

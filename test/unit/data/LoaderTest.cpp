@@ -1,7 +1,7 @@
-#include "data/Loader.h"
+#include "runtime/data/Loader.h"
 #include "TempDir.h"
-#include "data/DataError.h"
-#include "data/Prepare.h"
+#include "runtime/data/DataError.h"
+#include "runtime/data/Prepare.h"
 
 #include <gtest/gtest.h>
 

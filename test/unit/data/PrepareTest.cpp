@@ -1,10 +1,10 @@
-#include "data/Prepare.h"
+#include "runtime/data/Prepare.h"
 #include "TempDir.h"
-#include "data/ChatJsonl.h"
-#include "data/DataError.h"
-#include "data/Shard.h"
-#include "io/FileIO.h"
-#include "tokenizer/Tokenizer.h"
+#include "runtime/data/ChatJsonl.h"
+#include "runtime/data/DataError.h"
+#include "runtime/data/Shard.h"
+#include "runtime/io/FileIO.h"
+#include "runtime/tokenizer/Tokenizer.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

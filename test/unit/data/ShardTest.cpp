@@ -1,6 +1,6 @@
-#include "data/Shard.h"
+#include "runtime/data/Shard.h"
 #include "TempDir.h"
-#include "io/FileIO.h"
+#include "runtime/io/FileIO.h"
 
 #include <functional>
 #include <gtest/gtest.h>

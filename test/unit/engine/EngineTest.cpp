@@ -2,14 +2,14 @@
 // random weights: prefill + decode over the paged KV cache must produce the
 // same greedy tokens as recomputing `forward` over the whole window; batching,
 // preemption and cancellation must not change any request's output.
-#include "engine/Engine.h"
+#include "runtime/engine/Engine.h"
 
-#include "artifact/Artifact.h"
-#include "executor/CpuExecutor.h"
-#include "io/ArtifactCache.h"
-#include "io/Safetensors.h"
+#include "runtime/artifact/Artifact.h"
+#include "runtime/executor/CpuExecutor.h"
+#include "runtime/io/ArtifactCache.h"
+#include "runtime/io/Safetensors.h"
 #include "runtime/model/ModelConfig.h"
-#include "train/Init.h"
+#include "runtime/train/Init.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "engine/Sampler.h"
+#include "runtime/engine/Sampler.h"
 
 #include <gtest/gtest.h>
 

@@ -1,8 +1,8 @@
 // Helpers to write small artifacts by hand in tests and run them.
 #pragma once
 
-#include "artifact/Artifact.h"
-#include "executor/CpuExecutor.h"
+#include "runtime/artifact/Artifact.h"
+#include "runtime/executor/CpuExecutor.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

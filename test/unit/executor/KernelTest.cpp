@@ -2,7 +2,7 @@
 // reference, each as a one-kernel artifact run by the CPU executor.
 // Tolerance: |got - want| <= 1e-5 + 1e-4 |want| unless stated.
 #include "Builder.h"
-#include "executor/KernelsInternal.h"
+#include "runtime/executor/KernelsInternal.h"
 
 #include <gtest/gtest.h>
 

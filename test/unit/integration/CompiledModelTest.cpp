@@ -1,9 +1,9 @@
 // The compiler and the runtime together: a tiny model compiled by gptc runs
 // on the CPU executor, its training gradients match finite differences of
 // its own eval_loss, and a few optimizer steps overfit one batch.
-#include "artifact/Artifact.h"
-#include "executor/CpuExecutor.h"
-#include "model/Parameters.h"
+#include "runtime/artifact/Artifact.h"
+#include "runtime/executor/CpuExecutor.h"
+#include "runtime/model/Parameters.h"
 
 #include <gtest/gtest.h>
 

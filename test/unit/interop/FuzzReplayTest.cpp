@@ -1,9 +1,9 @@
 // Replays the fuzzers' seed corpus and every crasher they found
 // (test/fuzz/{corpus,crashers}/{gguf,safetensors}) through the same code the
 // fuzz targets run: each input must parse or fail with a typed error.
-#include "interop/Gguf.h"
-#include "interop/Gpt2Interop.h"
-#include "io/Safetensors.h"
+#include "runtime/interop/Gguf.h"
+#include "runtime/interop/Gpt2Interop.h"
+#include "runtime/io/Safetensors.h"
 
 #include <gtest/gtest.h>
 

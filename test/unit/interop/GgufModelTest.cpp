@@ -4,7 +4,7 @@
 // llama.cpp's converter writes them (50257-style vocab, output.weight copy).
 #include "TestModels.h"
 
-#include "interop/Half.h"
+#include "runtime/interop/Half.h"
 
 using namespace itest;
 using namespace gpt::interop;

@@ -1,7 +1,7 @@
 // The GGUF container: every value type and tensor round-trips, the byte
 // layout matches the spec, and the half-precision conversions are exact.
-#include "interop/Gguf.h"
-#include "interop/Half.h"
+#include "runtime/interop/Gguf.h"
+#include "runtime/interop/Half.h"
 
 #include <gtest/gtest.h>
 

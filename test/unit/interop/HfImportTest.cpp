@@ -4,8 +4,8 @@
 // directories whose executor logits match a plain reference forward pass.
 #include "TestModels.h"
 
-#include "tokenizer/Tokenizer.h"
-#include "train/Init.h"
+#include "runtime/tokenizer/Tokenizer.h"
+#include "runtime/train/Init.h"
 
 using namespace itest;
 using gpt::interop::importHfGpt2;

@@ -3,7 +3,7 @@
 // out-of-bounds read (the ASan build and the fuzzers check the last two).
 #include "TestModels.h"
 
-#include "interop/Gguf.h"
+#include "runtime/interop/Gguf.h"
 
 #include <chrono>
 

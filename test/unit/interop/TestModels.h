@@ -3,15 +3,15 @@
 // weights, and the executor's logits for a run directory.
 #pragma once
 
-#include "interop/Gpt2Interop.h"
-#include "io/ArtifactCache.h"
-#include "io/Safetensors.h"
+#include "runtime/interop/Gpt2Interop.h"
+#include "runtime/io/ArtifactCache.h"
+#include "runtime/io/Safetensors.h"
 #include "runtime/model/ModelConfig.h"
 #include "runtime/model/Parameters.h"
-#include "tokenizer/ByteLevel.h"
-#include "train/Checkpoint.h"
-#include "train/ExecutorRunner.h"
-#include "train/Trainer.h"
+#include "runtime/tokenizer/ByteLevel.h"
+#include "runtime/train/Checkpoint.h"
+#include "runtime/train/ExecutorRunner.h"
+#include "runtime/train/Trainer.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
-#include "io/ArtifactCache.h"
-#include "io/FileIO.h"
+#include "runtime/io/ArtifactCache.h"
+#include "runtime/io/FileIO.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
-#include "io/Safetensors.h"
-#include "io/FileIO.h"
+#include "runtime/io/Safetensors.h"
+#include "runtime/io/FileIO.h"
 
 #include <gtest/gtest.h>
 

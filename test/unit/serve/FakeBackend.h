@@ -3,8 +3,8 @@
 // what it was asked.
 #pragma once
 
-#include "serve/Backend.h"
-#include "tokenizer/Tokenizer.h"
+#include "runtime/serve/Backend.h"
+#include "runtime/tokenizer/Tokenizer.h"
 
 #include <atomic>
 #include <chrono>

@@ -1,7 +1,7 @@
 // routeRequest: every route, the legacy engines alias, model ids in paths,
 // 404/405 with escaped echoes of attacker bytes, CORS preflight.
-#include "serve/HttpRouting.h"
-#include "serve/HttpServer.h"
+#include "runtime/serve/HttpRouting.h"
+#include "runtime/serve/HttpServer.h"
 
 #include <gtest/gtest.h>
 

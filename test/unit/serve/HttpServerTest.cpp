@@ -1,7 +1,7 @@
 // The HTTP layer on a real loopback socket with the fake engine: routes,
 // API key, body limit, error shapes, SSE over chunked HTTP, and clients
 // that hang up.
-#include "serve/HttpServer.h"
+#include "runtime/serve/HttpServer.h"
 #include "FakeBackend.h"
 
 #include <httplib.h>

@@ -1,4 +1,4 @@
-#include "serve/Protocol.h"
+#include "runtime/serve/Protocol.h"
 
 #include <gtest/gtest.h>
 

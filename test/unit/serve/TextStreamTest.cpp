@@ -1,4 +1,4 @@
-#include "serve/TextStream.h"
+#include "runtime/serve/TextStream.h"
 
 #include <gtest/gtest.h>
 

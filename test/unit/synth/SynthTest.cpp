@@ -1,9 +1,9 @@
 // The synthetic chat dataset: determinism, split disjointness, format, and
 // every task's answers recomputed here from the question text.
-#include "synth/Synth.h"
+#include "runtime/synth/Synth.h"
 
-#include "data/ChatJsonl.h"
-#include "io/FileIO.h"
+#include "runtime/data/ChatJsonl.h"
+#include "runtime/io/FileIO.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

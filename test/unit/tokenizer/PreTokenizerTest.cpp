@@ -1,4 +1,4 @@
-#include "tokenizer/PreTokenizer.h"
+#include "runtime/tokenizer/PreTokenizer.h"
 
 #include <gtest/gtest.h>
 #include <string>

@@ -2,7 +2,7 @@
 // ../shared/data and the reference ids.
 #pragma once
 
-#include "tokenizer/Tokenizer.h"
+#include "runtime/tokenizer/Tokenizer.h"
 
 #include <string>
 #include <vector>

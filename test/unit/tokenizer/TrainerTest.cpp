@@ -1,6 +1,6 @@
-#include "tokenizer/Trainer.h"
+#include "runtime/tokenizer/Trainer.h"
 #include "TestData.h"
-#include "io/FileIO.h"
+#include "runtime/io/FileIO.h"
 
 #include <filesystem>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "train/Init.h"
+#include "runtime/train/Init.h"
 #include "runtime/model/Parameters.h"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "train/Metrics.h"
+#include "runtime/train/Metrics.h"
 
 #include <gtest/gtest.h>
 

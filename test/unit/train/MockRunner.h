@@ -7,7 +7,7 @@
 #pragma once
 
 #include "runtime/model/Parameters.h"
-#include "train/Runner.h"
+#include "runtime/train/Runner.h"
 
 #include <cmath>
 #include <stdexcept>

@@ -1,14 +1,14 @@
 #include "MockRunner.h"
 
-#include "data/Prepare.h"
-#include "io/FileIO.h"
-#include "io/Safetensors.h"
-#include "train/Checkpoint.h"
-#include "train/Evaluate.h"
-#include "train/Init.h"
-#include "train/Metrics.h"
-#include "train/TrainRun.h"
-#include "train/Trainer.h"
+#include "runtime/data/Prepare.h"
+#include "runtime/io/FileIO.h"
+#include "runtime/io/Safetensors.h"
+#include "runtime/train/Checkpoint.h"
+#include "runtime/train/Evaluate.h"
+#include "runtime/train/Init.h"
+#include "runtime/train/Metrics.h"
+#include "runtime/train/TrainRun.h"
+#include "runtime/train/Trainer.h"
 
 #include <gtest/gtest.h>
 

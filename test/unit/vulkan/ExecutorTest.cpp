@@ -1,6 +1,6 @@
 // The Vulkan executor itself: devices, binding, staging, replay, profiling,
 // errors. Kernels are tested per group in the *KernelTest.cpp files.
-#include "vulkan/KernelContext.h"
+#include "runtime/vulkan/KernelContext.h"
 #include "vulkan/Parity.h"
 
 #include <cstdlib>

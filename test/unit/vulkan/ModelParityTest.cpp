@@ -2,14 +2,14 @@
 // both targets trains for a few steps with losses that track the CPU run,
 // and greedy generation through the engine (prefill + decode over the paged
 // KV cache, batched) gives exactly the CPU's tokens.
-#include "artifact/Artifact.h"
-#include "backend/Backend.h"
-#include "engine/Engine.h"
-#include "io/ArtifactCache.h"
-#include "io/Safetensors.h"
+#include "runtime/artifact/Artifact.h"
+#include "runtime/backend/Backend.h"
+#include "runtime/engine/Engine.h"
+#include "runtime/io/ArtifactCache.h"
+#include "runtime/io/Safetensors.h"
 #include "runtime/model/ModelConfig.h"
-#include "train/Init.h"
-#include "vulkan/VulkanExecutor.h"
+#include "runtime/train/Init.h"
+#include "runtime/vulkan/VulkanExecutor.h"
 
 #include <gtest/gtest.h>
 

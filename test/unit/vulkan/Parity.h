@@ -3,7 +3,7 @@
 #pragma once
 
 #include "executor/Builder.h"
-#include "vulkan/VulkanExecutor.h"
+#include "runtime/vulkan/VulkanExecutor.h"
 
 #include <gtest/gtest.h>
 
