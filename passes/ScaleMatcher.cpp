@@ -1,5 +1,4 @@
-//===- ScaleMatcher.cpp
-//----------------------------------------------------===//
+//===- ScaleMatcher.cpp - matching scale-by-constant chains ---------------===//
 #include "passes/ScaleMatcher.h"
 #include "dialects/gpt/GPTOps.h"
 

@@ -1,5 +1,4 @@
-//===- SymbolicShape.cpp
-//---------------------------------------------------===//
+//===- SymbolicShape.cpp - symbolic B/T dims of types ---------------------===//
 #include "passes/SymbolicShape.h"
 
 using namespace mlir;

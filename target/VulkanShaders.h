@@ -1,5 +1,4 @@
-//===- VulkanShaders.h - Compute shaders embedded in Vulkan artifacts -*- C++
-//-*-===//
+//===- VulkanShaders.h ------------------------------------------*- C++ -*-===//
 #ifndef GPT_TARGET_VULKANSHADERS_H
 #define GPT_TARGET_VULKANSHADERS_H
 

@@ -1,3 +1,5 @@
+//===- TokenizerBench.cpp -------------------------------------------------===//
+//
 // Tokenizer encode throughput on tiny Shakespeare with the GPT-2
 // vocabulary. "Cold" clears the piece cache before every encode (each
 // iteration starts from nothing, like a fresh process); "Warm" keeps it.

@@ -1,5 +1,4 @@
-//===- GPTOps.cpp - verifiers of the gpt dialect
-//---------------------------===//
+//===- GPTOps.cpp - verifiers of the gpt dialect --------------------------===//
 //
 // Every verifier names the operand at fault and prints the shapes involved,
 // so that a frontend bug shows up as a readable diagnostic, not a crash in a

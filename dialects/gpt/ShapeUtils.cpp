@@ -1,5 +1,4 @@
-//===- ShapeUtils.cpp
-//-------------------------------------------------------===//
+//===- ShapeUtils.cpp - shape helpers -------------------------------------===//
 #include "dialects/gpt/ShapeUtils.h"
 
 using namespace mlir;

@@ -1,5 +1,4 @@
-//===- ShapeUtils.h - shape helpers shared by verifiers and passes -*- C++
-//-*-===//
+//===- ShapeUtils.h - shape helpers of verifiers and passes -----*- C++ -*-===//
 #ifndef GPT_DIALECTS_GPT_SHAPEUTILS_H
 #define GPT_DIALECTS_GPT_SHAPEUTILS_H
 

@@ -1,3 +1,4 @@
+//===- Backend.cpp --------------------------------------------------------===//
 #include "runtime/backend/Backend.h"
 
 #include "runtime/executor/CpuExecutor.h"

@@ -1,3 +1,4 @@
+//===- ChatJsonl.cpp ------------------------------------------------------===//
 #include "runtime/data/ChatJsonl.h"
 
 #include "runtime/data/DataError.h"

@@ -1,3 +1,5 @@
+//===- ChatJsonl.h ----------------------------------------------*- C++ -*-===//
+//
 // Reads chat data in OpenAI's fine-tuning format: one JSON object per line,
 //   {"messages": [{"role": "system"|"user"|"assistant", "content": "..."}]}
 // An assistant message may carry "weight": 0 or 1 (0: do not train on it).

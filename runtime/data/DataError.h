@@ -1,3 +1,5 @@
+//===- DataError.h ----------------------------------------------*- C++ -*-===//
+//
 // The error type of the data library: the message names the file and line
 // (or field) at fault.
 #pragma once

@@ -1,3 +1,4 @@
+//===- Loader.cpp ---------------------------------------------------------===//
 #include "runtime/data/Loader.h"
 
 #include "runtime/data/DataError.h"

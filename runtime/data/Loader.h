@@ -1,3 +1,5 @@
+//===- Loader.h -------------------------------------------------*- C++ -*-===//
+//
 // Training data loader over token shards.
 //
 // Text shards are cut into windows of T+1 tokens starting every T tokens

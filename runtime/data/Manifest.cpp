@@ -1,3 +1,4 @@
+//===- Manifest.cpp -------------------------------------------------------===//
 #include "runtime/data/Manifest.h"
 
 #include "runtime/data/DataError.h"

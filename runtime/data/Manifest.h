@@ -1,3 +1,5 @@
+//===- Manifest.h -----------------------------------------------*- C++ -*-===//
+//
 // manifest.json of a prepared data directory: what was tokenized with which
 // tokenizer, and the shards, token and byte counts of each split.
 #pragma once

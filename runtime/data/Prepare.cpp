@@ -1,3 +1,4 @@
+//===- Prepare.cpp --------------------------------------------------------===//
 #include "runtime/data/Prepare.h"
 
 #include "runtime/data/ChatJsonl.h"

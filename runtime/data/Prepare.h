@@ -1,3 +1,5 @@
+//===- Prepare.h ------------------------------------------------*- C++ -*-===//
+//
 // `gpt data prepare`: tokenizes plain text or chat JSONL into train/val
 // token shards plus manifest.json.
 //

@@ -1,3 +1,5 @@
+//===- Random.h -------------------------------------------------*- C++ -*-===//
+//
 // A small deterministic random generator (SplitMix64) and shuffle, so that
 // data splits and batch orders are identical on every platform (std::
 // distributions are implementation-defined).

@@ -1,3 +1,4 @@
+//===- Shard.cpp ----------------------------------------------------------===//
 #include "runtime/data/Shard.h"
 
 #include <cerrno>

@@ -1,3 +1,5 @@
+//===- Shard.h --------------------------------------------------*- C++ -*-===//
+//
 // Token shards: a 64-byte little-endian header, the token ids (uint16 or
 // uint32), then optionally one uint8 loss weight per token. Shards are
 // memory-mapped for reading and validated on open.

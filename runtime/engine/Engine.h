@@ -1,3 +1,5 @@
+//===- Engine.h -------------------------------------------------*- C++ -*-===//
+//
 // Engine: batched text generation from a trained run directory, with a
 // paged KV cache and continuous batching. The HTTP server, `gpt chat` and
 // `gpt generate` sit on top of it; it knows tokens, not text.

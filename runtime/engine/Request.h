@@ -1,3 +1,5 @@
+//===- Request.h ------------------------------------------------*- C++ -*-===//
+//
 // The request and event types of generation, shared by the engine and
 // whatever drives it (the HTTP server's Backend seam, `gpt chat`): the
 // server includes this, not the engine, and never links it.

@@ -1,3 +1,4 @@
+//===- Sampler.cpp --------------------------------------------------------===//
 #include "runtime/engine/Sampler.h"
 
 #include <algorithm>

@@ -1,3 +1,5 @@
+//===- Sampler.h ------------------------------------------------*- C++ -*-===//
+//
 // The one token sampler (the engine's: `gpt serve`, `gpt chat`,
 // `gpt generate`): penalties, logit bias, temperature, top-k, top-p, drawn
 // from the request's own SplitMix64 stream (no std:: distributions), so a

@@ -1,3 +1,4 @@
+//===- RuntimeChecks.cpp --------------------------------------------------===//
 #include "runtime/executor/RuntimeChecks.h"
 #include "runtime/executor/Executor.h"
 

@@ -1,3 +1,4 @@
+//===- Gguf.cpp -----------------------------------------------------------===//
 #include "runtime/interop/Gguf.h"
 
 #include "runtime/io/FileIO.h"

@@ -1,3 +1,5 @@
+//===- Gguf.h ---------------------------------------------------*- C++ -*-===//
+//
 // GGUF files (ggml's model format, read by llama.cpp, ollama, LM Studio):
 //
 //   "GGUF"  u32 version (2 or 3)  u64 tensor_count  u64 kv_count

@@ -1,3 +1,4 @@
+//===- Gpt2Interop.cpp ----------------------------------------------------===//
 #include "runtime/interop/Gpt2Interop.h"
 
 #include "runtime/interop/Half.h"

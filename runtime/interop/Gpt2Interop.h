@@ -1,3 +1,5 @@
+//===- Gpt2Interop.h --------------------------------------------*- C++ -*-===//
+//
 // Moving GPT-2 models between our run directories, Hugging Face checkpoints
 // and GGUF (llama.cpp). See docs/interop.md.
 //

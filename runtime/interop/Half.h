@@ -1,3 +1,5 @@
+//===- Half.h ---------------------------------------------------*- C++ -*-===//
+//
 // IEEE binary16 and bfloat16 <-> float conversions (round to nearest even;
 // NaN stays NaN, overflow becomes infinity, subnormals are kept).
 #pragma once

@@ -1,3 +1,5 @@
+//===- ArtifactCache.h ------------------------------------------*- C++ -*-===//
+//
 // Getting a compiled artifact for a model config without linking the
 // compiler: run `gptc --config C --emit=artifact --target=T -o OUT` as a
 // subprocess and cache the result under

@@ -1,3 +1,4 @@
+//===- FileIO.cpp ---------------------------------------------------------===//
 #include "runtime/io/FileIO.h"
 
 #include <atomic>

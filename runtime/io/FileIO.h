@@ -1,3 +1,5 @@
+//===- FileIO.h -------------------------------------------------*- C++ -*-===//
+//
 // File helpers every part of the runtime shares (tokenizer, data, training,
 // the engine, interop): whole-file reads, crash-safe atomic writes and the
 // FNV-1a fingerprint. The one place these live.

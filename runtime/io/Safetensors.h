@@ -1,3 +1,5 @@
+//===- Safetensors.h --------------------------------------------*- C++ -*-===//
+//
 // safetensors files (https://github.com/huggingface/safetensors):
 //
 //   u64 LE  N = length of the JSON header

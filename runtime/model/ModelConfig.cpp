@@ -1,3 +1,4 @@
+//===- ModelConfig.cpp ----------------------------------------------------===//
 #include "runtime/model/ModelConfig.h"
 
 #include <nlohmann/json.hpp>

@@ -1,3 +1,5 @@
+//===- ModelConfig.h --------------------------------------------*- C++ -*-===//
+//
 // ModelConfig: the shape of a GPT-2-style model, read from a JSON file.
 //
 // Exactly these keys are accepted: vocab_size, context_length, n_layer,

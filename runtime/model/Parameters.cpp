@@ -1,3 +1,4 @@
+//===- Parameters.cpp -----------------------------------------------------===//
 #include "runtime/model/Parameters.h"
 
 namespace gpt {

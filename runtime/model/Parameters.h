@@ -1,3 +1,5 @@
+//===- Parameters.h ---------------------------------------------*- C++ -*-===//
+//
 // The parameters of a GPT model: names (GPT-2/Hugging Face style, without the
 // "transformer." prefix) and shapes. Shared by the compiler frontend (function
 // argument names) and the runtime (checkpoint tensors), so both agree.

@@ -1,3 +1,5 @@
+//===- Backend.h ------------------------------------------------*- C++ -*-===//
+//
 // What the server needs from a generation engine: the token-level API of
 // gpt::Engine (runtime/engine/Engine.h) behind an interface, so the HTTP
 // layer can be tested with a fake engine.

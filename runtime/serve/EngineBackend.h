@@ -1,3 +1,5 @@
+//===- EngineBackend.h ------------------------------------------*- C++ -*-===//
+//
 // gpt::Engine behind the Backend interface. Header-only and kept apart from
 // Backend.h so that gpt_serve (and its tests) never link the engine; only
 // the `gpt` tool that constructs an Engine does.

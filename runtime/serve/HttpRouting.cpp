@@ -1,3 +1,4 @@
+//===- HttpRouting.cpp ----------------------------------------------------===//
 #include "runtime/serve/HttpRouting.h"
 #include "runtime/serve/HttpServer.h"
 #include "runtime/serve/WebAssets.h"

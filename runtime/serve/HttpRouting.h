@@ -1,3 +1,5 @@
+//===- HttpRouting.h --------------------------------------------*- C++ -*-===//
+//
 // Which handler a request line goes to, as a pure function of the method
 // and the raw target (no decoding): shared by the server and the fuzz
 // target, so every route and every refusal is testable without sockets.

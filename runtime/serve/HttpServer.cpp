@@ -1,3 +1,4 @@
+//===- HttpServer.cpp -----------------------------------------------------===//
 #include "runtime/serve/HttpServer.h"
 #include "runtime/serve/HttpRouting.h"
 #include "runtime/serve/WebAssets.h"

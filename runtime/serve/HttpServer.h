@@ -1,3 +1,5 @@
+//===- HttpServer.h ---------------------------------------------*- C++ -*-===//
+//
 // The HTTP front of the Service (Boost.Beast over Asio): routes, the API
 // key, hard bounds on every input, SSE streaming, client-disconnect
 // detection and graceful stop.

@@ -1,3 +1,4 @@
+//===- Protocol.cpp -------------------------------------------------------===//
 #include "runtime/serve/Protocol.h"
 
 #include <cmath>

@@ -1,3 +1,5 @@
+//===- Protocol.h -----------------------------------------------*- C++ -*-===//
+//
 // The OpenAI protocol, kept in one place: request parsing and validation
 // for /v1/completions and /v1/chat/completions, and the error shape
 // {"error":{"message","type","param","code"}}.

@@ -1,3 +1,4 @@
+//===- Service.cpp --------------------------------------------------------===//
 #include "runtime/serve/Service.h"
 
 #include "runtime/serve/TextStream.h"

@@ -1,3 +1,5 @@
+//===- Service.h ------------------------------------------------*- C++ -*-===//
+//
 // The server's core, independent of HTTP: validates a request, renders
 // the prompt (chat template for chat), submits n engine requests per
 // prompt, turns their token events into text (UTF-8-safe, stop sequences

@@ -1,3 +1,4 @@
+//===- TextStream.cpp -----------------------------------------------------===//
 #include "runtime/serve/TextStream.h"
 
 #include <algorithm>

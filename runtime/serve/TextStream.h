@@ -1,3 +1,5 @@
+//===- TextStream.h ---------------------------------------------*- C++ -*-===//
+//
 // Text-level streaming of generated tokens: incremental detokenization that
 // never emits half a UTF-8 character, and stop sequences matched on the
 // decoded text across token boundaries and never emitted.

@@ -1,3 +1,5 @@
+//===- WebAssets.h ----------------------------------------------*- C++ -*-===//
+//
 // The chat page (web/index.html, chat.js, chat.css), embedded in the binary
 // at build time (web/embed.cmake): served at GET / without any network
 // access or Node at run time.

@@ -1,3 +1,4 @@
+//===- Synth.cpp ----------------------------------------------------------===//
 #include "runtime/synth/Synth.h"
 
 #include "runtime/io/FileIO.h"

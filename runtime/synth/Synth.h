@@ -1,3 +1,5 @@
+//===- Synth.h --------------------------------------------------*- C++ -*-===//
+//
 // The built-in synthetic chat dataset: short instruction/answer dialogues
 // with exactly checkable answers (arithmetic, counting, ordering, spelling,
 // simple facts, a two-turn follow-up), phrased through varied English and

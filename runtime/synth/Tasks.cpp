@@ -1,3 +1,5 @@
+//===- Tasks.cpp ----------------------------------------------------------===//
+//
 // The task samplers of the synthetic dataset. Each task draws one question
 // instance, phrases it with one of its templates and computes the answer.
 #include "runtime/synth/Tasks.h"

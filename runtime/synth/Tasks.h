@@ -1,3 +1,5 @@
+//===- Tasks.h --------------------------------------------------*- C++ -*-===//
+//
 // Internal to gpt_synth: the random generator and the task samplers.
 #pragma once
 

@@ -1,3 +1,4 @@
+//===- BpeModel.cpp -------------------------------------------------------===//
 #include "runtime/tokenizer/BpeModel.h"
 
 #include <algorithm>

@@ -1,3 +1,5 @@
+//===- BpeModel.h -----------------------------------------------*- C++ -*-===//
+//
 // The merge core of a byte-level BPE vocabulary, with tiktoken's semantics:
 // a piece starts as single bytes; repeatedly, the adjacent pair whose
 // concatenation is the lowest-ranked token is merged (leftmost on ties);

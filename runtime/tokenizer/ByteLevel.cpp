@@ -1,3 +1,4 @@
+//===- ByteLevel.cpp ------------------------------------------------------===//
 #include "runtime/tokenizer/ByteLevel.h"
 
 #include <stdexcept>

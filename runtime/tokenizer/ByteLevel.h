@@ -1,3 +1,5 @@
+//===- ByteLevel.h ----------------------------------------------*- C++ -*-===//
+//
 // GPT-2's reversible byte <-> printable-unicode mapping ("bytes_to_unicode"),
 // used by encoder.json and vocab.bpe to write arbitrary bytes as text.
 #pragma once

@@ -1,3 +1,4 @@
+//===- ChatTemplate.cpp ---------------------------------------------------===//
 #include "runtime/tokenizer/ChatTemplate.h"
 
 namespace gpt::tokenizer {

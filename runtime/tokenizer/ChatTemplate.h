@@ -1,3 +1,5 @@
+//===- ChatTemplate.h -------------------------------------------*- C++ -*-===//
+//
 // The ChatML chat template, the one place that turns chat messages into
 // tokens (for training data now, for the server later).
 //

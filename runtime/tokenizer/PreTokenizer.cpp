@@ -1,3 +1,4 @@
+//===- PreTokenizer.cpp ---------------------------------------------------===//
 #include "runtime/tokenizer/PreTokenizer.h"
 
 #include "runtime/tokenizer/Unicode.h"

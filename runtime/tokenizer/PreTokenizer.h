@@ -1,3 +1,5 @@
+//===- PreTokenizer.h -------------------------------------------*- C++ -*-===//
+//
 // The GPT-2 pre-tokenizer, written by hand (no regex engine). It splits text
 // exactly as tiktoken's `gpt2` pattern does:
 //   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+

@@ -1,3 +1,4 @@
+//===- Tokenizer.cpp ------------------------------------------------------===//
 #include "runtime/tokenizer/Tokenizer.h"
 
 #include "runtime/tokenizer/PreTokenizer.h"

@@ -1,3 +1,5 @@
+//===- Tokenizer.h ----------------------------------------------*- C++ -*-===//
+//
 // Byte-level BPE tokenizer (GPT-2 compatible) with special tokens.
 //
 // Ids 0..mergeableSize()-1 are ordinary tokens (byte strings); special

@@ -1,3 +1,5 @@
+//===- TokenizerIO.cpp ----------------------------------------------------===//
+//
 // Tokenizer::load and Tokenizer::save: the on-disk tokenizer directory.
 #include "runtime/io/FileIO.h"
 #include "runtime/tokenizer/Tokenizer.h"

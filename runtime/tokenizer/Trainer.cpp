@@ -1,3 +1,4 @@
+//===- Trainer.cpp --------------------------------------------------------===//
 #include "runtime/tokenizer/Trainer.h"
 
 #include "runtime/tokenizer/ByteLevel.h"

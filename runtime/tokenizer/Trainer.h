@@ -1,3 +1,5 @@
+//===- Trainer.h ------------------------------------------------*- C++ -*-===//
+//
 // Learns a byte-level BPE vocabulary from text, with the same GPT-2
 // pre-tokenization used for encoding.
 //

@@ -1,3 +1,4 @@
+//===- Unicode.cpp --------------------------------------------------------===//
 #include "runtime/tokenizer/Unicode.h"
 
 #include "runtime/tokenizer/UnicodeTables.h"

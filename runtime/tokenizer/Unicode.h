@@ -1,3 +1,5 @@
+//===- Unicode.h ------------------------------------------------*- C++ -*-===//
+//
 // Code point classification and lenient UTF-8 decoding for the
 // pre-tokenizer. Bytes that do not start a valid UTF-8 sequence decode as a
 // single "other" code unit so that arbitrary bytes still round-trip.

@@ -1,3 +1,5 @@
+//===- UnicodeTables.h ------------------------------------------*- C++ -*-===//
+//
 // Unicode property tables used by the GPT-2 pre-tokenizer: General_Category
 // L (letters), N (numbers) and the White_Space property, as sorted, disjoint
 // inclusive code point ranges. The data lives in the generated

@@ -1,3 +1,4 @@
+//===- VocabFiles.cpp -----------------------------------------------------===//
 #include "runtime/tokenizer/VocabFiles.h"
 
 #include "runtime/io/FileIO.h"

@@ -1,3 +1,5 @@
+//===- VocabFiles.h ---------------------------------------------*- C++ -*-===//
+//
 // Reading and writing vocabularies in GPT-2's file format: encoder.json
 // (byte-level token text -> id) and vocab.bpe ("#version" line, then one
 // merge "left right" per line, in rank order).

@@ -1,3 +1,4 @@
+//===- Checkpoint.cpp -----------------------------------------------------===//
 #include "runtime/train/Checkpoint.h"
 
 #include "runtime/io/FileIO.h"

@@ -1,3 +1,5 @@
+//===- Checkpoint.h ---------------------------------------------*- C++ -*-===//
+//
 // A run directory:
 //
 //   config.json            the model config (runtime/model/ModelConfig)

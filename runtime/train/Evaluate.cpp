@@ -1,3 +1,4 @@
+//===- Evaluate.cpp -------------------------------------------------------===//
 #include "runtime/train/Evaluate.h"
 
 #include "runtime/data/Loader.h"

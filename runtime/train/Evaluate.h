@@ -1,3 +1,5 @@
+//===- Evaluate.h -----------------------------------------------*- C++ -*-===//
+//
 // Evaluation over a token stream: the stream is cut into windows of T+1
 // tokens starting every T tokens (the last, shorter window included) — or,
 // for chat data, into the loader's windows of whole conversations

@@ -1,3 +1,4 @@
+//===- ExecutorRunner.cpp -------------------------------------------------===//
 #include "runtime/train/ExecutorRunner.h"
 
 #include "runtime/artifact/Artifact.h"

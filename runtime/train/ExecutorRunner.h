@@ -1,3 +1,5 @@
+//===- ExecutorRunner.h -----------------------------------------*- C++ -*-===//
+//
 // FunctionRunner over an executor of any backend (runtime/backend).
 #pragma once
 

@@ -1,3 +1,4 @@
+//===- Init.cpp -----------------------------------------------------------===//
 #include "runtime/train/Init.h"
 
 #include "runtime/io/FileIO.h"

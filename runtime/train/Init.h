@@ -1,3 +1,5 @@
+//===- Init.h ---------------------------------------------------*- C++ -*-===//
+//
 // GPT-2 style parameter initialization, deterministic for a given seed on
 // every platform: weights ~ normal(0, 0.02), residual projections
 // (attn.c_proj.weight, mlp.c_proj.weight) scaled by 1/sqrt(2*n_layer),

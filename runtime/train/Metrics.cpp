@@ -1,3 +1,4 @@
+//===- Metrics.cpp --------------------------------------------------------===//
 #include "runtime/train/Metrics.h"
 
 #include "runtime/io/FileIO.h"

@@ -1,3 +1,5 @@
+//===- Metrics.h ------------------------------------------------*- C++ -*-===//
+//
 // Training metrics: metrics.jsonl (one JSON object per line) and a loss
 // curve drawn as SVG (train and validation loss against the step).
 #pragma once

@@ -1,3 +1,5 @@
+//===- Runner.h -------------------------------------------------*- C++ -*-===//
+//
 // The seam between the trainer and whatever runs the compiled functions
 // (the CPU executor today; Vulkan or a data-parallel wrapper later).
 //

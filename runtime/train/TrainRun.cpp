@@ -1,3 +1,4 @@
+//===- TrainRun.cpp -------------------------------------------------------===//
 #include "runtime/train/TrainRun.h"
 
 #include "runtime/data/Manifest.h"

@@ -1,3 +1,5 @@
+//===- TrainRun.h -----------------------------------------------*- C++ -*-===//
+//
 // A whole training run: set up or resume the run directory, loop over
 // steps (data loader -> Trainer::step), log metrics, evaluate, checkpoint,
 // and stop at the step target or time budget (or on a NaN/inf loss).

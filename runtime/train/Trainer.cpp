@@ -1,3 +1,4 @@
+//===- Trainer.cpp --------------------------------------------------------===//
 #include "runtime/train/Trainer.h"
 
 #include "runtime/model/Parameters.h"

@@ -1,3 +1,5 @@
+//===- Trainer.h ------------------------------------------------*- C++ -*-===//
+//
 // The training step on the host side: it owns the parameters, the gradient
 // accumulators and AdamW's moments as host buffers (named as the artifact
 // names its inputs: `<param>`, `grad.<param>`, `adam_m.<param>`,

@@ -1,3 +1,5 @@
+//===- Shaders.h ------------------------------------------------*- C++ -*-===//
+//
 // The build-time shaders (shaders/*.comp), embedded as SPIR-V words.
 #pragma once
 

@@ -1,3 +1,5 @@
+//===- HttpFuzz.h -----------------------------------------------*- C++ -*-===//
+//
 // The request path the HTTP fuzz target and its ctest replay run: raw
 // bytes -> Beast's request parser with the server's limits -> the head
 // checks and router (checkRequestHead) -> the OpenAI protocol parser for

@@ -1,3 +1,5 @@
+//===- gguf_fuzzer.cpp ----------------------------------------------------===//
+//
 // libFuzzer target: the GGUF reader and the gpt2 model import on top of it.
 // Any input must end in a model or a typed error (GgufError, InteropError);
 // anything else (a crash, a sanitizer report, another exception, an

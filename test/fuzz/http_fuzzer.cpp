@@ -1,3 +1,5 @@
+//===- http_fuzzer.cpp ----------------------------------------------------===//
+//
 // libFuzzer target: the server's request path on raw bytes (HttpFuzz.h).
 #include "HttpFuzz.h"
 

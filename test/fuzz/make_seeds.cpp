@@ -1,3 +1,5 @@
+//===- make_seeds.cpp -----------------------------------------------------===//
+//
 // Writes the fuzzers' seed corpus: small valid GGUF and safetensors files
 // (a micro GPT-2 in F32 and F16, a GGUF holding every value type).
 // Usage: make_seeds OUT_DIR   (creates OUT_DIR/gguf, OUT_DIR/safetensors)

@@ -1,3 +1,5 @@
+//===- safetensors_fuzzer.cpp ---------------------------------------------===//
+//
 // libFuzzer target: the safetensors reader (runtime/io/Safetensors).
 // Any input must parse or fail with SafetensorsError. See run_fuzz.sh.
 #include "runtime/io/Safetensors.h"

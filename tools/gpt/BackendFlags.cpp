@@ -1,3 +1,4 @@
+//===- BackendFlags.cpp ---------------------------------------------------===//
 #include "BackendFlags.h"
 
 #include "runtime/artifact/Artifact.h"

@@ -1,3 +1,5 @@
+//===- BackendFlags.h -------------------------------------------*- C++ -*-===//
+//
 // `--backend cpu|vulkan` and `--device N`, shared by every command that runs
 // a model, and picking the artifact compiled for the chosen backend.
 #pragma once

@@ -1,3 +1,5 @@
+//===- BenchCommand.cpp ---------------------------------------------------===//
+//
 // `gpt bench train`: times whole training steps (train_grad +
 // apply_optimizer) of a compiled model on random tokens, and reports ms per
 // step, tokens/s, model GFLOP/s and peak memory; `--json` for scripts,

@@ -1,3 +1,5 @@
+//===- ChatCommand.cpp ----------------------------------------------------===//
+//
 // gpt chat: an interactive terminal chat with a trained model. Streams the
 // answer as it is generated, keeps the conversation (ChatML template),
 // /reset, /system TEXT, /quit; Ctrl-C stops the current answer only.

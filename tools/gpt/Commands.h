@@ -1,3 +1,5 @@
+//===- Commands.h -----------------------------------------------*- C++ -*-===//
+//
 // The `gpt` CLI's subcommands. Each lives in its own file and registers
 // itself on the top-level app; main.cpp lists them. To add one (train,
 // serve, ...), write FooCommand.cpp with addFooCommand and add it to

@@ -1,3 +1,5 @@
+//===- DataCommand.cpp ----------------------------------------------------===//
+//
 // gpt data prepare
 #include "Commands.h"
 

@@ -1,3 +1,5 @@
+//===- DataSynthCommand.cpp -----------------------------------------------===//
+//
 // gpt data synth: writes the built-in synthetic chat dataset.
 #include "Commands.h"
 

@@ -1,3 +1,5 @@
+//===- DevicesCommand.cpp -------------------------------------------------===//
+//
 // `gpt devices`: the Vulkan devices --backend vulkan --device N can use.
 #include "Commands.h"
 

@@ -1,3 +1,4 @@
+//===- EngineStream.cpp ---------------------------------------------------===//
 #include "EngineStream.h"
 
 #ifdef GPT_HAVE_ENGINE

@@ -1,3 +1,5 @@
+//===- EngineStream.h -------------------------------------------*- C++ -*-===//
+//
 // One generation request on the engine, streamed as text on the calling
 // thread: what `gpt generate` and `gpt chat` share. The engine calls back on
 // its own thread; the events are handed over through a queue so the text is

@@ -1,3 +1,5 @@
+//===- EvalChatCommand.cpp ------------------------------------------------===//
+//
 // gpt eval-chat: exact-match accuracy of a trained model on chat JSONL.
 //
 // For each conversation, every message but the last (which must be the

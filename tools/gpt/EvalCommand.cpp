@@ -1,3 +1,5 @@
+//===- EvalCommand.cpp ----------------------------------------------------===//
+//
 // gpt eval
 #include "BackendFlags.h"
 #include "Commands.h"

@@ -1,3 +1,5 @@
+//===- ExportCommand.cpp --------------------------------------------------===//
+//
 // gpt export gguf RUN_DIR -o model.gguf [--dtype f32|f16] [--name NAME]
 //
 // Writes a GGUF v3 file with llama.cpp's gpt2 architecture: its metadata

@@ -1,3 +1,5 @@
+//===- GenerateCommand.cpp ------------------------------------------------===//
+//
 // gpt generate: continues a prompt on the generation engine (prefill, then
 // paged-KV decode), as the server does, so it takes the server's time per
 // token. The prompt and the generated text go to stdout as they come.

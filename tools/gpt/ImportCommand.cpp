@@ -1,3 +1,5 @@
+//===- ImportCommand.cpp --------------------------------------------------===//
+//
 // gpt import hf DIR -o RUN_DIR     (a GPT-2 Hugging Face checkpoint)
 // gpt import gguf FILE -o RUN_DIR  (a GGUF "gpt2" model, F32 / F16 / BF16)
 // gpt import random --preset P|--config F --vocab-json J --merges M -o RUN_DIR

@@ -1,3 +1,4 @@
+//===- RunDir.cpp ---------------------------------------------------------===//
 #include "RunDir.h"
 
 #include "BackendFlags.h"

@@ -1,3 +1,5 @@
+//===- RunDir.h -------------------------------------------------*- C++ -*-===//
+//
 // Shared by `gpt train`, `gpt eval` and `gpt generate`: presets, loading a
 // run directory (config, artifact, tokenizer, weights) for inference.
 #pragma once

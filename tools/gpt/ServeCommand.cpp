@@ -1,3 +1,5 @@
+//===- ServeCommand.cpp ---------------------------------------------------===//
+//
 // gpt serve: the OpenAI-compatible HTTP server (runtime/serve) over the
 // batched generation engine (runtime/engine). SIGTERM or Ctrl-C: stop
 // accepting, finish the requests in flight, exit 0.

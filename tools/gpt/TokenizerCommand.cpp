@@ -1,3 +1,5 @@
+//===- TokenizerCommand.cpp -----------------------------------------------===//
+//
 // gpt tokenizer train | encode | decode
 #include "Commands.h"
 

@@ -1,3 +1,5 @@
+//===- TrainCommand.cpp ---------------------------------------------------===//
+//
 // gpt train
 #include "BackendFlags.h"
 #include "Commands.h"

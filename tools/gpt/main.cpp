@@ -1,3 +1,5 @@
+//===- main.cpp -----------------------------------------------------------===//
+//
 // `gpt`: the runtime command line. Subcommands register themselves (see
 // Commands.h); errors go to stderr with a non-zero exit status.
 #include "Commands.h"

@@ -1,5 +1,4 @@
-//===- AttentionKernels.cpp - CPU kernels: flash, packed, naive and paged
-// attention ---===//
+//===- AttentionKernels.cpp - CPU kernels: attention ----------------------===//
 //
 // Part of the CPU executor's kernel table (KernelsInternal.h); the Vulkan
 // executor's runtime/vulkan/kernels/AttentionKernels.cpp records the same

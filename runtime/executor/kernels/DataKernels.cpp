@@ -1,5 +1,4 @@
-//===- DataKernels.cpp - CPU kernels: embeddings, KV-cache writes, layout and
-// copies ---===//
+//===- DataKernels.cpp - CPU kernels: embeddings, layout ------------------===//
 //
 // Part of the CPU executor's kernel table (KernelsInternal.h); the Vulkan
 // executor's runtime/vulkan/kernels/DataKernels.cpp records the same kernels.

@@ -1,5 +1,4 @@
-//===- MatmulKernels.cpp - CPU kernels: linear, matmul and their gradients
-//---===//
+//===- MatmulKernels.cpp - CPU kernels: linear, matmul --------------------===//
 //
 // Part of the CPU executor's kernel table (KernelsInternal.h); the Vulkan
 // executor's runtime/vulkan/kernels/MatmulKernels.cpp records the same kernels.

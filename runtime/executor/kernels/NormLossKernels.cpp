@@ -1,5 +1,4 @@
-//===- NormLossKernels.cpp - CPU kernels: layernorm, softmax, masks and
-// cross-entropy ---===//
+//===- NormLossKernels.cpp - CPU kernels: norms, softmax, loss ------------===//
 //
 // Part of the CPU executor's kernel table (KernelsInternal.h); the Vulkan
 // executor's runtime/vulkan/kernels/NormLossKernels.cpp records the same

@@ -1,5 +1,4 @@
-//===- OptimizerKernels.cpp - CPU kernels: gradient norm, learning-rate schedule
-// and AdamW ---===//
+//===- OptimizerKernels.cpp - CPU kernels: norm, lr, AdamW ----------------===//
 //
 // Part of the CPU executor's kernel table (KernelsInternal.h); the Vulkan
 // executor's runtime/vulkan/kernels/OptimizerKernels.cpp records the same

@@ -1,3 +1,5 @@
+//===- ArtifactTest.cpp ---------------------------------------------------===//
+//
 // Artifact container, schema and cross-reference validation.
 #include "runtime/artifact/Artifact.h"
 

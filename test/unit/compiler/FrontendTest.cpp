@@ -1,3 +1,5 @@
+//===- FrontendTest.cpp ---------------------------------------------------===//
+//
 // The frontend's module: functions, argument names, dynamic shapes, the
 // decomposed attention it emits, and what the default pipeline makes of it.
 #include "dialects/gpt/GPTOps.h"

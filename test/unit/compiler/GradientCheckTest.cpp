@@ -1,3 +1,5 @@
+//===- GradientCheckTest.cpp ----------------------------------------------===//
+//
 // Gradient checks: every differentiable op's rule (DifferentiableOpInterface::
 // buildGradients) and the whole --gpt-autodiff pass on a 2-layer model, against
 // central finite differences computed in double precision by the reference

@@ -1,5 +1,4 @@
-//===- ReferenceInterpreter.h - double-precision gpt dialect evaluator -*- C++
-//-*-===//
+//===- ReferenceInterpreter.h -----------------------------------*- C++ -*-===//
 //
 // A slow, naive interpreter of the gpt dialect for tests. Every op is computed
 // in double from its documented semantics (docs/dialect.md and the ODS

@@ -1,3 +1,4 @@
+//===- ChatJsonlTest.cpp --------------------------------------------------===//
 #include "runtime/data/ChatJsonl.h"
 #include "TempDir.h"
 #include "runtime/data/DataError.h"

@@ -1,3 +1,4 @@
+//===- LoaderTest.cpp -----------------------------------------------------===//
 #include "runtime/data/Loader.h"
 #include "TempDir.h"
 #include "runtime/data/DataError.h"

@@ -1,3 +1,4 @@
+//===- PrepareTest.cpp ----------------------------------------------------===//
 #include "runtime/data/Prepare.h"
 #include "TempDir.h"
 #include "runtime/data/ChatJsonl.h"

@@ -1,3 +1,4 @@
+//===- ShardTest.cpp ------------------------------------------------------===//
 #include "runtime/data/Shard.h"
 #include "TempDir.h"
 #include "runtime/io/FileIO.h"

@@ -1,3 +1,5 @@
+//===- TempDir.h ------------------------------------------------*- C++ -*-===//
+//
 // A scratch directory removed at the end of a test.
 #pragma once
 

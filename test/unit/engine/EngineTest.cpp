@@ -1,3 +1,5 @@
+//===- EngineTest.cpp -----------------------------------------------------===//
+//
 // The generation engine on a tiny model compiled by gptc --generation with
 // random weights: prefill + decode over the paged KV cache must produce the
 // same greedy tokens as recomputing `forward` over the whole window; batching,

@@ -1,3 +1,4 @@
+//===- SamplerTest.cpp ----------------------------------------------------===//
 #include "runtime/engine/Sampler.h"
 
 #include <gtest/gtest.h>

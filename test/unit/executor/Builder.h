@@ -1,3 +1,5 @@
+//===- Builder.h ------------------------------------------------*- C++ -*-===//
+//
 // Helpers to write small artifacts by hand in tests and run them.
 #pragma once
 

@@ -1,3 +1,5 @@
+//===- ExecutorTest.cpp ---------------------------------------------------===//
+//
 // CpuExecutor: end-to-end functions, binding of B and T, arenas, in-place
 // outputs and errors for bad bindings.
 #include "Builder.h"
@@ -131,7 +133,7 @@ TEST(Executor, KernelScratchGrowsWithTheBindingNotWithCalls) {
   EXPECT_EQ(ex.arenaInfo("ln").scratchBytes, first);
   for (int i = 0; i < 5; ++i)
     EXPECT_EQ(runWith(2, 5), first);
-  EXPECT_EQ(runWith(1, 3), first); // smaller: reused
+  EXPECT_EQ(runWith(1, 3), first);                      // smaller: reused
   EXPECT_EQ(runWith(4, 5), 2u * 4 * 5 * sizeof(float)); // larger: grown
   EXPECT_EQ(runWith(2, 5), 2u * 4 * 5 * sizeof(float));
 }

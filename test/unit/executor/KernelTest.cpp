@@ -1,3 +1,5 @@
+//===- KernelTest.cpp -----------------------------------------------------===//
+//
 // Every kernel of docs/artifact.md against a naive double-precision
 // reference, each as a one-kernel artifact run by the CPU executor.
 // Tolerance: |got - want| <= 1e-5 + 1e-4 |want| unless stated.

@@ -1,3 +1,5 @@
+//===- PagedTest.cpp ------------------------------------------------------===//
+//
 // The generation kernels (docs/artifact.md, "Generation functions"):
 // position_embedding with a start offset, kv_cache_write, paged_attention,
 // take_last, against naive double-precision references; binding of the KV

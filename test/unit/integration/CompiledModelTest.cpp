@@ -1,3 +1,5 @@
+//===- CompiledModelTest.cpp ----------------------------------------------===//
+//
 // The compiler and the runtime together: a tiny model compiled by gptc runs
 // on the CPU executor, its training gradients match finite differences of
 // its own eval_loss, and a few optimizer steps overfit one batch.

@@ -1,3 +1,5 @@
+//===- FuzzReplayTest.cpp -------------------------------------------------===//
+//
 // Replays the fuzzers' seed corpus and every crasher they found
 // (test/fuzz/{corpus,crashers}/{gguf,safetensors}) through the same code the
 // fuzz targets run: each input must parse or fail with a typed error.

@@ -1,3 +1,5 @@
+//===- GgufModelTest.cpp --------------------------------------------------===//
+//
 // `gpt export gguf` / `gpt import gguf`: llama.cpp's gpt2 names, keys,
 // types and layouts; F32 round trips bit for bit (weights, config,
 // tokenizer, logits); F16 round trips to the rounded weights; GGUFs as

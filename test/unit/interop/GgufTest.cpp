@@ -1,3 +1,5 @@
+//===- GgufTest.cpp -------------------------------------------------------===//
+//
 // The GGUF container: every value type and tensor round-trips, the byte
 // layout matches the spec, and the half-precision conversions are exact.
 #include "runtime/interop/Gguf.h"

@@ -1,3 +1,5 @@
+//===- HfImportTest.cpp ---------------------------------------------------===//
+//
 // `gpt import hf`: tiny GPT-2 checkpoints written in exactly Hugging Face's
 // layout (Conv1D weights, "transformer." prefix or not, lm_head omitted when
 // tied, causal-mask buffers, F16 weights, sharded index) become run

@@ -1,3 +1,5 @@
+//===- MalformedTest.cpp --------------------------------------------------===//
+//
 // Untrusted files: every malformed GGUF or safetensors file ends in a typed
 // error that names the key or tensor, never a crash, a huge allocation or an
 // out-of-bounds read (the ASan build and the fuzzers check the last two).

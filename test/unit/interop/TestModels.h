@@ -1,3 +1,5 @@
+//===- TestModels.h ---------------------------------------------*- C++ -*-===//
+//
 // Shared helpers of the interop tests: a tiny GPT-2 written in Hugging
 // Face's layout, a reference forward pass computed directly from the
 // weights, and the executor's logits for a run directory.

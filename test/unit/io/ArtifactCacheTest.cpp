@@ -1,3 +1,4 @@
+//===- ArtifactCacheTest.cpp ----------------------------------------------===//
 #include "runtime/io/ArtifactCache.h"
 #include "runtime/io/FileIO.h"
 

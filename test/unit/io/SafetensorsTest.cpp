@@ -1,3 +1,4 @@
+//===- SafetensorsTest.cpp ------------------------------------------------===//
 #include "runtime/io/Safetensors.h"
 #include "runtime/io/FileIO.h"
 

@@ -1,3 +1,5 @@
+//===- ModelConfigTest.cpp ------------------------------------------------===//
+//
 // Config parsing: the accepted keys, defaults, and one error per rule, each
 // naming the field at fault.
 #include "runtime/model/ModelConfig.h"

@@ -1,3 +1,4 @@
+//===- FakeBackend.cpp ----------------------------------------------------===//
 #include "FakeBackend.h"
 
 namespace gpt::serve::test {

@@ -1,3 +1,5 @@
+//===- FakeBackend.h --------------------------------------------*- C++ -*-===//
+//
 // A fake generation engine for the server tests: produces scripted tokens
 // on its own thread (like the real engine), honours cancel, and records
 // what it was asked.

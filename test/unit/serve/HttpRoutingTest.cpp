@@ -1,3 +1,5 @@
+//===- HttpRoutingTest.cpp ------------------------------------------------===//
+//
 // routeRequest: every route, the legacy engines alias, model ids in paths,
 // 404/405 with escaped echoes of attacker bytes, CORS preflight.
 #include "runtime/serve/HttpRouting.h"

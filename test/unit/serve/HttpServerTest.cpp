@@ -1,3 +1,5 @@
+//===- HttpServerTest.cpp -------------------------------------------------===//
+//
 // The HTTP layer on a real loopback socket with the fake engine: routes,
 // API key, body limit, error shapes, SSE over chunked HTTP, and clients
 // that hang up.

@@ -1,3 +1,4 @@
+//===- ProtocolTest.cpp ---------------------------------------------------===//
 #include "runtime/serve/Protocol.h"
 
 #include <gtest/gtest.h>

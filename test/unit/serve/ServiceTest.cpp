@@ -1,3 +1,4 @@
+//===- ServiceTest.cpp ----------------------------------------------------===//
 #include "runtime/serve/Service.h"
 #include "FakeBackend.h"
 #include "runtime/serve/TextStream.h"

@@ -1,3 +1,4 @@
+//===- TextStreamTest.cpp -------------------------------------------------===//
 #include "runtime/serve/TextStream.h"
 
 #include <gtest/gtest.h>

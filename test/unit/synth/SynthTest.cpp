@@ -1,3 +1,5 @@
+//===- SynthTest.cpp ------------------------------------------------------===//
+//
 // The synthetic chat dataset: determinism, split disjointness, format, and
 // every task's answers recomputed here from the question text.
 #include "runtime/synth/Synth.h"

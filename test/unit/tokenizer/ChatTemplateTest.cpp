@@ -1,3 +1,4 @@
+//===- ChatTemplateTest.cpp -----------------------------------------------===//
 #include "runtime/tokenizer/ChatTemplate.h"
 #include "TestData.h"
 

@@ -1,3 +1,5 @@
+//===- Gpt2ReferenceTest.cpp ----------------------------------------------===//
+//
 // The GPT-2 tokenizer must reproduce OpenAI's (tiktoken's) ids exactly.
 #include "TestData.h"
 

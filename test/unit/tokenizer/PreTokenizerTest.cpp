@@ -1,3 +1,4 @@
+//===- PreTokenizerTest.cpp -----------------------------------------------===//
 #include "runtime/tokenizer/PreTokenizer.h"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,5 @@
+//===- RoundTripTest.cpp --------------------------------------------------===//
+//
 // decode(encode(x)) == x for arbitrary bytes, including invalid UTF-8.
 #include "TestData.h"
 

@@ -1,3 +1,4 @@
+//===- SpecialTokensTest.cpp ----------------------------------------------===//
 #include "TestData.h"
 
 #include <gtest/gtest.h>

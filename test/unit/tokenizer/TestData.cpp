@@ -1,3 +1,4 @@
+//===- TestData.cpp -------------------------------------------------------===//
 #include "TestData.h"
 
 #include <fstream>

@@ -1,3 +1,5 @@
+//===- TestData.h -----------------------------------------------*- C++ -*-===//
+//
 // Shared helpers for tokenizer tests: the GPT-2 tokenizer from
 // ../shared/data and the reference ids.
 #pragma once

@@ -1,3 +1,4 @@
+//===- TrainerTest.cpp ----------------------------------------------------===//
 #include "runtime/tokenizer/Trainer.h"
 #include "TestData.h"
 #include "runtime/io/FileIO.h"

@@ -1,3 +1,4 @@
+//===- InitTest.cpp -------------------------------------------------------===//
 #include "runtime/train/Init.h"
 #include "runtime/model/Parameters.h"
 

@@ -1,3 +1,4 @@
+//===- MetricsTest.cpp ----------------------------------------------------===//
 #include "runtime/train/Metrics.h"
 
 #include <gtest/gtest.h>

@@ -1,3 +1,5 @@
+//===- MockRunner.h ---------------------------------------------*- C++ -*-===//
+//
 // A FunctionRunner that imitates a training artifact without any kernels:
 // the "model" is the parameter list of a ModelConfig, the loss of a batch is
 //   0.5 * mean_i (wte_i - c)^2 + 0.01 * c,  c = mean(tokens) / vocab

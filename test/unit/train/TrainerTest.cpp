@@ -1,3 +1,4 @@
+//===- TrainerTest.cpp ----------------------------------------------------===//
 #include "MockRunner.h"
 
 #include "runtime/data/Prepare.h"

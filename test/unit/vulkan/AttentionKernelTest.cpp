@@ -1,3 +1,5 @@
+//===- AttentionKernelTest.cpp --------------------------------------------===//
+//
 // The attention family on Vulkan against the CPU executor: attention and
 // attention_qkv (causal with S == T and S > T, non-causal, lse optional),
 // attention_grad and attention_qkv_grad (each gradient optional) and

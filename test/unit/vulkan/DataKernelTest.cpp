@@ -1,3 +1,5 @@
+//===- DataKernelTest.cpp -------------------------------------------------===//
+//
 // Data-movement and embedding kernels on Vulkan against the CPU executor.
 // Tolerance: exact (data movement copies bits; embedding_grad and
 // position_embedding_grad add the same rows in the same order as the CPU)

@@ -1,3 +1,5 @@
+//===- ElementwiseKernelTest.cpp ------------------------------------------===//
+//
 // `elementwise` kernels on Vulkan: the compiler's generated shaders
 // (target/vulkan/ElementwiseGlsl.h, compiled here with libshaderc as gptc
 // does) against the CPU interpreter.
@@ -9,8 +11,8 @@
 // the row in a different order (a tree in shared memory vs the CPU's SIMD
 // lanes): atol/rtol 1e-5 on outputs of magnitude ~1.
 #include "target/vulkan/ElementwiseGlsl.h"
-#include "vulkan/Parity.h"
 #include "target/vulkan/ShaderCompiler.h"
+#include "vulkan/Parity.h"
 
 #include <gtest/gtest.h>
 

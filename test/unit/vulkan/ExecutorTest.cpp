@@ -1,3 +1,5 @@
+//===- ExecutorTest.cpp ---------------------------------------------------===//
+//
 // The Vulkan executor itself: devices, binding, staging, replay, profiling,
 // errors. Kernels are tested per group in the *KernelTest.cpp files.
 #include "runtime/vulkan/KernelContext.h"

@@ -1,3 +1,5 @@
+//===- MatmulKernelTest.cpp -----------------------------------------------===//
+//
 // linear, linear_weight_grad and matmul on Vulkan against the CPU executor,
 // through every shader path (GPT_VK_MATMUL forces one: small = 64 x 64
 // tiles, big = 128 x 128, rows = the decode path), with ragged edges, odd K

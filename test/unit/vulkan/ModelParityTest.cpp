@@ -1,3 +1,5 @@
+//===- ModelParityTest.cpp ------------------------------------------------===//
+//
 // Whole models on Vulkan against the CPU: a tiny GPT compiled by gptc for
 // both targets trains for a few steps with losses that track the CPU run,
 // and greedy generation through the engine (prefill + decode over the paged

@@ -1,3 +1,5 @@
+//===- NormLossKernelTest.cpp ---------------------------------------------===//
+//
 // Vulkan parity of layernorm(_grad), softmax(_grad), scaled_masked_softmax,
 // causal_mask and cross_entropy(_grad) against the CPU executor. Shapes are
 // small (lavapipe is slow) but cross the 128-thread workgroup width, are not

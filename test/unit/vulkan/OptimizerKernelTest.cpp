@@ -1,3 +1,5 @@
+//===- OptimizerKernelTest.cpp --------------------------------------------===//
+//
 // Vulkan parity of global_norm, lr_schedule and adamw against the CPU
 // executor (linked into vulkan_normloss_kernel_test).
 #include "vulkan/Parity.h"
@@ -141,9 +143,8 @@ TEST(VulkanOptimizer, LrScheduleStepIsExactPast2To24) {
   int s0 = c.in("s0", ints({}, {big}), std::vector<int64_t>{});
   int s1 = c.in("s1", ints({}, {big + 1}), std::vector<int64_t>{});
   int s2 = c.in("s2", ints({}, {big + 2}), std::vector<int64_t>{});
-  int hps = c.in("hparams", floats({9}, {1.0f, 0.5f, float(big),
-                                         float(big + 2), 0.9f, 0.95f, 1e-8f,
-                                         0.0f, 0.0f}));
+  int hps = c.in("hparams", floats({9}, {1.0f, 0.5f, float(big), float(big + 2),
+                                         0.9f, 0.95f, 1e-8f, 0.0f, 0.0f}));
   int l0 = c.b.temp({}), l1 = c.b.temp({}), l2 = c.b.temp({});
   c.b.kernel("lr_schedule", {s0, hps}, {l0});
   c.b.kernel("lr_schedule", {s1, hps}, {l1});

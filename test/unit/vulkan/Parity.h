@@ -1,3 +1,5 @@
+//===- Parity.h -------------------------------------------------*- C++ -*-===//
+//
 // Runs one hand-written artifact on the CPU executor and on the Vulkan
 // executor (lavapipe in CI, under the validation layers) and compares.
 #pragma once
