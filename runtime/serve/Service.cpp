@@ -524,21 +524,18 @@ void Service::countError(int status) {
   ++errors_[status];
 }
 
-std::unique_ptr<Job> Service::start(Endpoint endpoint, std::string_view body) {
+void Service::admit() const {
   if (draining_)
     throw ApiError(503, "the server is shutting down", "", "", "");
-  // Cheap refusals first: a full queue, then text that cannot fit the
-  // context however it tokenizes, before any BPE work.
   if (options_.maxPending != 0 &&
       pending_.load() >= static_cast<int64_t>(options_.maxPending))
     throw ApiError(429,
                    "the server is busy (the request queue is full); "
                    "retry later",
                    "", "rate_limit_exceeded");
-  GenerationRequest req = parseGenerationRequest(endpoint, body);
-  bool chat = endpoint == Endpoint::ChatCompletions;
-  (chat ? chatRequests_ : completionRequests_)++;
-  checkTextFits(req);
+}
+
+void Service::checkModelAndBias(const GenerationRequest &req) const {
   if (req.model != options_.modelName)
     throw ApiError(404,
                    "The model '" + req.model +
@@ -546,12 +543,6 @@ std::unique_ptr<Job> Service::start(Endpoint endpoint, std::string_view body) {
                        "server serves '" +
                        options_.modelName + "')",
                    "model", "model_not_found");
-
-  auto impl = std::make_unique<Job::Impl>(*this, req);
-  impl->id = (chat ? "chatcmpl-" : "cmpl-") + randomHex(24);
-  const int64_t ctx = backend_.contextLength();
-  const char *promptParam = chat ? "messages" : "prompt";
-
   for (const auto &[id, bias] : req.logitBias)
     if (id >= static_cast<int64_t>(tokenizer_.vocabSize()))
       throw ApiError(400,
@@ -559,49 +550,57 @@ std::unique_ptr<Job> Service::start(Endpoint endpoint, std::string_view body) {
                          ", outside the vocabulary (0.." +
                          std::to_string(tokenizer_.vocabSize() - 1) + ")",
                      "logit_bias");
+}
 
-  // Prompts as tokens.
+std::vector<std::string> Service::tokenizePrompts(Job::Impl &job) const {
+  const GenerationRequest &req = job.req;
   std::vector<std::string> echoes;
-  if (chat) {
+  if (job.chat()) {
     if (!chatTemplate_)
       throw ApiError(400,
                      "this model's tokenizer has no chat template "
                      "(<|im_start|>, <|im_end|>)",
                      "messages");
     tokenizer::RenderedChat r = chatTemplate_->render(req.messages, true);
-    impl->promptTokens.emplace_back(r.ids.begin(), r.ids.end());
+    job.promptTokens.emplace_back(r.ids.begin(), r.ids.end());
     echoes.emplace_back();
-  } else {
-    for (size_t p = 0; p < req.prompts.size(); ++p) {
-      const PromptInput &in = req.prompts[p];
-      std::vector<int32_t> ids;
-      if (in.isTokens) {
-        for (int64_t t : in.tokens) {
-          if (t < 0 || static_cast<uint64_t>(t) >= tokenizer_.vocabSize())
-            throw ApiError(400,
-                           "token id " + std::to_string(t) +
-                               " is outside the vocabulary (0.." +
-                               std::to_string(tokenizer_.vocabSize() - 1) + ")",
-                           "prompt");
-          ids.push_back(static_cast<int32_t>(t));
-        }
-        std::vector<tokenizer::TokenId> u(ids.begin(), ids.end());
-        echoes.push_back(sanitizeUtf8(tokenizer_.decode(u)));
-      } else {
-        for (auto id : tokenizer_.encodeWithSpecial(in.text))
-          ids.push_back(static_cast<int32_t>(id));
-        echoes.push_back(in.text);
-      }
-      impl->promptTokens.push_back(std::move(ids));
-    }
+    return echoes;
   }
+  for (const PromptInput &in : req.prompts) {
+    std::vector<int32_t> ids;
+    if (in.isTokens) {
+      for (int64_t t : in.tokens) {
+        if (t < 0 || static_cast<uint64_t>(t) >= tokenizer_.vocabSize())
+          throw ApiError(400,
+                         "token id " + std::to_string(t) +
+                             " is outside the vocabulary (0.." +
+                             std::to_string(tokenizer_.vocabSize() - 1) + ")",
+                         "prompt");
+        ids.push_back(static_cast<int32_t>(t));
+      }
+      std::vector<tokenizer::TokenId> u(ids.begin(), ids.end());
+      echoes.push_back(sanitizeUtf8(tokenizer_.decode(u)));
+    } else {
+      for (auto id : tokenizer_.encodeWithSpecial(in.text))
+        ids.push_back(static_cast<int32_t>(id));
+      echoes.push_back(in.text);
+    }
+    job.promptTokens.push_back(std::move(ids));
+  }
+  return echoes;
+}
 
-  // Lengths: prompts are never truncated. A completion that would run past
-  // the context stops there, with finish_reason "length", like one that
-  // reaches max_tokens (docs/serving.md); a prompt that leaves no room for
-  // the completion asked for is refused.
+// Prompts are never truncated. A completion that would run past the context
+// stops there, with finish_reason "length", like one that reaches max_tokens
+// (docs/serving.md); a prompt that leaves no room for the completion asked
+// for is refused.
+std::vector<int64_t> Service::completionBudgets(const Job::Impl &job) const {
+  const GenerationRequest &req = job.req;
+  const bool chat = job.chat();
+  const char *promptParam = chat ? "messages" : "prompt";
+  const int64_t ctx = backend_.contextLength();
   std::vector<int64_t> maxTokens;
-  for (auto &ids : impl->promptTokens) {
+  for (const auto &ids : job.promptTokens) {
     int64_t promptLen = static_cast<int64_t>(ids.size());
     // The model needs at least one token to continue from.
     int64_t engineLen = promptLen == 0 ? 1 : promptLen;
@@ -619,70 +618,82 @@ std::unique_ptr<Job> Service::start(Endpoint endpoint, std::string_view body) {
           promptParam, "context_length_exceeded");
     maxTokens.push_back(std::min(m, room));
   }
+  return maxTokens;
+}
 
-  // echo + logprobs: the model scores each prompt once (what evaluation
-  // harnesses such as lm-evaluation-harness ask for, with max_tokens 0).
-  std::vector<std::vector<PromptTokenScore>> promptScores(
-      impl->promptTokens.size());
-  if (!chat && req.echo && req.logprobs >= 0) {
-    for (size_t p = 0; p < impl->promptTokens.size(); ++p) {
-      if (impl->promptTokens[p].size() < 2)
-        continue;
-      try {
-        promptScores[p] =
-            backend_.scorePrompt(impl->promptTokens[p], req.logprobs);
-      } catch (const EngineError &e) {
-        throw ApiError(500, std::string("cannot score the prompt: ") + e.what(),
-                       "", "", "server_error");
-      }
+// echo + logprobs: the model scores each prompt once (what evaluation
+// harnesses such as lm-evaluation-harness ask for, with max_tokens 0).
+std::vector<std::vector<PromptTokenScore>>
+Service::scorePrompts(const Job::Impl &job) {
+  const GenerationRequest &req = job.req;
+  std::vector<std::vector<PromptTokenScore>> scores(job.promptTokens.size());
+  if (job.chat() || !req.echo || req.logprobs < 0)
+    return scores;
+  for (size_t p = 0; p < job.promptTokens.size(); ++p) {
+    if (job.promptTokens[p].size() < 2)
+      continue;
+    try {
+      scores[p] = backend_.scorePrompt(job.promptTokens[p], req.logprobs);
+    } catch (const EngineError &e) {
+      throw ApiError(500, std::string("cannot score the prompt: ") + e.what(),
+                     "", "", "server_error");
     }
   }
+  return scores;
+}
 
-  // Choices: n per prompt.
+/// The sampling parameters of choice `j` (of n) of a request.
+SamplingParams Service::samplingParams(const GenerationRequest &req, int j,
+                                       int64_t maxTokens) const {
+  SamplingParams s;
+  s.temperature = req.topP == 0.0 ? 0.0f : static_cast<float>(req.temperature);
+  s.topP = static_cast<float>(req.topP == 0.0 ? 1.0 : req.topP);
+  s.topK = req.topK;
+  s.presencePenalty = static_cast<float>(req.presencePenalty);
+  s.frequencyPenalty = static_cast<float>(req.frequencyPenalty);
+  if (req.seed) {
+    s.hasSeed = true;
+    s.seed = static_cast<uint64_t>(*req.seed) + static_cast<uint64_t>(j);
+  }
+  s.maxTokens = static_cast<int>(maxTokens);
+  s.logprobs = req.logprobs;
+  s.stopTokens = stopTokens_;
+  for (const auto &[id, bias] : req.logitBias)
+    s.logitBias.push_back({static_cast<int32_t>(id), static_cast<float>(bias)});
+  return s;
+}
+
+size_t Service::makeChoices(
+    Job::Impl &job, const std::vector<std::string> &echoes,
+    const std::vector<int64_t> &maxTokens,
+    const std::vector<std::vector<PromptTokenScore>> &promptScores) const {
+  const GenerationRequest &req = job.req;
   size_t toSubmit = 0;
-  for (size_t p = 0; p < impl->promptTokens.size(); ++p)
+  for (size_t p = 0; p < job.promptTokens.size(); ++p)
     for (int j = 0; j < req.n; ++j) {
       Choice c;
       c.index = static_cast<int>(p) * req.n + j;
       c.promptIndex = p;
-      c.prompt = impl->promptTokens[p];
+      c.prompt = job.promptTokens[p];
       if (req.echo) {
         c.echo = echoes[p];
         if (req.logprobs >= 0)
           c.promptScores = promptScores[p];
       }
       c.text = std::make_unique<TextStream>(req.stop);
-      SamplingParams &s = c.params;
-      s.temperature =
-          req.topP == 0.0 ? 0.0f : static_cast<float>(req.temperature);
-      s.topP = static_cast<float>(req.topP == 0.0 ? 1.0 : req.topP);
-      s.topK = req.topK;
-      s.presencePenalty = static_cast<float>(req.presencePenalty);
-      s.frequencyPenalty = static_cast<float>(req.frequencyPenalty);
-      if (req.seed) {
-        s.hasSeed = true;
-        s.seed = static_cast<uint64_t>(*req.seed) + static_cast<uint64_t>(j);
-      }
-      s.maxTokens = static_cast<int>(maxTokens[p]);
-      s.logprobs = req.logprobs;
-      s.stopTokens = stopTokens_;
-      for (const auto &[id, bias] : req.logitBias)
-        s.logitBias.push_back(
-            {static_cast<int32_t>(id), static_cast<float>(bias)});
-      if (s.maxTokens == 0)
+      c.params = samplingParams(req, j, maxTokens[p]);
+      if (c.params.maxTokens == 0)
         c.finished = true, c.finishReason = "length";
       else
         ++toSubmit;
-      impl->choices.push_back(std::move(c));
+      job.choices.push_back(std::move(c));
     }
-  impl->unfinished = toSubmit;
+  return toSubmit;
+}
 
-  if (!reserve(toSubmit))
-    throw ApiError(429,
-                   "the server is busy (the request queue is full); "
-                   "retry later",
-                   "", "rate_limit_exceeded");
-  size_t reserved = toSubmit;
+// Submits every unfinished choice to the backend; on failure, releases the
+// reservations not yet used and lets the Job cancel what was submitted.
+void Service::submitChoices(std::unique_ptr<Job::Impl> &impl, size_t reserved) {
   try {
     for (size_t i = 0; i < impl->choices.size(); ++i) {
       Choice &c = impl->choices[i];
@@ -708,6 +719,7 @@ std::unique_ptr<Job> Service::start(Endpoint endpoint, std::string_view body) {
     }
   } catch (const EngineError &e) {
     release(reserved);
+    const char *promptParam = impl->chat() ? "messages" : "prompt";
     // The Job destructor cancels and releases what was submitted.
     Job cleanup(std::move(impl));
     std::string msg = e.what();
@@ -716,6 +728,32 @@ std::unique_ptr<Job> Service::start(Endpoint endpoint, std::string_view body) {
                      "rate_limit_exceeded");
     throw ApiError(400, msg, promptParam);
   }
+}
+
+// Parse, check what is cheap to check (queue, text length, model, bias)
+// before any BPE work, tokenize, size each completion, build the n choices
+// per prompt and submit them.
+std::unique_ptr<Job> Service::start(Endpoint endpoint, std::string_view body) {
+  admit();
+  GenerationRequest req = parseGenerationRequest(endpoint, body);
+  bool chat = endpoint == Endpoint::ChatCompletions;
+  (chat ? chatRequests_ : completionRequests_)++;
+  checkTextFits(req);
+  checkModelAndBias(req);
+
+  auto impl = std::make_unique<Job::Impl>(*this, req);
+  impl->id = (chat ? "chatcmpl-" : "cmpl-") + randomHex(24);
+  std::vector<std::string> echoes = tokenizePrompts(*impl);
+  std::vector<int64_t> maxTokens = completionBudgets(*impl);
+  auto promptScores = scorePrompts(*impl);
+  size_t toSubmit = makeChoices(*impl, echoes, maxTokens, promptScores);
+  impl->unfinished = toSubmit;
+  if (!reserve(toSubmit))
+    throw ApiError(429,
+                   "the server is busy (the request queue is full); "
+                   "retry later",
+                   "", "rate_limit_exceeded");
+  submitChoices(impl, toSubmit);
   return std::unique_ptr<Job>(new Job(std::move(impl)));
 }
 

@@ -33,7 +33,32 @@ struct ServiceOptions {
   int64_t created = 0;   ///< the model's creation time (unix seconds)
 };
 
-class Job;
+/// One running request: n engine requests per prompt ("choices").
+class Job {
+public:
+  ~Job(); ///< cancels whatever still runs in the engine
+
+  bool streaming() const;
+  /// Polled while waiting: true when the client has gone.
+  using ClosedFn = std::function<bool()>;
+  /// Writes bytes to the client; false when the client has gone.
+  using WriteFn = std::function<bool(const std::string &)>;
+
+  /// Waits for every choice and returns the response object. Returns null
+  /// JSON when `closed` reported the client gone (everything cancelled).
+  /// Throws ApiError 500 when the engine failed.
+  nlohmann::json collect(const ClosedFn &closed);
+  /// Streams SSE events ("data: {...}\n\n" ... "data: [DONE]\n\n").
+  /// Returns false (everything cancelled) when the client went away.
+  bool stream(const WriteFn &write, const ClosedFn &closed);
+
+  struct Impl;
+
+private:
+  friend class Service;
+  explicit Job(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
 
 class Service {
 public:
@@ -71,6 +96,24 @@ private:
   /// 400 when a prompt's text is longer in bytes than the context can hold
   /// in tokens of the longest byte length (checked before tokenizing).
   void checkTextFits(const GenerationRequest &req) const;
+  // The steps of start(), in order.
+  /// 503 while draining, 429 when the queue is full.
+  void admit() const;
+  /// 404 for another model, 400 for a logit_bias outside the vocabulary.
+  void checkModelAndBias(const GenerationRequest &req) const;
+  /// Fills job.promptTokens; returns each prompt's echo text.
+  std::vector<std::string> tokenizePrompts(Job::Impl &job) const;
+  /// max_tokens of each prompt's completions, capped by the context.
+  std::vector<int64_t> completionBudgets(const Job::Impl &job) const;
+  std::vector<std::vector<PromptTokenScore>> scorePrompts(const Job::Impl &job);
+  SamplingParams samplingParams(const GenerationRequest &req, int j,
+                                int64_t maxTokens) const;
+  /// n choices per prompt; returns how many need the backend.
+  size_t makeChoices(
+      Job::Impl &job, const std::vector<std::string> &echoes,
+      const std::vector<int64_t> &maxTokens,
+      const std::vector<std::vector<PromptTokenScore>> &promptScores) const;
+  void submitChoices(std::unique_ptr<Job::Impl> &impl, size_t reserved);
 
   Backend &backend_;
   const tokenizer::Tokenizer &tokenizer_;
@@ -86,33 +129,6 @@ private:
       promptTokens_{0}, generatedTokens_{0}, disconnects_{0};
   mutable std::mutex errorsMutex_;
   std::map<int, int64_t> errors_;
-};
-
-/// One running request: n engine requests per prompt ("choices").
-class Job {
-public:
-  ~Job(); ///< cancels whatever still runs in the engine
-
-  bool streaming() const;
-  /// Polled while waiting: true when the client has gone.
-  using ClosedFn = std::function<bool()>;
-  /// Writes bytes to the client; false when the client has gone.
-  using WriteFn = std::function<bool(const std::string &)>;
-
-  /// Waits for every choice and returns the response object. Returns null
-  /// JSON when `closed` reported the client gone (everything cancelled).
-  /// Throws ApiError 500 when the engine failed.
-  nlohmann::json collect(const ClosedFn &closed);
-  /// Streams SSE events ("data: {...}\n\n" ... "data: [DONE]\n\n").
-  /// Returns false (everything cancelled) when the client went away.
-  bool stream(const WriteFn &write, const ClosedFn &closed);
-
-  struct Impl;
-
-private:
-  friend class Service;
-  explicit Job(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
 };
 
 } // namespace gpt::serve
