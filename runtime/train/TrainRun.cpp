@@ -54,169 +54,188 @@ std::string formatDuration(double s) {
 }
 } // namespace
 
-RunResult runTraining(FunctionRunner &runner, const RunOptions &o) {
-  auto log = [&](const std::string &s) {
+namespace {
+double secondsSince(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+/// One invocation of `gpt train`: the trainer, the data position and the
+/// run's state, and the steps of the loop runTraining drives.
+class TrainingLoop {
+public:
+  TrainingLoop(FunctionRunner &runner, const RunOptions &o)
+      : o(o), runDir(o.runDir), manifest(data::Manifest::load(o.dataDir)),
+        hp(o.hp), trainer(runner, o.config, hp),
+        loader(data::DataLoader::fromPrepared(o.dataDir, "train",
+                                              loaderOptions(hp))),
+        title("gpt train: " + runDir.filename().string() + " (" +
+              std::to_string(o.config.n_layer) +
+              " layers, d=" + std::to_string(o.config.d_model) + ")") {
+    if (static_cast<std::int64_t>(manifest.vocabSize) > o.config.vocab_size)
+      throw std::runtime_error("the data's vocabulary (" +
+                               std::to_string(manifest.vocabSize) +
+                               ") is larger than the model's vocab_size (" +
+                               std::to_string(o.config.vocab_size) + ")");
+    std::optional<std::int64_t> keepMetrics = openRun();
+    metrics.emplace(runDir / "metrics.jsonl", keepMetrics);
+    // Validation data (a bounded number of batches during training).
+    if (!manifest.val.shards.empty() && manifest.val.tokens > 1) {
+      double tokensPerByte = 0;
+      val = readPreparedSplit(o.dataDir, "val", &tokensPerByte);
+    }
+    result.steps = trainer.stepsDone();
+    elapsedBefore = state.elapsedSeconds;
+    scheduleFixed = o.steps > 0 || o.resume;
+  }
+
+  RunResult run() {
+    start = Clock::now(); // the time budget counts from the first step
+    while (!shouldStop()) {
+      std::vector<data::Batch> micro;
+      for (std::int64_t i = 0; i < hp.gradAccum; ++i)
+        micro.push_back(loader.next());
+      auto t0 = Clock::now();
+      StepResult r;
+      try {
+        r = trainer.step(micro);
+      } catch (const NonFiniteError &e) {
+        return stopOnNonFinite(e);
+      }
+      double dt = secondsSince(t0);
+      trainSeconds += dt;
+      ++stepsThisRun;
+      state.tokensSeen += r.tokens;
+      if (stepsThisRun == 1)
+        firstStepSeconds = dt;
+      fixScheduleFromTimeBudget();
+      if (afterStep(r, dt))
+        break;
+    }
+    state.elapsedSeconds = elapsedBefore + secondsSince(start);
+    checkpoint();
+    result.trainSeconds = trainSeconds;
+    return result;
+  }
+
+private:
+  static data::LoaderOptions loaderOptions(const Hyperparams &hp) {
+    data::LoaderOptions lo;
+    lo.batchSize = static_cast<std::size_t>(hp.batch);
+    lo.seqLen = static_cast<std::size_t>(hp.seq);
+    lo.shuffle = true;
+    lo.seed = hp.seed;
+    return lo;
+  }
+
+  void log(const std::string &s) const {
     if (o.log)
       o.log(s);
-  };
-  const fs::path runDir = o.runDir;
-  data::Manifest manifest = data::Manifest::load(o.dataDir);
-  if (static_cast<std::int64_t>(manifest.vocabSize) > o.config.vocab_size)
-    throw std::runtime_error("the data's vocabulary (" +
-                             std::to_string(manifest.vocabSize) +
-                             ") is larger than the model's vocab_size (" +
-                             std::to_string(o.config.vocab_size) + ")");
-
-  Hyperparams hp = o.hp;
-  RunState state;
-  Trainer trainer(runner, o.config, hp);
-  data::LoaderOptions lo;
-  lo.batchSize = static_cast<std::size_t>(hp.batch);
-  lo.seqLen = static_cast<std::size_t>(hp.seq);
-  lo.shuffle = true;
-  lo.seed = hp.seed;
-  data::DataLoader loader =
-      data::DataLoader::fromPrepared(o.dataDir, "train", lo);
-
-  std::optional<std::int64_t> keepMetrics;
-  if (o.resume) {
-    if (int fixed = repairRunDir(runDir))
-      log("cleaned up " + std::to_string(fixed) +
-          " file(s) an interrupted checkpoint left in " + runDir.string());
-    state = readRunState(runDir);
-    loadCheckpoint(runDir, trainer, state, /*withOptimizer=*/true);
-    loader.restore(state.loader);
-    keepMetrics = state.step;
-    if (state.tokenizerFingerprint != manifest.tokenizerFingerprint)
-      throw std::runtime_error(
-          o.dataDir.string() + " was prepared with tokenizer " +
-          manifest.tokenizerFingerprint + " but the run was trained with " +
-          state.tokenizerFingerprint);
-    log("resuming " + runDir.string() + " at step " +
-        std::to_string(state.step));
-  } else {
-    trainer.initialize(hp.seed);
-    if (!o.initFrom.empty()) {
-      trainer.loadParameters(io::readSafetensors(o.initFrom).tensors,
-                             o.initFrom.string());
-      log("initialized from " + o.initFrom.string());
-    }
-    state.initSeed = hp.seed;
-    state.tokenizerFingerprint = manifest.tokenizerFingerprint;
   }
-  state.hp = hp;
-  state.targetSteps = o.steps;
-  state.dataDir = fs::absolute(o.dataDir).string();
-  state.config = nlohmann::json::parse(modelConfigToJson(o.config));
-  MetricsLog metrics(runDir / "metrics.jsonl", keepMetrics);
 
-  // Validation data (a bounded number of batches during training).
-  double tokensPerByte = 0;
-  std::vector<TokenStream> val;
-  if (!manifest.val.shards.empty() && manifest.val.tokens > 1)
-    val = readPreparedSplit(o.dataDir, "val", &tokensPerByte);
-  auto evaluate = [&](std::int64_t maxBatches) -> std::optional<double> {
-    if (val.empty())
-      return std::nullopt;
-    EvalResult r = evaluateStreams(trainer, val, hp.batch, hp.seq, maxBatches);
-    return r.loss;
-  };
-  const std::string title = "gpt train: " + runDir.filename().string() + " (" +
-                            std::to_string(o.config.n_layer) +
-                            " layers, d=" + std::to_string(o.config.d_model) +
-                            ")";
-  auto checkpoint = [&] {
-    state.step = trainer.stepsDone();
-    state.loader = loader.state();
-    saveCheckpoint(runDir, trainer, state);
-    writeLossCurve(runDir / "loss.svg", metrics.all(), title);
-  };
+  /// Resumes the checkpoint in runDir (--resume) or initializes the
+  /// parameters; returns the step up to which metrics.jsonl is kept.
+  std::optional<std::int64_t> openRun() {
+    std::optional<std::int64_t> keepMetrics;
+    if (o.resume) {
+      if (int fixed = repairRunDir(runDir))
+        log("cleaned up " + std::to_string(fixed) +
+            " file(s) an interrupted checkpoint left in " + runDir.string());
+      state = readRunState(runDir);
+      loadCheckpoint(runDir, trainer, state, /*withOptimizer=*/true);
+      loader.restore(state.loader);
+      keepMetrics = state.step;
+      if (state.tokenizerFingerprint != manifest.tokenizerFingerprint)
+        throw std::runtime_error(
+            o.dataDir.string() + " was prepared with tokenizer " +
+            manifest.tokenizerFingerprint + " but the run was trained with " +
+            state.tokenizerFingerprint);
+      log("resuming " + runDir.string() + " at step " +
+          std::to_string(state.step));
+    } else {
+      trainer.initialize(hp.seed);
+      if (!o.initFrom.empty()) {
+        trainer.loadParameters(io::readSafetensors(o.initFrom).tensors,
+                               o.initFrom.string());
+        log("initialized from " + o.initFrom.string());
+      }
+      state.initSeed = hp.seed;
+      state.tokenizerFingerprint = manifest.tokenizerFingerprint;
+    }
+    state.hp = hp;
+    state.targetSteps = o.steps;
+    state.dataDir = fs::absolute(o.dataDir).string();
+    state.config = nlohmann::json::parse(modelConfigToJson(o.config));
+    return keepMetrics;
+  }
 
-  RunResult result;
-  result.steps = trainer.stepsDone();
-  const auto start = Clock::now();
-  const double elapsedBefore = state.elapsedSeconds;
-  std::int64_t target = o.steps;
-  bool scheduleFixed = o.steps > 0 || o.resume;
-  double trainSeconds = 0; // this invocation, excluding evals/checkpoints
-  double firstStepSeconds = 0;
-  std::int64_t stepsThisRun = 0;
-  auto lastProgress = Clock::now() - std::chrono::hours(1);
-
-  while (true) {
-    const std::int64_t step = trainer.stepsDone();
-    if (target > 0 && step >= target)
-      break;
-    double wall = std::chrono::duration<double>(Clock::now() - start).count();
-    if (o.timeBudget > 0 && wall >= o.timeBudget)
-      break;
+  bool shouldStop() {
+    if (o.steps > 0 && trainer.stepsDone() >= o.steps)
+      return true;
+    if (o.timeBudget > 0 && secondsSince(start) >= o.timeBudget)
+      return true;
     if (o.stopRequested && o.stopRequested->load()) {
       result.interrupted = true;
-      break;
+      return true;
     }
-    std::vector<data::Batch> micro;
-    for (std::int64_t i = 0; i < hp.gradAccum; ++i)
-      micro.push_back(loader.next());
-    auto t0 = Clock::now();
-    StepResult r;
-    try {
-      r = trainer.step(micro);
-    } catch (const NonFiniteError &e) {
-      result.nonFinite = true;
-      result.message = std::string(e.what()) +
-                       "; training stopped, the last good checkpoint in " +
-                       runDir.string() + " (step " +
-                       (fs::exists(runDir / "state.json")
-                            ? std::to_string(readRunState(runDir).step)
-                            : std::string("none written yet")) +
-                       ") is kept";
-      writeLossCurve(runDir / "loss.svg", metrics.all(), title);
-      return result;
-    }
-    double dt = std::chrono::duration<double>(Clock::now() - t0).count();
-    trainSeconds += dt;
-    ++stepsThisRun;
-    state.tokensSeen += r.tokens;
+    return false;
+  }
 
-    // With only a time budget, fix the schedule's length once the step
-    // time is known (steps 2-4; the first one pays one-time costs).
-    if (stepsThisRun == 1)
-      firstStepSeconds = dt;
-    if (!scheduleFixed && stepsThisRun >= 4) {
-      double per = (trainSeconds - firstStepSeconds) /
-                   static_cast<double>(stepsThisRun - 1);
-      double left = o.timeBudget -
-                    std::chrono::duration<double>(Clock::now() - start).count();
-      std::int64_t est =
-          trainer.stepsDone() + static_cast<std::int64_t>(0.97 * left / per);
-      // Leave room for evaluations (about 2% of the time each).
-      hp.totalSteps = std::max<std::int64_t>(est, trainer.stepsDone() + 1);
-      if (hp.warmup >= hp.totalSteps)
-        hp.warmup = hp.totalSteps / 10;
-      trainer.setHyperparams(hp);
-      state.hp = hp;
-      scheduleFixed = true;
-      log("time budget: about " + std::to_string(hp.totalSteps) + " steps at " +
-          std::to_string(per * 1000).substr(0, 6) +
-          " ms/step; the LR schedule decays over them");
-    }
+  RunResult stopOnNonFinite(const NonFiniteError &e) {
+    result.nonFinite = true;
+    result.message = std::string(e.what()) +
+                     "; training stopped, the last good checkpoint in " +
+                     runDir.string() + " (step " +
+                     (fs::exists(runDir / "state.json")
+                          ? std::to_string(readRunState(runDir).step)
+                          : std::string("none written yet")) +
+                     ") is kept";
+    writeLossCurve(runDir / "loss.svg", metrics->all(), title);
+    return result;
+  }
 
+  /// With only a time budget, fixes the schedule's length once the step
+  /// time is known (steps 2-4; the first one pays one-time costs).
+  void fixScheduleFromTimeBudget() {
+    if (scheduleFixed || stepsThisRun < 4)
+      return;
+    double per = (trainSeconds - firstStepSeconds) /
+                 static_cast<double>(stepsThisRun - 1);
+    double left = o.timeBudget - secondsSince(start);
+    std::int64_t est =
+        trainer.stepsDone() + static_cast<std::int64_t>(0.97 * left / per);
+    // Leave room for evaluations (about 2% of the time each).
+    hp.totalSteps = std::max<std::int64_t>(est, trainer.stepsDone() + 1);
+    if (hp.warmup >= hp.totalSteps)
+      hp.warmup = hp.totalSteps / 10;
+    trainer.setHyperparams(hp);
+    state.hp = hp;
+    scheduleFixed = true;
+    log("time budget: about " + std::to_string(hp.totalSteps) + " steps at " +
+        std::to_string(per * 1000).substr(0, 6) +
+        " ms/step; the LR schedule decays over them");
+  }
+
+  std::optional<double> evaluate(std::int64_t maxBatches) {
+    if (val.empty())
+      return std::nullopt;
+    return evaluateStreams(trainer, val, hp.batch, hp.seq, maxBatches).loss;
+  }
+
+  /// Metrics, evaluation, progress and checkpoints after a step; true when
+  /// this was the run's last step.
+  bool afterStep(const StepResult &r, double dt) {
     StepMetrics m;
     m.step = trainer.stepsDone();
     m.loss = r.loss;
     m.lr = r.lr;
     m.gradNorm = r.gradNorm;
     m.tokensPerSecond = dt > 0 ? r.tokens / dt : 0;
-    m.elapsedSeconds =
-        elapsedBefore +
-        std::chrono::duration<double>(Clock::now() - start).count();
+    m.elapsedSeconds = elapsedBefore + secondsSince(start);
     const double avgStep = trainSeconds / static_cast<double>(stepsThisRun);
-    const double wallNow =
-        std::chrono::duration<double>(Clock::now() - start).count();
     const bool stopping = o.stopRequested && o.stopRequested->load();
     const bool reachedEnd =
-        (target > 0 && m.step >= target) ||
-        (o.timeBudget > 0 && wallNow + avgStep >= o.timeBudget);
+        (o.steps > 0 && m.step >= o.steps) ||
+        (o.timeBudget > 0 && secondsSince(start) + avgStep >= o.timeBudget);
     const bool last = reachedEnd || stopping;
     result.interrupted = stopping && !reachedEnd;
     const bool doEval = (o.evalEvery > 0 && m.step % o.evalEvery == 0) || last;
@@ -225,54 +244,79 @@ RunResult runTraining(FunctionRunner &runner, const RunOptions &o) {
       if (m.valLoss)
         result.lastValLoss = m.valLoss;
     }
-    metrics.append(m);
+    metrics->append(m);
     result.lastLoss = r.loss;
     result.steps = m.step;
-
-    if (o.progress) {
-      double eta = 0;
-      if (target > 0)
-        eta = avgStep * static_cast<double>(target - m.step);
-      else if (o.timeBudget > 0)
-        eta = o.timeBudget -
-              std::chrono::duration<double>(Clock::now() - start).count();
-      const std::string of = target > 0 ? std::to_string(target)
-                             : scheduleFixed
-                                 ? "~" + std::to_string(hp.totalSteps)
-                                 : std::string("?");
-      char buf[256];
-      std::snprintf(buf, sizeof buf,
-                    "step %lld/%s | loss %.4f | lr %.2e | gnorm %.3f | "
-                    "%.0f tok/s | %.0f ms/step | ETA %s",
-                    static_cast<long long>(m.step), of.c_str(), m.loss, m.lr,
-                    m.gradNorm, m.tokensPerSecond, dt * 1000,
-                    formatDuration(eta).c_str());
-      std::string line = buf;
-      if (m.valLoss) {
-        std::snprintf(buf, sizeof buf, " | val %.4f", *m.valLoss);
-        line += buf;
-      }
-      if (m.valLoss || last || !o.progressThrottle ||
-          Clock::now() - lastProgress > std::chrono::milliseconds(200)) {
-        o.progress(line);
-        lastProgress = Clock::now();
-      }
-    }
-
+    report(m, dt, avgStep, last);
     state.elapsedSeconds = m.elapsedSeconds;
-    const bool doCkpt =
-        (o.checkpointEvery > 0 && m.step % o.checkpointEvery == 0) || doEval;
     if (last)
-      break;
-    if (doCkpt)
+      return true;
+    if ((o.checkpointEvery > 0 && m.step % o.checkpointEvery == 0) || doEval)
       checkpoint();
+    return false;
   }
-  state.elapsedSeconds =
-      elapsedBefore +
-      std::chrono::duration<double>(Clock::now() - start).count();
-  checkpoint();
-  result.trainSeconds = trainSeconds;
-  return result;
+
+  /// The progress line (at most every 200 ms unless it carries news).
+  void report(const StepMetrics &m, double dt, double avgStep, bool last) {
+    if (!o.progress)
+      return;
+    double eta = 0;
+    if (o.steps > 0)
+      eta = avgStep * static_cast<double>(o.steps - m.step);
+    else if (o.timeBudget > 0)
+      eta = o.timeBudget - secondsSince(start);
+    const std::string of = o.steps > 0     ? std::to_string(o.steps)
+                           : scheduleFixed ? "~" + std::to_string(hp.totalSteps)
+                                           : std::string("?");
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "step %lld/%s | loss %.4f | lr %.2e | gnorm %.3f | "
+                  "%.0f tok/s | %.0f ms/step | ETA %s",
+                  static_cast<long long>(m.step), of.c_str(), m.loss, m.lr,
+                  m.gradNorm, m.tokensPerSecond, dt * 1000,
+                  formatDuration(eta).c_str());
+    std::string line = buf;
+    if (m.valLoss) {
+      std::snprintf(buf, sizeof buf, " | val %.4f", *m.valLoss);
+      line += buf;
+    }
+    if (m.valLoss || last || !o.progressThrottle ||
+        Clock::now() - lastProgress > std::chrono::milliseconds(200)) {
+      o.progress(line);
+      lastProgress = Clock::now();
+    }
+  }
+
+  void checkpoint() {
+    state.step = trainer.stepsDone();
+    state.loader = loader.state();
+    saveCheckpoint(runDir, trainer, state);
+    writeLossCurve(runDir / "loss.svg", metrics->all(), title);
+  }
+
+  const RunOptions &o;
+  const fs::path runDir;
+  data::Manifest manifest;
+  Hyperparams hp;
+  RunState state;
+  Trainer trainer;
+  data::DataLoader loader;
+  const std::string title;
+  std::optional<MetricsLog> metrics;
+  std::vector<TokenStream> val;
+  RunResult result;
+  Clock::time_point start = Clock::now();
+  double elapsedBefore = 0;
+  bool scheduleFixed = false;
+  double trainSeconds = 0; // this invocation, excluding evals/checkpoints
+  double firstStepSeconds = 0;
+  std::int64_t stepsThisRun = 0;
+  Clock::time_point lastProgress = Clock::now() - std::chrono::hours(1);
+};
+} // namespace
+
+RunResult runTraining(FunctionRunner &runner, const RunOptions &o) {
+  return TrainingLoop(runner, o).run();
 }
 
 } // namespace gpt::train
