@@ -530,20 +530,45 @@ struct Checker {
       fail(path + ".attrs.spirv", "SPIR-V not decoded or not valid");
   }
 
+  /// Every check of one function, in order: inputs, value storage,
+  /// outputs, kernel operands and attributes, shapes at a probe binding.
   void checkFunction(const Function &f, const std::string &path) const {
+    checkInputs(f, path);
+    std::vector<SymbolicCount> counts = valueCounts(f, path);
+    for (int64_t v = 0; v < int64_t(f.values.size()); ++v)
+      checkStorage(f, counts, v, path);
+    std::set<int64_t> writableInputs = checkOutputs(f, counts, path);
+    for (size_t ki = 0; ki < f.kernels.size(); ++ki)
+      checkKernel(f, ki, writableInputs, path);
+    checkShapesAtProbe(f, path);
+  }
+
+  void valueId(const Function &f, int64_t id, const std::string &p) const {
     const int64_t nv = static_cast<int64_t>(f.values.size());
-    auto valueId = [&](int64_t id, const std::string &p) {
-      if (id < 0 || id >= nv)
-        fail(p, "value id " + std::to_string(id) +
-                    " out of range (function has " + std::to_string(nv) +
-                    " values)");
-    };
+    if (id < 0 || id >= nv)
+      fail(p, "value id " + std::to_string(id) +
+                  " out of range (function has " + std::to_string(nv) +
+                  " values)");
+  }
+
+  /// The input whose buffer value v ends up in (through aliases), or -1.
+  int64_t rootInput(const Function &f, int64_t v) const {
+    const int64_t nv = static_cast<int64_t>(f.values.size());
+    for (int64_t steps = 0;
+         f.values[v].storage.kind == StorageKind::Alias && steps <= nv; ++steps)
+      v = f.values[v].storage.of;
+    return f.values[v].storage.kind == StorageKind::Input
+               ? f.values[v].storage.index
+               : -1;
+  }
+
+  void checkInputs(const Function &f, const std::string &path) const {
     std::set<std::string> names;
     for (size_t i = 0; i < f.inputs.size(); ++i) {
       std::string p = path + ".inputs[" + std::to_string(i) + "]";
       if (!names.insert(f.inputs[i].name).second)
         fail(p + ".name", "duplicate input name '" + f.inputs[i].name + "'");
-      valueId(f.inputs[i].value, p + ".value");
+      valueId(f, f.inputs[i].value, p + ".value");
       const Storage &s = f.values[f.inputs[i].value].storage;
       if (s.kind != StorageKind::Input || s.index != int64_t(i))
         fail(p + ".value", "value " + std::to_string(f.inputs[i].value) +
@@ -551,7 +576,12 @@ struct Checker {
                                "\"index\": " +
                                std::to_string(i) + "}");
     }
-    // Values: storage, arena bounds, aliases.
+  }
+
+  /// Each value's element count as a polynomial in B, T, N.
+  std::vector<SymbolicCount> valueCounts(const Function &f,
+                                         const std::string &path) const {
+    const int64_t nv = static_cast<int64_t>(f.values.size());
     std::vector<SymbolicCount> counts(nv);
     for (int64_t v = 0; v < nv; ++v) {
       std::string p = path + ".values[" + std::to_string(v) + "]";
@@ -561,98 +591,109 @@ struct Checker {
         fail(p + ".shape", e.what());
       }
     }
-    for (int64_t v = 0; v < nv; ++v) {
-      const Value &value = f.values[v];
-      const SymbolicCount &c = counts[v];
-      std::string p = path + ".values[" + std::to_string(v) + "].storage";
-      const Storage &s = value.storage;
-      switch (s.kind) {
-      case StorageKind::Input:
-        if (s.index < 0 || s.index >= int64_t(f.inputs.size()))
-          fail(p + ".index", "input index " + std::to_string(s.index) +
-                                 " out of range (function has " +
-                                 std::to_string(f.inputs.size()) + " inputs)");
-        if (f.inputs[s.index].value != v)
-          fail(p + ".index", "input " + std::to_string(s.index) +
-                                 " is bound to value " +
-                                 std::to_string(f.inputs[s.index].value) +
-                                 "; other views of it must be aliases");
-        break;
-      case StorageKind::StaticArena: {
-        if (c.batchPower || c.seqPower || c.poolPower)
-          fail(p, "value of shape " + shapeStr(value.shape) +
-                      " depends on B, T or N and cannot live in the static "
-                      "arena");
-        if (s.offset % 64)
-          fail(p + ".offset", "static offset " + std::to_string(s.offset) +
-                                  " is not a multiple of 64");
-        int64_t bytes = c.factor * 4;
-        if (s.offset > f.staticBytes || bytes > f.staticBytes - s.offset)
-          fail(p, "bytes [" + std::to_string(s.offset) + ", " +
-                      std::to_string(s.offset + bytes) +
-                      ") lie outside the static arena of " +
-                      std::to_string(f.staticBytes) + " bytes");
-        break;
-      }
-      case StorageKind::TokenArena: {
-        if (c.poolPower)
-          fail(p, "value of shape " + shapeStr(value.shape) +
-                      " depends on the KV pool size N (-3), which only inputs "
-                      "and their aliases may");
-        if (c.batchPower > 1 || c.seqPower > 1)
-          fail(p, "value of shape " + shapeStr(value.shape) +
-                      " grows faster than B*T and cannot live in the token "
-                      "arena");
-        if (s.offset % 4)
-          fail(p + ".offset", "token offset " + std::to_string(s.offset) +
-                                  " is not a multiple of 4");
-        int64_t perToken = c.factor * 4;
-        if (s.offset > f.tokenBytes || perToken > f.tokenBytes - s.offset)
-          fail(p, "bytes per token [" + std::to_string(s.offset) + ", " +
-                      std::to_string(s.offset + perToken) +
-                      ") lie outside the token arena of " +
-                      std::to_string(f.tokenBytes) + " bytes per token");
-        break;
-      }
-      case StorageKind::Alias: {
-        if (s.of < 0 || s.of >= nv)
-          fail(p + ".of", "value id " + std::to_string(s.of) +
-                              " out of range (function has " +
-                              std::to_string(nv) + " values)");
-        if (s.of == v)
-          fail(p + ".of", "a value cannot alias itself");
-        // Follow the chain; it must end at a non-alias within nv steps.
-        int64_t cur = s.of;
-        for (int64_t steps = 0;
-             f.values[cur].storage.kind == StorageKind::Alias; ++steps) {
-          int64_t next = f.values[cur].storage.of;
-          if (steps > nv || next < 0 || next >= nv || next == v)
-            fail(p + ".of", "alias chain from value " + std::to_string(v) +
-                                " does not end (cycle)");
-          cur = next;
-        }
-        if (f.values[s.of].dtype != value.dtype)
-          fail(p + ".of", std::string("alias of a ") +
-                              dtypeName(f.values[s.of].dtype) + " value as " +
-                              dtypeName(value.dtype));
-        if (!(counts[s.of] == c))
-          fail(p + ".of", "alias of value " + std::to_string(s.of) +
-                              " with shape " + shapeStr(f.values[s.of].shape) +
-                              " has a different element count (shape " +
-                              shapeStr(value.shape) + ")");
-        break;
-      }
-      }
+    return counts;
+  }
+
+  /// Storage, arena bounds and alias chains of value v.
+  void checkStorage(const Function &f, const std::vector<SymbolicCount> &counts,
+                    int64_t v, const std::string &path) const {
+    const int64_t nv = static_cast<int64_t>(f.values.size());
+    const Value &value = f.values[v];
+    const SymbolicCount &c = counts[v];
+    std::string p = path + ".values[" + std::to_string(v) + "].storage";
+    const Storage &s = value.storage;
+    switch (s.kind) {
+    case StorageKind::Input:
+      if (s.index < 0 || s.index >= int64_t(f.inputs.size()))
+        fail(p + ".index", "input index " + std::to_string(s.index) +
+                               " out of range (function has " +
+                               std::to_string(f.inputs.size()) + " inputs)");
+      if (f.inputs[s.index].value != v)
+        fail(p + ".index", "input " + std::to_string(s.index) +
+                               " is bound to value " +
+                               std::to_string(f.inputs[s.index].value) +
+                               "; other views of it must be aliases");
+      break;
+    case StorageKind::StaticArena: {
+      if (c.batchPower || c.seqPower || c.poolPower)
+        fail(p, "value of shape " + shapeStr(value.shape) +
+                    " depends on B, T or N and cannot live in the static "
+                    "arena");
+      if (s.offset % 64)
+        fail(p + ".offset", "static offset " + std::to_string(s.offset) +
+                                " is not a multiple of 64");
+      int64_t bytes = c.factor * 4;
+      if (s.offset > f.staticBytes || bytes > f.staticBytes - s.offset)
+        fail(p, "bytes [" + std::to_string(s.offset) + ", " +
+                    std::to_string(s.offset + bytes) +
+                    ") lie outside the static arena of " +
+                    std::to_string(f.staticBytes) + " bytes");
+      break;
     }
-    // Outputs.
-    names.clear();
+    case StorageKind::TokenArena: {
+      if (c.poolPower)
+        fail(p, "value of shape " + shapeStr(value.shape) +
+                    " depends on the KV pool size N (-3), which only inputs "
+                    "and their aliases may");
+      if (c.batchPower > 1 || c.seqPower > 1)
+        fail(p, "value of shape " + shapeStr(value.shape) +
+                    " grows faster than B*T and cannot live in the token "
+                    "arena");
+      if (s.offset % 4)
+        fail(p + ".offset", "token offset " + std::to_string(s.offset) +
+                                " is not a multiple of 4");
+      int64_t perToken = c.factor * 4;
+      if (s.offset > f.tokenBytes || perToken > f.tokenBytes - s.offset)
+        fail(p, "bytes per token [" + std::to_string(s.offset) + ", " +
+                    std::to_string(s.offset + perToken) +
+                    ") lie outside the token arena of " +
+                    std::to_string(f.tokenBytes) + " bytes per token");
+      break;
+    }
+    case StorageKind::Alias: {
+      if (s.of < 0 || s.of >= nv)
+        fail(p + ".of", "value id " + std::to_string(s.of) +
+                            " out of range (function has " +
+                            std::to_string(nv) + " values)");
+      if (s.of == v)
+        fail(p + ".of", "a value cannot alias itself");
+      // Follow the chain; it must end at a non-alias within nv steps.
+      int64_t cur = s.of;
+      for (int64_t steps = 0; f.values[cur].storage.kind == StorageKind::Alias;
+           ++steps) {
+        int64_t next = f.values[cur].storage.of;
+        if (steps > nv || next < 0 || next >= nv || next == v)
+          fail(p + ".of", "alias chain from value " + std::to_string(v) +
+                              " does not end (cycle)");
+        cur = next;
+      }
+      if (f.values[s.of].dtype != value.dtype)
+        fail(p + ".of", std::string("alias of a ") +
+                            dtypeName(f.values[s.of].dtype) + " value as " +
+                            dtypeName(value.dtype));
+      if (!(counts[s.of] == c))
+        fail(p + ".of", "alias of value " + std::to_string(s.of) +
+                            " with shape " + shapeStr(f.values[s.of].shape) +
+                            " has a different element count (shape " +
+                            shapeStr(value.shape) + ")");
+      break;
+    }
+    }
+  }
+
+  /// Output names and in-place aliases; returns the inputs outputs alias
+  /// (the only inputs kernels may write).
+  std::set<int64_t> checkOutputs(const Function &f,
+                                 const std::vector<SymbolicCount> &counts,
+                                 const std::string &path) const {
+    std::set<std::string> names;
     std::set<int64_t> writableInputs;
     for (size_t i = 0; i < f.outputs.size(); ++i) {
       const FunctionOutput &o = f.outputs[i];
       std::string p = path + ".outputs[" + std::to_string(i) + "]";
       if (!names.insert(o.name).second)
         fail(p + ".name", "duplicate output name '" + o.name + "'");
-      valueId(o.value, p + ".value");
+      valueId(f, o.value, p + ".value");
       if (o.aliasInput >= 0) {
         if (o.aliasInput >= int64_t(f.inputs.size()))
           fail(p + ".alias_input",
@@ -674,89 +715,87 @@ struct Checker {
                    shapeStr(f.values[iv].shape) + ")");
       }
     }
-    auto rootInput = [&](int64_t v) -> int64_t {
-      for (int64_t steps = 0;
-           f.values[v].storage.kind == StorageKind::Alias && steps <= nv;
-           ++steps)
-        v = f.values[v].storage.of;
-      return f.values[v].storage.kind == StorageKind::Input
-                 ? f.values[v].storage.index
-                 : -1;
+    return writableInputs;
+  }
+
+  /// Kernel ki's name, operand counts, dtypes, writes and attributes.
+  void checkKernel(const Function &f, size_t ki,
+                   const std::set<int64_t> &writableInputs,
+                   const std::string &path) const {
+    const Kernel &k = f.kernels[ki];
+    std::string p = path + ".kernels[" + std::to_string(ki) + "]";
+    const KernelSpec *spec = findSpec(k.kernel);
+    if (!spec)
+      fail(p + ".kernel", "unknown kernel '" + k.kernel + "'");
+    auto arity = [&](const char *what, size_t got, int lo, int hi) {
+      if (int64_t(got) < lo || (hi >= 0 && int64_t(got) > hi))
+        fail(p + "." + what,
+             "kernel '" + k.kernel + "' takes " +
+                 (lo == hi ? std::to_string(lo)
+                  : hi < 0 ? "at least " + std::to_string(lo)
+                           : std::to_string(lo) + ".." + std::to_string(hi)) +
+                 " " + what + ", got " + std::to_string(got));
     };
-    // Kernels.
-    for (size_t ki = 0; ki < f.kernels.size(); ++ki) {
-      const Kernel &k = f.kernels[ki];
-      std::string p = path + ".kernels[" + std::to_string(ki) + "]";
-      const KernelSpec *spec = findSpec(k.kernel);
-      if (!spec)
-        fail(p + ".kernel", "unknown kernel '" + k.kernel + "'");
-      auto arity = [&](const char *what, size_t got, int lo, int hi) {
-        if (int64_t(got) < lo || (hi >= 0 && int64_t(got) > hi))
-          fail(p + "." + what,
-               "kernel '" + k.kernel + "' takes " +
-                   (lo == hi ? std::to_string(lo)
-                    : hi < 0 ? "at least " + std::to_string(lo)
-                             : std::to_string(lo) + ".." + std::to_string(hi)) +
-                   " " + what + ", got " + std::to_string(got));
-      };
-      arity("inputs", k.inputs.size(), spec->minIn, spec->maxIn);
-      arity("outputs", k.outputs.size(), spec->minOut, spec->maxOut);
-      auto dtypeRule = [](const std::vector<DRule> &rules, size_t i) {
-        return rules.empty() ? DRule::Any
-                             : rules[std::min(i, rules.size() - 1)];
-      };
-      auto checkOperand = [&](const char *what, size_t i, int64_t id,
-                              bool optional, DRule rule) {
-        std::string op = p + "." + what + "[" + std::to_string(i) + "]";
-        if (id == -1) {
-          if (!optional)
-            fail(op, "operand of kernel '" + k.kernel + "' is not optional");
-          return;
-        }
-        valueId(id, op);
-        DType dt = f.values[id].dtype;
-        DType want = DType::F32;
-        if (rule == DRule::Any)
-          return;
-        if (rule == DRule::I32)
-          want = DType::I32;
-        if (rule == DRule::SameAsIn0) {
-          if (k.inputs.empty() || k.inputs[0] < 0)
-            return;
-          want = f.values[k.inputs[0]].dtype;
-        }
-        if (dt != want)
-          fail(op, std::string("value ") + std::to_string(id) + " is " +
-                       dtypeName(dt) + ", kernel '" + k.kernel + "' needs " +
-                       dtypeName(want));
-      };
-      for (size_t i = 0; i < k.inputs.size(); ++i)
-        checkOperand("inputs", i, k.inputs[i], contains(spec->optionalIn, i),
-                     dtypeRule(spec->inTypes, i));
-      std::set<int64_t> written;
-      for (size_t i = 0; i < k.outputs.size(); ++i) {
-        checkOperand("outputs", i, k.outputs[i], contains(spec->optionalOut, i),
-                     dtypeRule(spec->outTypes, i));
-        if (k.outputs[i] < 0)
-          continue;
-        if (!written.insert(k.outputs[i]).second)
-          fail(p + ".outputs[" + std::to_string(i) + "]",
-               "value " + std::to_string(k.outputs[i]) +
-                   " is written twice by one kernel");
-        int64_t in = rootInput(k.outputs[i]);
-        if (in >= 0 && !writableInputs.count(in))
-          fail(p + ".outputs[" + std::to_string(i) + "]",
-               "writes into input '" + f.inputs[in].name +
-                   "', which no function output aliases (read-only)");
+    arity("inputs", k.inputs.size(), spec->minIn, spec->maxIn);
+    arity("outputs", k.outputs.size(), spec->minOut, spec->maxOut);
+    auto dtypeRule = [](const std::vector<DRule> &rules, size_t i) {
+      return rules.empty() ? DRule::Any : rules[std::min(i, rules.size() - 1)];
+    };
+    auto checkOperand = [&](const char *what, size_t i, int64_t id,
+                            bool optional, DRule rule) {
+      std::string op = p + "." + what + "[" + std::to_string(i) + "]";
+      if (id == -1) {
+        if (!optional)
+          fail(op, "operand of kernel '" + k.kernel + "' is not optional");
+        return;
       }
-      checkAttrs(k, *spec, p);
-      if (k.kernel == kernelName(KernelId::Elementwise)) {
-        checkProgram(k, p);
-        checkSpirv(k, p);
+      valueId(f, id, op);
+      DType dt = f.values[id].dtype;
+      DType want = DType::F32;
+      if (rule == DRule::Any)
+        return;
+      if (rule == DRule::I32)
+        want = DType::I32;
+      if (rule == DRule::SameAsIn0) {
+        if (k.inputs.empty() || k.inputs[0] < 0)
+          return;
+        want = f.values[k.inputs[0]].dtype;
       }
+      if (dt != want)
+        fail(op, std::string("value ") + std::to_string(id) + " is " +
+                     dtypeName(dt) + ", kernel '" + k.kernel + "' needs " +
+                     dtypeName(want));
+    };
+    for (size_t i = 0; i < k.inputs.size(); ++i)
+      checkOperand("inputs", i, k.inputs[i], contains(spec->optionalIn, i),
+                   dtypeRule(spec->inTypes, i));
+    std::set<int64_t> written;
+    for (size_t i = 0; i < k.outputs.size(); ++i) {
+      checkOperand("outputs", i, k.outputs[i], contains(spec->optionalOut, i),
+                   dtypeRule(spec->outTypes, i));
+      if (k.outputs[i] < 0)
+        continue;
+      if (!written.insert(k.outputs[i]).second)
+        fail(p + ".outputs[" + std::to_string(i) + "]",
+             "value " + std::to_string(k.outputs[i]) +
+                 " is written twice by one kernel");
+      int64_t in = rootInput(f, k.outputs[i]);
+      if (in >= 0 && !writableInputs.count(in))
+        fail(p + ".outputs[" + std::to_string(i) + "]",
+             "writes into input '" + f.inputs[in].name +
+                 "', which no function output aliases (read-only)");
     }
-    // Shapes, at a probe binding of B and T (the executor checks again for
-    // the real ones).
+    checkAttrs(k, *spec, p);
+    if (k.kernel == kernelName(KernelId::Elementwise)) {
+      checkProgram(k, p);
+      checkSpirv(k, p);
+    }
+  }
+
+  /// Shapes, at a probe binding of B, T and N (the executor checks again
+  /// for the real ones).
+  void checkShapesAtProbe(const Function &f, const std::string &path) const {
+    const int64_t nv = static_cast<int64_t>(f.values.size());
     const int64_t probeB = 7, probeT = 13, probeN = 5;
     std::vector<Shape> shapes(nv);
     for (int64_t v = 0; v < nv; ++v) {
@@ -929,50 +968,129 @@ std::vector<int64_t> attrInts(const Kernel &k, const char *name) {
   return out;
 }
 
-std::string checkKernelShapes(const Function &f, const Kernel &k,
-                              const std::vector<std::vector<int64_t>> &shapes) {
-  static const Shape kNone;
-  auto in = [&](size_t i) -> const Shape & {
+namespace {
+/// The shape rule of each kernel over concrete shapes, one member per rule
+/// (kernels that share a rule share a member); ruleFor dispatches on the
+/// registry id. CHECK / REQUIRE return the first violation.
+class ShapeRules {
+public:
+  ShapeRules(const Function &f, const Kernel &k,
+             const std::vector<std::vector<int64_t>> &shapes)
+      : f(f), k(k), shapes(shapes), name(k.kernel) {}
+
+  std::string check() {
+    std::optional<KernelId> id = kernelByName(name);
+    if (!id)
+      return "";
+    switch (*id) {
+    case KernelId::Embedding:
+      return ruleEmbedding();
+    case KernelId::EmbeddingGrad:
+      return ruleEmbedding();
+    case KernelId::PositionEmbedding:
+      return rulePositionEmbedding();
+    case KernelId::KvCacheWrite:
+      return ruleKvCacheWrite();
+    case KernelId::PagedAttention:
+      return ruleKvCacheWrite();
+    case KernelId::TakeLast:
+      return ruleTakeLast();
+    case KernelId::PositionEmbeddingGrad:
+      return rulePositionEmbeddingGrad();
+    case KernelId::Layernorm:
+      return ruleLayernorm();
+    case KernelId::LayernormGrad:
+      return ruleLayernorm();
+    case KernelId::Linear:
+      return ruleLinear();
+    case KernelId::LinearWeightGrad:
+      return ruleLinearWeightGrad();
+    case KernelId::Matmul:
+      return ruleMatmul();
+    case KernelId::Split:
+      return ruleSplit();
+    case KernelId::Concat:
+      return ruleSplit();
+    case KernelId::Transpose:
+      return ruleTranspose();
+    case KernelId::Softmax:
+      return ruleSoftmax();
+    case KernelId::SoftmaxGrad:
+      return ruleSoftmax();
+    case KernelId::ScaledMaskedSoftmax:
+      return ruleScaledMaskedSoftmax();
+    case KernelId::CausalMask:
+      return ruleScaledMaskedSoftmax();
+    case KernelId::Attention:
+      return ruleAttention();
+    case KernelId::AttentionQkv:
+      return ruleAttention();
+    case KernelId::AttentionGrad:
+      return ruleAttention();
+    case KernelId::AttentionQkvGrad:
+      return ruleAttention();
+    case KernelId::CrossEntropy:
+      return ruleCrossEntropy();
+    case KernelId::CrossEntropyGrad:
+      return ruleCrossEntropy();
+    case KernelId::Elementwise:
+      return ruleElementwise();
+    case KernelId::SumLeading:
+      return ruleSumLeading();
+    case KernelId::Copy:
+      return ruleCopy();
+    case KernelId::Fill:
+      return ruleFill();
+    case KernelId::GlobalNorm:
+      return ruleGlobalNorm();
+    case KernelId::LrSchedule:
+      return ruleLrSchedule();
+    case KernelId::Adamw:
+      return ruleAdamw();
+    default:
+      return "";
+    }
+  }
+
+private:
+  const Shape &in(size_t i) const {
     return i < k.inputs.size() && k.inputs[i] >= 0 ? shapes[k.inputs[i]]
                                                    : kNone;
-  };
-  auto out = [&](size_t i) -> const Shape & {
+  }
+  const Shape &out(size_t i) const {
     return i < k.outputs.size() && k.outputs[i] >= 0 ? shapes[k.outputs[i]]
                                                      : kNone;
-  };
-  auto hasIn = [&](size_t i) {
-    return i < k.inputs.size() && k.inputs[i] >= 0;
-  };
-  auto hasOut = [&](size_t i) {
+  }
+  bool hasIn(size_t i) const { return i < k.inputs.size() && k.inputs[i] >= 0; }
+  bool hasOut(size_t i) const {
     return i < k.outputs.size() && k.outputs[i] >= 0;
-  };
-  auto str = [](const Shape &s) {
+  }
+  static std::string str(const Shape &s) {
     std::string o = "[";
     for (size_t i = 0; i < s.size(); ++i)
       o += (i ? ", " : "") + std::to_string(s[i]);
     return o + "]";
-  };
-  auto leading = [](const Shape &s) {
+  }
+  static Shape leading(const Shape &s) {
     return s.empty() ? s : Shape(s.begin(), s.end() - 1);
-  };
-  auto cat = [](Shape s, std::initializer_list<int64_t> tail) {
+  }
+  static Shape cat(Shape s, std::initializer_list<int64_t> tail) {
     s.insert(s.end(), tail);
     return s;
-  };
-  auto expect = [&](const Shape &got, const Shape &want,
-                    const std::string &what) -> std::string {
+  }
+  static std::string expect(const Shape &got, const Shape &want,
+                            const std::string &what) {
     if (got != want)
       return what + " has shape " + str(got) + ", expected " + str(want);
     return "";
-  };
-  auto normAxis = [](int64_t axis, size_t rank, int64_t &out) {
+  }
+  static bool normAxis(int64_t axis, size_t rank, int64_t &out) {
     if (axis < 0)
       axis += int64_t(rank);
     out = axis;
     return axis >= 0 && axis < int64_t(rank);
-  };
-  const std::string &name = k.kernel;
-  std::string e;
+  }
+
 #define CHECK(x)                                                               \
   do {                                                                         \
     e = (x);                                                                   \
@@ -985,22 +1103,26 @@ std::string checkKernelShapes(const Function &f, const Kernel &k,
       return std::string(msg);                                                 \
   } while (0)
 
-  if (name == kernelName(KernelId::Embedding) ||
-      name == kernelName(KernelId::EmbeddingGrad)) {
+  std::string ruleEmbedding() {
     bool grad = name == kernelName(KernelId::EmbeddingGrad);
     const Shape &table = grad ? out(0) : in(0);
     REQUIRE(table.size() == 2, "table must be [V, D], got " + str(table));
     const Shape &ids = in(1);
     const Shape &rows = grad ? in(0) : out(0);
     CHECK(expect(rows, cat(ids, {table[1]}), grad ? "dy" : "y"));
-  } else if (name == kernelName(KernelId::PositionEmbedding)) {
+    return "";
+  }
+
+  std::string rulePositionEmbedding() {
     REQUIRE(in(0).size() == 2, "table must be [C, D], got " + str(in(0)));
     REQUIRE(in(1).size() == 2, "ids must be [B, T], got " + str(in(1)));
     if (hasIn(2))
       CHECK(expect(in(2), {in(1)[0]}, "start"));
     CHECK(expect(out(0), {in(1)[0], in(1)[1], in(0)[1]}, "y"));
-  } else if (name == kernelName(KernelId::KvCacheWrite) ||
-             name == kernelName(KernelId::PagedAttention)) {
+    return "";
+  }
+
+  std::string ruleKvCacheWrite() {
     bool attn = name == kernelName(KernelId::PagedAttention);
     const Shape &cache = in(attn ? 1 : 0), &x = in(attn ? 0 : 1);
     REQUIRE(cache.size() == 3, "cache must be [N, BS, D], got " + str(cache));
@@ -1020,17 +1142,25 @@ std::string checkKernelShapes(const Function &f, const Kernel &k,
                 ", got " + str(table));
     CHECK(expect(in(attn ? 4 : 3), {x[0]}, "start"));
     CHECK(expect(out(0), attn ? x : cache, attn ? "o" : "cache'"));
-  } else if (name == kernelName(KernelId::TakeLast)) {
+    return "";
+  }
+
+  std::string ruleTakeLast() {
     const Shape &x = in(0);
     REQUIRE(x.size() == 3, "x must be [B, T, D], got " + str(x));
     CHECK(expect(out(0), {x[0], x[2]}, "y"));
-  } else if (name == kernelName(KernelId::PositionEmbeddingGrad)) {
+    return "";
+  }
+
+  std::string rulePositionEmbeddingGrad() {
     REQUIRE(out(0).size() == 2, "dtable must be [C, D], got " + str(out(0)));
     REQUIRE(in(0).size() == 3 && in(0)[2] == out(0)[1],
             "dy must be [B, T, D] with D = " + std::to_string(out(0)[1]) +
                 ", got " + str(in(0)));
-  } else if (name == kernelName(KernelId::Layernorm) ||
-             name == kernelName(KernelId::LayernormGrad)) {
+    return "";
+  }
+
+  std::string ruleLayernorm() {
     bool grad = name == kernelName(KernelId::LayernormGrad);
     const Shape &x = grad ? in(1) : in(0);
     REQUIRE(!x.empty(), "x must have rank >= 1");
@@ -1048,7 +1178,10 @@ std::string checkKernelShapes(const Function &f, const Kernel &k,
     } else {
       CHECK(expect(out(0), x, "y"));
     }
-  } else if (name == kernelName(KernelId::Linear)) {
+    return "";
+  }
+
+  std::string ruleLinear() {
     const Shape &x = in(0), &w = in(1);
     REQUIRE(!x.empty(), "x must have rank >= 1");
     REQUIRE(w.size() == 2, "weight must be 2-d, got " + str(w));
@@ -1061,7 +1194,10 @@ std::string checkKernelShapes(const Function &f, const Kernel &k,
     if (hasIn(2))
       CHECK(expect(in(2), {N}, "bias"));
     CHECK(expect(out(0), cat(leading(x), {N}), "y"));
-  } else if (name == kernelName(KernelId::LinearWeightGrad)) {
+    return "";
+  }
+
+  std::string ruleLinearWeightGrad() {
     const Shape &x = in(0), &dy = in(1);
     REQUIRE(!x.empty() && !dy.empty(), "x and dy must have rank >= 1");
     REQUIRE(numElements(leading(x)) == numElements(leading(dy)),
@@ -1071,7 +1207,10 @@ std::string checkKernelShapes(const Function &f, const Kernel &k,
     CHECK(expect(out(0),
                  tw ? Shape{dy.back(), x.back()} : Shape{x.back(), dy.back()},
                  "dW"));
-  } else if (name == kernelName(KernelId::Matmul)) {
+    return "";
+  }
+
+  std::string ruleMatmul() {
     const Shape &a = in(0), &b = in(1);
     REQUIRE(a.size() >= 2 && b.size() >= 2, "operands must have rank >= 2");
     bool tl = attrBool(k, "transpose_lhs"), tr = attrBool(k, "transpose_rhs");
@@ -1085,8 +1224,10 @@ std::string checkKernelShapes(const Function &f, const Kernel &k,
     batchA.push_back(M);
     batchA.push_back(N);
     CHECK(expect(out(0), batchA, "c"));
-  } else if (name == kernelName(KernelId::Split) ||
-             name == kernelName(KernelId::Concat)) {
+    return "";
+  }
+
+  std::string ruleSplit() {
     bool split = name == kernelName(KernelId::Split);
     const Shape &whole = split ? in(0) : out(0);
     int64_t axis;
@@ -1110,7 +1251,10 @@ std::string checkKernelShapes(const Function &f, const Kernel &k,
                                     " sum to " + std::to_string(sum) +
                                     ", expected " +
                                     std::to_string(whole[axis]));
-  } else if (name == kernelName(KernelId::Transpose)) {
+    return "";
+  }
+
+  std::string ruleTranspose() {
     std::vector<int64_t> perm = attrInts(k, "permutation");
     const Shape &x = in(0);
     REQUIRE(perm.size() == x.size(),
@@ -1126,8 +1270,10 @@ std::string checkKernelShapes(const Function &f, const Kernel &k,
       y.push_back(x[p]);
     }
     CHECK(expect(out(0), y, "y"));
-  } else if (name == kernelName(KernelId::Softmax) ||
-             name == kernelName(KernelId::SoftmaxGrad)) {
+    return "";
+  }
+
+  std::string ruleSoftmax() {
     const Shape &x = in(0);
     int64_t axis;
     REQUIRE(normAxis(attrInt(k, "axis"), x.size(), axis),
@@ -1135,14 +1281,16 @@ std::string checkKernelShapes(const Function &f, const Kernel &k,
     if (name == kernelName(KernelId::SoftmaxGrad))
       CHECK(expect(in(1), x, "y"));
     CHECK(expect(out(0), x, "output"));
-  } else if (name == kernelName(KernelId::ScaledMaskedSoftmax) ||
-             name == kernelName(KernelId::CausalMask)) {
+    return "";
+  }
+
+  std::string ruleScaledMaskedSoftmax() {
     REQUIRE(in(0).size() >= 2, "x must be [..., T, S]");
     CHECK(expect(out(0), in(0), "y"));
-  } else if (name == kernelName(KernelId::Attention) ||
-             name == kernelName(KernelId::AttentionQkv) ||
-             name == kernelName(KernelId::AttentionGrad) ||
-             name == kernelName(KernelId::AttentionQkvGrad)) {
+    return "";
+  }
+
+  std::string ruleAttention() {
     bool packed = name == kernelName(KernelId::AttentionQkv) ||
                   name == kernelName(KernelId::AttentionQkvGrad);
     bool grad = name == kernelName(KernelId::AttentionGrad) ||
@@ -1183,8 +1331,10 @@ std::string checkKernelShapes(const Function &f, const Kernel &k,
       if (hasOut(1))
         CHECK(expect(out(1), lse, "lse"));
     }
-  } else if (name == kernelName(KernelId::CrossEntropy) ||
-             name == kernelName(KernelId::CrossEntropyGrad)) {
+    return "";
+  }
+
+  std::string ruleCrossEntropy() {
     bool grad = name == kernelName(KernelId::CrossEntropyGrad);
     size_t base = grad ? 1 : 0;
     const Shape &logits = in(base);
@@ -1198,7 +1348,10 @@ std::string checkKernelShapes(const Function &f, const Kernel &k,
     } else {
       REQUIRE(numElements(out(0)) == 1, "loss must be a scalar");
     }
-  } else if (name == kernelName(KernelId::Elementwise)) {
+    return "";
+  }
+
+  std::string ruleElementwise() {
     const Shape &s = out(0);
     for (size_t i = 1; i < k.outputs.size(); ++i)
       CHECK(expect(out(i), s, "output " + std::to_string(i)));
@@ -1209,24 +1362,42 @@ std::string checkKernelShapes(const Function &f, const Kernel &k,
               "input " + std::to_string(i) + " " + str(x) +
                   " is not a suffix of the output shape " + str(s));
     }
-  } else if (name == kernelName(KernelId::SumLeading)) {
+    return "";
+  }
+
+  std::string ruleSumLeading() {
     const Shape &x = in(0), &y = out(0);
     REQUIRE(y.size() <= x.size() &&
                 std::equal(y.begin(), y.end(), x.end() - y.size()),
             "y " + str(y) + " is not a suffix of x " + str(x));
-  } else if (name == kernelName(KernelId::Copy)) {
+    return "";
+  }
+
+  std::string ruleCopy() {
     REQUIRE(numElements(in(0)) == numElements(out(0)),
             "x " + str(in(0)) + " and y " + str(out(0)) +
                 " have different element counts");
-  } else if (name == kernelName(KernelId::Fill)) {
+    return "";
+  }
+
+  std::string ruleFill() {
     // any shape
-  } else if (name == kernelName(KernelId::GlobalNorm)) {
+    return "";
+  }
+
+  std::string ruleGlobalNorm() {
     REQUIRE(numElements(out(0)) == 1, "norm must be a scalar");
-  } else if (name == kernelName(KernelId::LrSchedule)) {
+    return "";
+  }
+
+  std::string ruleLrSchedule() {
     REQUIRE(numElements(in(0)) == 1, "step must be a scalar");
     CHECK(expect(in(1), {9}, "hparams"));
     REQUIRE(numElements(out(0)) == 1, "lr must be a scalar");
-  } else if (name == kernelName(KernelId::Adamw)) {
+    return "";
+  }
+
+  std::string ruleAdamw() {
     const Shape &p = in(0);
     for (int i : {1, 2, 3})
       REQUIRE(numElements(in(i)) == numElements(p),
@@ -1240,11 +1411,24 @@ std::string checkKernelShapes(const Function &f, const Kernel &k,
     for (int i : {0, 1, 2})
       REQUIRE(numElements(out(i)) == numElements(p),
               "output " + std::to_string(i) + " does not match the parameter");
+    return "";
   }
+
 #undef CHECK
 #undef REQUIRE
-  (void)f;
-  return "";
+
+  static inline const Shape kNone;
+  const Function &f;
+  const Kernel &k;
+  const std::vector<std::vector<int64_t>> &shapes;
+  const std::string &name;
+  std::string e;
+};
+} // namespace
+
+std::string checkKernelShapes(const Function &f, const Kernel &k,
+                              const std::vector<std::vector<int64_t>> &shapes) {
+  return ShapeRules(f, k, shapes).check();
 }
 
 void validateArtifact(const Artifact &artifact, const std::string &source) {
