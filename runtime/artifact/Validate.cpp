@@ -970,7 +970,7 @@ std::vector<int64_t> attrInts(const Kernel &k, const char *name) {
 
 namespace {
 /// The shape rule of each kernel over concrete shapes, one member per rule
-/// (kernels that share a rule share a member); ruleFor dispatches on the
+/// (kernels that share a rule share a member); check() dispatches on the
 /// registry id. CHECK / REQUIRE return the first violation.
 class ShapeRules {
 public:
