@@ -354,236 +354,261 @@ Context::Context(const VulkanOptions &options) : options_(options) {
   instance_ =
       createInstance(options.validation, options.validation ? &mi : nullptr);
   try {
-    if (options.validation) {
-      auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
-          vkGetInstanceProcAddr(instance_, "vkCreateDebugUtilsMessengerEXT"));
-      if (!create)
-        throw ExecutorError("vulkan: vkCreateDebugUtilsMessengerEXT missing");
-      check(create(instance_, &mi, nullptr, &messenger_),
-            "vkCreateDebugUtilsMessengerEXT");
-    }
-
-    // --- Pick the device. -------------------------------------------------
+    if (options.validation)
+      createMessenger(mi);
     std::vector<VkPhysicalDevice> devices = physicalDevices(instance_);
-    if (devices.empty())
-      throw ExecutorError("no Vulkan device: the loader reports none (install "
-                          "a driver, e.g. mesa-vulkan-drivers, or use "
-                          "--backend cpu)");
-    int chosen = -1;
-    if (options.device >= 0) {
-      if (options.device >= int(devices.size()))
-        throw ExecutorError("no Vulkan device " +
-                            std::to_string(options.device) + " (there are " +
-                            std::to_string(devices.size()) +
-                            "; `gpt devices` lists them)");
-      VulkanDeviceInfo d =
-          describe(instance_, devices[options.device], options.device, nullptr);
-      if (!d.usable)
-        throw ExecutorError("Vulkan device " + std::to_string(options.device) +
-                            " (" + d.name +
-                            ") cannot run gpt: " + d.unusableReason);
-      chosen = options.device;
-    } else {
-      int best = 99;
-      for (size_t i = 0; i < devices.size(); ++i) {
-        VulkanDeviceInfo d = describe(instance_, devices[i], int(i), nullptr);
-        if (d.usable && typeRank(d.type) < best) {
-          best = typeRank(d.type);
-          chosen = int(i);
-        }
-      }
-      if (chosen < 0)
-        throw ExecutorError("no usable Vulkan device (gpt needs Vulkan 1.2 "
-                            "with bufferDeviceAddress and shaderInt64; `gpt "
-                            "devices` lists what is there)");
-    }
+    int chosen = pickDevice(devices);
     physical_ = devices[chosen];
     info_ = describe(instance_, physical_, chosen, &caps_);
-    // Test switches, read once: a recorded command buffer is replayed.
-    if (const char *e = std::getenv("GPT_VK_SUBGROUPS");
-        e && !std::strcmp(e, "0"))
-      caps_.subgroupArithmetic = false;
-    if (const char *e = std::getenv("GPT_VK_MATMUL"); e)
-      caps_.forcedMatmul = e;
-    if (const char *e = std::getenv("GPT_VK_COOPMAT"); e && *e) {
-      std::string v = e;
-      if (v != "0" && v != "inference" && v != "all")
-        throw ExecutorError(
-            "GPT_VK_COOPMAT must be 0, inference or all, not '" + v + "'");
-      caps_.coopmatPolicy = v;
-    }
-    if (caps_.coopmatPolicy == "0")
-      caps_.coopmat = false;
-    vkGetPhysicalDeviceMemoryProperties(physical_, &memory_);
-    VkPhysicalDeviceProperties props;
-    vkGetPhysicalDeviceProperties(physical_, &props);
-    timestampPeriod_ = props.limits.timestampPeriod;
-    pushBytes_ = std::min<uint32_t>(props.limits.maxPushConstantsSize, 256);
-    {
-      VkPhysicalDeviceMaintenance3Properties m3{
-          VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
-      VkPhysicalDeviceMaintenance4Properties m4{
-          VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_4_PROPERTIES};
-      bool v13 = props.apiVersion >= VK_API_VERSION_1_3;
-      m3.pNext = v13 ? &m4 : nullptr;
-      VkPhysicalDeviceProperties2 p2{
-          VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
-      p2.pNext = &m3;
-      vkGetPhysicalDeviceProperties2(physical_, &p2);
-      maxBufferBytes_ = m3.maxMemoryAllocationSize;
-      if (v13 && m4.maxBufferSize)
-        maxBufferBytes_ = std::min(maxBufferBytes_, m4.maxBufferSize);
-      if (const char *e = std::getenv("GPT_VK_MAX_BUFFER_BYTES"); e && *e)
-        maxBufferBytes_ = std::min<VkDeviceSize>(
-            maxBufferBytes_, std::max<long long>(256, std::atoll(e)));
-    }
-    // Kernels need this much shared memory per workgroup (attention_fwd and
-    // attention_bwd tiles: 29,312 bytes; see shaders/attention_*.glsl).
-    constexpr uint32_t kSharedBytesNeeded = 29312;
-    if (caps_.maxSharedBytes < kSharedBytesNeeded)
-      throw ExecutorError("Vulkan device '" + info_.name + "' has " +
-                          std::to_string(caps_.maxSharedBytes) +
-                          " bytes of shared memory per workgroup; the "
-                          "attention kernels need " +
-                          std::to_string(kSharedBytesNeeded));
-    {
-      // Map device-local memory directly only where it is the device's
-      // main memory: CPUs and integrated GPUs, or a host-visible heap about
-      // as large as the largest device-local heap (resizable BAR).
-      VkDeviceSize largest = 0, visible = 0;
-      for (uint32_t h = 0; h < memory_.memoryHeapCount; ++h)
-        if (memory_.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
-          largest = std::max(largest, memory_.memoryHeaps[h].size);
-      const VkMemoryPropertyFlags both = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT |
-                                         VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
-                                         VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-      for (uint32_t t = 0; t < memory_.memoryTypeCount; ++t)
-        if ((memory_.memoryTypes[t].propertyFlags & both) == both)
-          visible = std::max(
-              visible,
-              memory_.memoryHeaps[memory_.memoryTypes[t].heapIndex].size);
-      directDeviceMemory_ = info_.type == "cpu" ||
-                            info_.type == "integrated-gpu" ||
-                            (largest > 0 && visible >= largest / 10 * 9);
-    }
-
-    // --- One compute queue. -----------------------------------------------
-    uint32_t nq = 0;
-    vkGetPhysicalDeviceQueueFamilyProperties(physical_, &nq, nullptr);
-    std::vector<VkQueueFamilyProperties> families(nq);
-    vkGetPhysicalDeviceQueueFamilyProperties(physical_, &nq, families.data());
-    bool found = false;
-    for (uint32_t i = 0; i < nq && !found; ++i)
-      if (families[i].queueFlags & VK_QUEUE_COMPUTE_BIT) {
-        queueFamily_ = i;
-        timestampValidBits_ = families[i].timestampValidBits;
-        found = true;
-      }
-    if (!found)
-      throw ExecutorError("Vulkan device '" + info_.name +
-                          "' has no compute queue");
-    float priority = 1.0f;
-    VkDeviceQueueCreateInfo qi{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
-    qi.queueFamilyIndex = queueFamily_;
-    qi.queueCount = 1;
-    qi.pQueuePriorities = &priority;
-
-    VkPhysicalDeviceVulkan12Features have12{
-        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
-    VkPhysicalDeviceVulkan11Features have11{
-        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
-    have12.pNext = &have11;
-    VkPhysicalDeviceFeatures2 have{
-        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
-    have.pNext = &have12;
-    vkGetPhysicalDeviceFeatures2(physical_, &have);
-
-    // Enable only what shaders may use, each where the device has it.
-    VkPhysicalDeviceVulkan11Features want11{
-        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
-    want11.storageBuffer16BitAccess = have11.storageBuffer16BitAccess;
-    VkPhysicalDeviceVulkan12Features want12{
-        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
-    want12.pNext = &want11;
-    want12.bufferDeviceAddress = VK_TRUE;
-    want12.shaderFloat16 = have12.shaderFloat16;
-    want12.storageBuffer8BitAccess = have12.storageBuffer8BitAccess;
-    want12.shaderInt8 = have12.shaderInt8;
-    want12.vulkanMemoryModel = caps_.coopmat ? VK_TRUE : VK_FALSE;
-    want12.vulkanMemoryModelDeviceScope = want12.vulkanMemoryModel;
-    VkPhysicalDeviceCooperativeMatrixFeaturesNV wantCoopmat{
-        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
-    wantCoopmat.cooperativeMatrix = VK_TRUE;
-    if (caps_.coopmat)
-      want11.pNext = &wantCoopmat;
-    VkPhysicalDeviceFeatures2 want{
-        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
-    want.pNext = &want12;
-    want.features.shaderInt64 = VK_TRUE;
-
-    std::vector<const char *> deviceExtensions;
-    {
-      uint32_t n = 0;
-      vkEnumerateDeviceExtensionProperties(physical_, nullptr, &n, nullptr);
-      std::vector<VkExtensionProperties> exts(n);
-      vkEnumerateDeviceExtensionProperties(physical_, nullptr, &n, exts.data());
-      for (const auto &e : exts)
-        if (std::strcmp(e.extensionName, "VK_KHR_portability_subset") == 0)
-          deviceExtensions.push_back("VK_KHR_portability_subset"); // required
-      if (caps_.coopmat)
-        deviceExtensions.push_back("VK_NV_cooperative_matrix");
-    }
-    VkDeviceCreateInfo di{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
-    di.pNext = &want;
-    di.queueCreateInfoCount = 1;
-    di.pQueueCreateInfos = &qi;
-    di.enabledExtensionCount = uint32_t(deviceExtensions.size());
-    di.ppEnabledExtensionNames = deviceExtensions.data();
-    check(vkCreateDevice(physical_, &di, nullptr, &device_), "vkCreateDevice");
-    vkGetDeviceQueue(device_, queueFamily_, 0, &queue_);
-
-    VkCommandPoolCreateInfo pi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
-    pi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
-    pi.queueFamilyIndex = queueFamily_;
-    check(vkCreateCommandPool(device_, &pi, nullptr, &commandPool_),
-          "vkCreateCommandPool");
-    VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    check(vkCreateFence(device_, &fi, nullptr, &fence_), "vkCreateFence");
-
-    VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, pushBytes_};
-    VkPipelineLayoutCreateInfo li{
-        VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
-    li.pushConstantRangeCount = 1;
-    li.pPushConstantRanges = &range;
-    check(vkCreatePipelineLayout(device_, &li, nullptr, &layout_),
-          "vkCreatePipelineLayout");
-
-    // The on-disk pipeline cache: the driver checks the header (vendor,
-    // device, driver UUID) and ignores data from another device.
-    cachePath_ = options.pipelineCache.empty()  ? defaultCachePath()
-                 : options.pipelineCache == "-" ? ""
-                                                : options.pipelineCache;
-    std::string initial;
-    if (!cachePath_.empty()) {
-      std::ifstream in(cachePath_, std::ios::binary);
-      if (in) {
-        std::ostringstream ss;
-        ss << in.rdbuf();
-        initial = ss.str();
-      }
-    }
-    VkPipelineCacheCreateInfo ci{VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
-    ci.initialDataSize = initial.size();
-    ci.pInitialData = initial.data();
-    if (vkCreatePipelineCache(device_, &ci, nullptr, &cache_) != VK_SUCCESS) {
-      ci.initialDataSize = 0; // a corrupt cache file costs only a rebuild
-      ci.pInitialData = nullptr;
-      check(vkCreatePipelineCache(device_, &ci, nullptr, &cache_),
-            "vkCreatePipelineCache");
-    }
+    applyTestSwitches();
+    readDeviceLimits();
+    createDeviceAndQueue();
+    createCommandObjects();
+    openPipelineCache();
   } catch (...) {
     release();
     throw;
+  }
+}
+
+void Context::createMessenger(const VkDebugUtilsMessengerCreateInfoEXT &mi) {
+  auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
+      vkGetInstanceProcAddr(instance_, "vkCreateDebugUtilsMessengerEXT"));
+  if (!create)
+    throw ExecutorError("vulkan: vkCreateDebugUtilsMessengerEXT missing");
+  check(create(instance_, &mi, nullptr, &messenger_),
+        "vkCreateDebugUtilsMessengerEXT");
+}
+
+/// --device, or the most capable usable device (discrete first).
+int Context::pickDevice(const std::vector<VkPhysicalDevice> &devices) {
+  const VulkanOptions &options = options_;
+  if (devices.empty())
+    throw ExecutorError("no Vulkan device: the loader reports none (install "
+                        "a driver, e.g. mesa-vulkan-drivers, or use "
+                        "--backend cpu)");
+  int chosen = -1;
+  if (options.device >= 0) {
+    if (options.device >= int(devices.size()))
+      throw ExecutorError("no Vulkan device " + std::to_string(options.device) +
+                          " (there are " + std::to_string(devices.size()) +
+                          "; `gpt devices` lists them)");
+    VulkanDeviceInfo d =
+        describe(instance_, devices[options.device], options.device, nullptr);
+    if (!d.usable)
+      throw ExecutorError("Vulkan device " + std::to_string(options.device) +
+                          " (" + d.name +
+                          ") cannot run gpt: " + d.unusableReason);
+    chosen = options.device;
+  } else {
+    int best = 99;
+    for (size_t i = 0; i < devices.size(); ++i) {
+      VulkanDeviceInfo d = describe(instance_, devices[i], int(i), nullptr);
+      if (d.usable && typeRank(d.type) < best) {
+        best = typeRank(d.type);
+        chosen = int(i);
+      }
+    }
+    if (chosen < 0)
+      throw ExecutorError("no usable Vulkan device (gpt needs Vulkan 1.2 "
+                          "with bufferDeviceAddress and shaderInt64; `gpt "
+                          "devices` lists what is there)");
+  }
+  return chosen;
+}
+
+/// Test switches, read once: a recorded command buffer is replayed.
+void Context::applyTestSwitches() {
+  // Test switches, read once: a recorded command buffer is replayed.
+  if (const char *e = std::getenv("GPT_VK_SUBGROUPS");
+      e && !std::strcmp(e, "0"))
+    caps_.subgroupArithmetic = false;
+  if (const char *e = std::getenv("GPT_VK_MATMUL"); e)
+    caps_.forcedMatmul = e;
+  if (const char *e = std::getenv("GPT_VK_COOPMAT"); e && *e) {
+    std::string v = e;
+    if (v != "0" && v != "inference" && v != "all")
+      throw ExecutorError("GPT_VK_COOPMAT must be 0, inference or all, not '" +
+                          v + "'");
+    caps_.coopmatPolicy = v;
+  }
+  if (caps_.coopmatPolicy == "0")
+    caps_.coopmat = false;
+}
+
+/// Memory types, push-constant and buffer limits, shared memory, and
+/// whether device memory can be mapped directly.
+void Context::readDeviceLimits() {
+  vkGetPhysicalDeviceMemoryProperties(physical_, &memory_);
+  VkPhysicalDeviceProperties props;
+  vkGetPhysicalDeviceProperties(physical_, &props);
+  timestampPeriod_ = props.limits.timestampPeriod;
+  pushBytes_ = std::min<uint32_t>(props.limits.maxPushConstantsSize, 256);
+  {
+    VkPhysicalDeviceMaintenance3Properties m3{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
+    VkPhysicalDeviceMaintenance4Properties m4{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_4_PROPERTIES};
+    bool v13 = props.apiVersion >= VK_API_VERSION_1_3;
+    m3.pNext = v13 ? &m4 : nullptr;
+    VkPhysicalDeviceProperties2 p2{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+    p2.pNext = &m3;
+    vkGetPhysicalDeviceProperties2(physical_, &p2);
+    maxBufferBytes_ = m3.maxMemoryAllocationSize;
+    if (v13 && m4.maxBufferSize)
+      maxBufferBytes_ = std::min(maxBufferBytes_, m4.maxBufferSize);
+    if (const char *e = std::getenv("GPT_VK_MAX_BUFFER_BYTES"); e && *e)
+      maxBufferBytes_ = std::min<VkDeviceSize>(
+          maxBufferBytes_, std::max<long long>(256, std::atoll(e)));
+  }
+  // Kernels need this much shared memory per workgroup (attention_fwd and
+  // attention_bwd tiles: 29,312 bytes; see shaders/attention_*.glsl).
+  constexpr uint32_t kSharedBytesNeeded = 29312;
+  if (caps_.maxSharedBytes < kSharedBytesNeeded)
+    throw ExecutorError("Vulkan device '" + info_.name + "' has " +
+                        std::to_string(caps_.maxSharedBytes) +
+                        " bytes of shared memory per workgroup; the "
+                        "attention kernels need " +
+                        std::to_string(kSharedBytesNeeded));
+  {
+    // Map device-local memory directly only where it is the device's
+    // main memory: CPUs and integrated GPUs, or a host-visible heap about
+    // as large as the largest device-local heap (resizable BAR).
+    VkDeviceSize largest = 0, visible = 0;
+    for (uint32_t h = 0; h < memory_.memoryHeapCount; ++h)
+      if (memory_.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
+        largest = std::max(largest, memory_.memoryHeaps[h].size);
+    const VkMemoryPropertyFlags both = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT |
+                                       VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+                                       VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    for (uint32_t t = 0; t < memory_.memoryTypeCount; ++t)
+      if ((memory_.memoryTypes[t].propertyFlags & both) == both)
+        visible = std::max(
+            visible,
+            memory_.memoryHeaps[memory_.memoryTypes[t].heapIndex].size);
+    directDeviceMemory_ = info_.type == "cpu" ||
+                          info_.type == "integrated-gpu" ||
+                          (largest > 0 && visible >= largest / 10 * 9);
+  }
+}
+
+/// One compute queue, and the device with only the features shaders use.
+void Context::createDeviceAndQueue() {
+  uint32_t nq = 0;
+  vkGetPhysicalDeviceQueueFamilyProperties(physical_, &nq, nullptr);
+  std::vector<VkQueueFamilyProperties> families(nq);
+  vkGetPhysicalDeviceQueueFamilyProperties(physical_, &nq, families.data());
+  bool found = false;
+  for (uint32_t i = 0; i < nq && !found; ++i)
+    if (families[i].queueFlags & VK_QUEUE_COMPUTE_BIT) {
+      queueFamily_ = i;
+      timestampValidBits_ = families[i].timestampValidBits;
+      found = true;
+    }
+  if (!found)
+    throw ExecutorError("Vulkan device '" + info_.name +
+                        "' has no compute queue");
+  float priority = 1.0f;
+  VkDeviceQueueCreateInfo qi{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+  qi.queueFamilyIndex = queueFamily_;
+  qi.queueCount = 1;
+  qi.pQueuePriorities = &priority;
+
+  VkPhysicalDeviceVulkan12Features have12{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+  VkPhysicalDeviceVulkan11Features have11{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
+  have12.pNext = &have11;
+  VkPhysicalDeviceFeatures2 have{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+  have.pNext = &have12;
+  vkGetPhysicalDeviceFeatures2(physical_, &have);
+
+  // Enable only what shaders may use, each where the device has it.
+  VkPhysicalDeviceVulkan11Features want11{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
+  want11.storageBuffer16BitAccess = have11.storageBuffer16BitAccess;
+  VkPhysicalDeviceVulkan12Features want12{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+  want12.pNext = &want11;
+  want12.bufferDeviceAddress = VK_TRUE;
+  want12.shaderFloat16 = have12.shaderFloat16;
+  want12.storageBuffer8BitAccess = have12.storageBuffer8BitAccess;
+  want12.shaderInt8 = have12.shaderInt8;
+  want12.vulkanMemoryModel = caps_.coopmat ? VK_TRUE : VK_FALSE;
+  want12.vulkanMemoryModelDeviceScope = want12.vulkanMemoryModel;
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV wantCoopmat{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+  wantCoopmat.cooperativeMatrix = VK_TRUE;
+  if (caps_.coopmat)
+    want11.pNext = &wantCoopmat;
+  VkPhysicalDeviceFeatures2 want{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+  want.pNext = &want12;
+  want.features.shaderInt64 = VK_TRUE;
+
+  std::vector<const char *> deviceExtensions;
+  {
+    uint32_t n = 0;
+    vkEnumerateDeviceExtensionProperties(physical_, nullptr, &n, nullptr);
+    std::vector<VkExtensionProperties> exts(n);
+    vkEnumerateDeviceExtensionProperties(physical_, nullptr, &n, exts.data());
+    for (const auto &e : exts)
+      if (std::strcmp(e.extensionName, "VK_KHR_portability_subset") == 0)
+        deviceExtensions.push_back("VK_KHR_portability_subset"); // required
+    if (caps_.coopmat)
+      deviceExtensions.push_back("VK_NV_cooperative_matrix");
+  }
+  VkDeviceCreateInfo di{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+  di.pNext = &want;
+  di.queueCreateInfoCount = 1;
+  di.pQueueCreateInfos = &qi;
+  di.enabledExtensionCount = uint32_t(deviceExtensions.size());
+  di.ppEnabledExtensionNames = deviceExtensions.data();
+  check(vkCreateDevice(physical_, &di, nullptr, &device_), "vkCreateDevice");
+  vkGetDeviceQueue(device_, queueFamily_, 0, &queue_);
+}
+
+void Context::createCommandObjects() {
+  VkCommandPoolCreateInfo pi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+  pi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+  pi.queueFamilyIndex = queueFamily_;
+  check(vkCreateCommandPool(device_, &pi, nullptr, &commandPool_),
+        "vkCreateCommandPool");
+  VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+  check(vkCreateFence(device_, &fi, nullptr, &fence_), "vkCreateFence");
+
+  VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, pushBytes_};
+  VkPipelineLayoutCreateInfo li{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
+  li.pushConstantRangeCount = 1;
+  li.pPushConstantRanges = &range;
+  check(vkCreatePipelineLayout(device_, &li, nullptr, &layout_),
+        "vkCreatePipelineLayout");
+}
+
+void Context::openPipelineCache() {
+  const VulkanOptions &options = options_;
+  // The on-disk pipeline cache: the driver checks the header (vendor,
+  // device, driver UUID) and ignores data from another device.
+  cachePath_ = options.pipelineCache.empty()  ? defaultCachePath()
+               : options.pipelineCache == "-" ? ""
+                                              : options.pipelineCache;
+  std::string initial;
+  if (!cachePath_.empty()) {
+    std::ifstream in(cachePath_, std::ios::binary);
+    if (in) {
+      std::ostringstream ss;
+      ss << in.rdbuf();
+      initial = ss.str();
+    }
+  }
+  VkPipelineCacheCreateInfo ci{VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
+  ci.initialDataSize = initial.size();
+  ci.pInitialData = initial.data();
+  if (vkCreatePipelineCache(device_, &ci, nullptr, &cache_) != VK_SUCCESS) {
+    ci.initialDataSize = 0; // a corrupt cache file costs only a rebuild
+    ci.pInitialData = nullptr;
+    check(vkCreatePipelineCache(device_, &ci, nullptr, &cache_),
+          "vkCreatePipelineCache");
   }
 }
 

@@ -115,6 +115,15 @@ public:
   };
 
 private:
+  // The steps of the constructor, in order.
+  void createMessenger(const VkDebugUtilsMessengerCreateInfoEXT &mi);
+  int pickDevice(const std::vector<VkPhysicalDevice> &devices);
+  void applyTestSwitches();
+  void readDeviceLimits();
+  void createDeviceAndQueue();
+  void createCommandObjects();
+  void openPipelineCache();
+
   VkPipeline createPipeline(const uint32_t *words, size_t count,
                             const std::string &name);
   void release();
