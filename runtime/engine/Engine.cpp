@@ -167,6 +167,15 @@ struct Engine::Impl {
   std::thread thread;
 
   void load(const std::string &runDir);
+  // The steps of load().
+  Artifact generationArtifact(const fs::path &dir, fs::path &artPath);
+  static std::vector<int64_t> inputShape(const Function &f,
+                                         const std::string &name,
+                                         const std::string &where);
+  const Function &checkGenerationFunctions(const Artifact &art,
+                                           const std::string &where);
+  void loadWeights(const fs::path &wpath, const Function &dec);
+  void allocateKvPool(const Function &dec, const std::string &where);
   void loop();
   bool admit();
   void prefill();
@@ -197,7 +206,37 @@ void Engine::Impl::load(const std::string &runDir) {
   } catch (const ConfigError &e) {
     throw EngineError(e.what());
   }
-  fs::path artPath = dir / "artifact.gptart";
+  L = config.n_layer;
+  D = config.d_model;
+  V = config.vocab_size;
+  C = config.context_length;
+  fs::path artPath;
+  Artifact art = generationArtifact(dir, artPath);
+  const std::string where = artPath.string();
+  const Function &dec = checkGenerationFunctions(art, where);
+  loadWeights(dir / "model.safetensors", dec);
+  allocateKvPool(dec, where);
+  try {
+    exec = makeExecutor(art, backendOptions());
+    // Weights and the KV pool never leave the device (a no-op on the CPU):
+    // each step then moves only tokens, positions, block tables and logits.
+    std::vector<std::string> resident;
+    for (const auto &kv : fixed)
+      resident.push_back(kv.first);
+    exec->setResident(resident);
+    exec->setProfiling(opt.profile);
+  } catch (const std::exception &e) {
+    throw EngineError(where + ": " + e.what());
+  }
+  st.kvBlocksTotal = N;
+  st.kvBlockSize = BS;
+}
+
+/// The run's artifact when it has prefill/decode for this backend's target,
+/// else one compiled for generation (cached); sets artPath to its file.
+Artifact Engine::Impl::generationArtifact(const fs::path &dir,
+                                          fs::path &artPath) {
+  artPath = dir / "artifact.gptart";
   Artifact art;
   bool have = false;
   try {
@@ -226,29 +265,37 @@ void Engine::Impl::load(const std::string &runDir) {
                         ": gptc --generation emitted no prefill/decode");
     artPath = compiled;
   }
-  const std::string where = artPath.string();
-  L = config.n_layer;
-  D = config.d_model;
-  V = config.vocab_size;
-  C = config.context_length;
+  return art;
+}
+
+/// The input `name` of function f's shape; EngineError when it has none.
+std::vector<int64_t> Engine::Impl::inputShape(const Function &f,
+                                              const std::string &name,
+                                              const std::string &where) {
+  int64_t i = f.findInput(name);
+  if (i < 0)
+    throw EngineError(where + ": function '" + f.name + "' has no input '" +
+                      name + "'");
+  return f.values[f.inputs[i].value].shape;
+}
+
+/// prefill and decode take tokens, positions and block tables and return
+/// logits first; the KV cache and block table fit the context. Sets BS and
+/// NB; returns decode.
+const Function &
+Engine::Impl::checkGenerationFunctions(const Artifact &art,
+                                       const std::string &where) {
   const Function &dec = *art.findFunction("decode");
-  auto shapeOf = [&](const Function &f, const std::string &name) {
-    int64_t i = f.findInput(name);
-    if (i < 0)
-      throw EngineError(where + ": function '" + f.name + "' has no input '" +
-                        name + "'");
-    return f.values[f.inputs[i].value].shape;
-  };
   for (const char *fn : {"prefill", "decode"}) {
     const Function &f = *art.findFunction(fn);
     for (const char *in : {"tokens", "start", "block_table"})
-      shapeOf(f, in);
+      inputShape(f, in, where);
     if (f.outputs.empty() || f.outputs[0].name != "logits")
       throw EngineError(where + ": function '" + f.name +
                         "' does not return logits first");
   }
-  std::vector<int64_t> kshape = shapeOf(dec, "kv.0.k");
-  std::vector<int64_t> table = shapeOf(dec, "block_table");
+  std::vector<int64_t> kshape = inputShape(dec, "kv.0.k", where);
+  std::vector<int64_t> table = inputShape(dec, "block_table", where);
   if (kshape.size() != 3 || kshape[0] != kDimPool || kshape[2] != D ||
       table.size() != 2 || table[1] < 1)
     throw EngineError(where + ": unexpected KV cache or block table shape");
@@ -259,8 +306,11 @@ void Engine::Impl::load(const std::string &runDir) {
                       std::to_string(BS) +
                       " positions is shorter than the context");
 
-  // Weights.
-  fs::path wpath = dir / "model.safetensors";
+  return dec;
+}
+
+/// model.safetensors: every parameter decode takes, F32 with its shape.
+void Engine::Impl::loadWeights(const fs::path &wpath, const Function &dec) {
   try {
     weights = io::readSafetensors(wpath);
   } catch (const std::exception &e) {
@@ -279,8 +329,11 @@ void Engine::Impl::load(const std::string &runDir) {
                         "' is not F32 with the artifact's shape");
     fixed[in.name] = {DType::F32, shape, t.data.data()};
   }
+}
 
-  // The KV pool.
+/// As many KV blocks as kvCacheBytes holds, per layer for keys and values.
+void Engine::Impl::allocateKvPool(const Function &dec,
+                                  const std::string &where) {
   int64_t perBlock = 2 * L * BS * D * int64_t(sizeof(float));
   N = opt.kvCacheBytes / perBlock;
   if (N < 1)
@@ -298,24 +351,10 @@ void Engine::Impl::load(const std::string &runDir) {
         throw EngineError("cannot allocate the KV pool (" +
                           std::to_string(opt.kvCacheBytes) + " bytes)");
       fixed[name] = {DType::F32, {N, BS, D}, pool.get()};
-      shapeOf(dec, name);
+      inputShape(dec, name, where);
     }
   for (int64_t b = N - 1; b >= 0; --b)
     freeBlocks.push_back(static_cast<int32_t>(b));
-  try {
-    exec = makeExecutor(art, backendOptions());
-    // Weights and the KV pool never leave the device (a no-op on the CPU):
-    // each step then moves only tokens, positions, block tables and logits.
-    std::vector<std::string> resident;
-    for (const auto &kv : fixed)
-      resident.push_back(kv.first);
-    exec->setResident(resident);
-    exec->setProfiling(opt.profile);
-  } catch (const std::exception &e) {
-    throw EngineError(where + ": " + e.what());
-  }
-  st.kvBlocksTotal = N;
-  st.kvBlockSize = BS;
 }
 
 //===----------------------------------------------------------------------===//
