@@ -80,7 +80,30 @@ public:
       : fn(fn), name(name), shaders(shaders) {}
 
   LogicalResult run(json::Object &out) {
-    json::Array inputs;
+    json::Array inputs, outputs;
+    if (failed(emitInputs(inputs)))
+      return failure();
+    Block &body = fn.getBody().front();
+    for (Operation &op : body.without_terminator())
+      if (failed(emitOp(&op)))
+        return failure();
+    if (failed(
+            emitOutputs(cast<func::ReturnOp>(body.getTerminator()), outputs)))
+      return failure();
+    out["name"] = name;
+    out["inputs"] = std::move(inputs);
+    out["outputs"] = std::move(outputs);
+    out["values"] = std::move(values);
+    out["kernels"] = std::move(kernels);
+    ArenaSizes arena = getArenaSizes(fn).value_or(ArenaSizes{});
+    out["arena"] = json::Object{{"static_bytes", arena.staticBytes},
+                                {"token_bytes", arena.tokenBytesPerToken}};
+    return success();
+  }
+
+private:
+  /// One value per argument, with its role and name.
+  LogicalResult emitInputs(json::Array &inputs) {
     for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
       json::Object storage{{"kind", "input"}, {"index", i}};
       int64_t id = addValue(fn.getArgument(i), std::move(storage));
@@ -101,12 +124,12 @@ public:
                                     {"role", roleName(*role)},
                                     {"value", id}});
     }
-    Block &body = fn.getBody().front();
-    for (Operation &op : body.without_terminator())
-      if (failed(emitOp(&op)))
-        return failure();
-    json::Array outputs;
-    auto ret = cast<func::ReturnOp>(body.getTerminator());
+    return success();
+  }
+
+  /// The returned values; an in-place result that was not computed in
+  /// place is written back into its argument.
+  LogicalResult emitOutputs(func::ReturnOp ret, json::Array &outputs) {
     for (unsigned r = 0; r < ret.getNumOperands(); ++r) {
       Value v = ret.getOperand(r);
       json::Object output{{"name", outputName(r)}};
@@ -123,18 +146,9 @@ public:
       output["value"] = id;
       outputs.push_back(std::move(output));
     }
-    out["name"] = name;
-    out["inputs"] = std::move(inputs);
-    out["outputs"] = std::move(outputs);
-    out["values"] = std::move(values);
-    out["kernels"] = std::move(kernels);
-    ArenaSizes arena = getArenaSizes(fn).value_or(ArenaSizes{});
-    out["arena"] = json::Object{{"static_bytes", arena.staticBytes},
-                                {"token_bytes", arena.tokenBytesPerToken}};
     return success();
   }
 
-private:
   std::string outputName(unsigned r) {
     if (fn.getResultAttr(r, attr::kOutput))
       return resultName(fn, r);
