@@ -2,7 +2,7 @@
 #include "frontend/GPTBuilder.h"
 #include "dialects/gpt/GPTAttributes.h"
 #include "dialects/gpt/GPTOps.h"
-#include "runtime/model/Parameters.h"
+#include "schema/Parameters.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"

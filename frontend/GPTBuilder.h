@@ -2,7 +2,7 @@
 #ifndef GPT_FRONTEND_GPTBUILDER_H
 #define GPT_FRONTEND_GPTBUILDER_H
 
-#include "runtime/model/ModelConfig.h"
+#include "schema/ModelConfig.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
@@ -29,7 +29,7 @@ struct FrontendOptions {
 ///              %block_table: tensor<?xNBxi32>, params..., kv caches...)
 ///              -> (tensor<?xVxf32>, updated kv caches...)
 /// Parameters are function arguments named by a `gpt.param` attribute (see
-/// runtime/model/Parameters.h), other inputs by `gpt.input`. Attention is
+/// schema/Parameters.h), other inputs by `gpt.input`. Attention is
 /// emitted decomposed (matmul, scale, causal mask, softmax, matmul) and every
 /// bias add is a separate gpt.add: fusion is left to the passes.
 /// The config must already be validated (parseModelConfig does this).

@@ -13,7 +13,7 @@ namespace mlir::gpt {
 #include "passes/Passes.h.inc"
 } // namespace mlir::gpt
 
-#include "runtime/model/KernelRegistry.h"
+#include "schema/KernelRegistry.h"
 
 using namespace mlir;
 using namespace mlir::gpt;
@@ -22,7 +22,7 @@ namespace {
 using ::gpt::KernelId;
 
 /// The kernel of `op` (docs/artifact.md) on both targets, if it has one.
-/// Kernels are the registry's (runtime/model/Kernels.def).
+/// Kernels are the registry's (schema/Kernels.def).
 std::optional<KernelId> kernelOf(Operation *op) {
   using K = std::optional<KernelId>;
   return TypeSwitch<Operation *, K>(op)

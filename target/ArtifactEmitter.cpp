@@ -3,8 +3,8 @@
 #include "dialects/gpt/GPTAttributes.h"
 #include "dialects/gpt/GPTOps.h"
 #include "passes/SymbolicShape.h"
-#include "runtime/model/ElementwiseProgram.h"
-#include "runtime/model/KernelRegistry.h"
+#include "schema/ElementwiseProgram.h"
+#include "schema/KernelRegistry.h"
 #include "target/VulkanShaders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -59,7 +59,7 @@ LogicalResult instruction(Operation *op, llvm::DenseMap<Value, int64_t> &reg,
     param = ln.getEpsilon().convertToDouble();
   } else
     return op->emitOpError() << "cannot be part of an elementwise program";
-  // The format is runtime/model/ElementwiseProgram.h.
+  // The format is schema/ElementwiseProgram.h.
   const ::gpt::EwOpInfo &info = ::gpt::ewOpInfo(*ew);
   json::Object inst;
   inst["op"] = info.name;

@@ -74,7 +74,7 @@ LogicalResult GPTDialect::verifyOperationAttribute(Operation *op,
     StringRef kernel = cast<StringAttr>(named.getValue()).getValue();
     if (!::gpt::kernelByName(std::string_view(kernel.data(), kernel.size())))
       return op->emitError()
-             << "unknown kernel '" << kernel << "' (runtime/model/Kernels.def)";
+             << "unknown kernel '" << kernel << "' (schema/Kernels.def)";
     return success();
   }
   if (name == attr::kPlan) {

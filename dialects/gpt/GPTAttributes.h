@@ -22,7 +22,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectImplementation.h"
 
-#include "runtime/model/KernelRegistry.h"
+#include "schema/KernelRegistry.h"
 
 #include <optional>
 #include <string>

@@ -5,7 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/artifact/Artifact.h"
-#include "runtime/model/KernelRegistry.h"
+#include "schema/KernelRegistry.h"
 
 #include <array>
 #include <cmath>

@@ -9,8 +9,8 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
-#include "runtime/model/ElementwiseProgram.h"
-#include "runtime/model/ModelConfig.h"
+#include "schema/ElementwiseProgram.h"
+#include "schema/ModelConfig.h"
 
 #include <nlohmann/json.hpp>
 

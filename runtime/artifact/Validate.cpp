@@ -7,7 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/artifact/Artifact.h"
-#include "runtime/model/KernelRegistry.h"
+#include "schema/KernelRegistry.h"
 
 #include <algorithm>
 #include <cmath>

@@ -21,7 +21,7 @@
 #include "runtime/io/ArtifactCache.h"
 #include "runtime/io/FileIO.h"
 #include "runtime/io/Safetensors.h"
-#include "runtime/model/ModelConfig.h"
+#include "schema/ModelConfig.h"
 
 #include <algorithm>
 #include <chrono>

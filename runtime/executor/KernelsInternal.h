@@ -10,7 +10,7 @@
 #include "runtime/artifact/Artifact.h"
 #include "runtime/cpu/ThreadPool.h"
 #include "runtime/executor/Executor.h"
-#include "runtime/model/KernelRegistry.h"
+#include "schema/KernelRegistry.h"
 
 #include <algorithm>
 #include <array>
@@ -102,7 +102,7 @@ struct KernelContext {
 /// data such as an out-of-range token id); the caller adds the kernel's
 /// location.
 using KernelFn = void (*)(KernelContext &ctx);
-/// The CPU function of the registry kernel `name` (runtime/model/Kernels.def),
+/// The CPU function of the registry kernel `name` (schema/Kernels.def),
 /// looked up once when an artifact is loaded; throws for a name without one.
 KernelFn resolveKernel(const std::string &name);
 

@@ -3,10 +3,10 @@
 
 #include "runtime/interop/Half.h"
 #include "runtime/io/FileIO.h"
-#include "runtime/model/Parameters.h"
 #include "runtime/tokenizer/ByteLevel.h"
 #include "runtime/tokenizer/VocabFiles.h"
 #include "runtime/train/Init.h"
+#include "schema/Parameters.h"
 
 #include <cmath>
 #include <cstdio>

@@ -26,8 +26,8 @@
 
 #include "runtime/interop/Gguf.h"
 #include "runtime/io/Safetensors.h"
-#include "runtime/model/ModelConfig.h"
 #include "runtime/tokenizer/Tokenizer.h"
+#include "schema/ModelConfig.h"
 
 #include <filesystem>
 #include <map>
@@ -48,7 +48,7 @@ public:
 
 struct ModelBundle {
   ModelConfig config;
-  /// Our parameter names and layouts (runtime/model/Parameters.h), F32.
+  /// Our parameter names and layouts (schema/Parameters.h), F32.
   std::map<std::string, io::Tensor> params;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer;
   /// Remarks for the user (padding, ignored buffers, ...).

@@ -10,7 +10,7 @@
 // else on PATH.
 #pragma once
 
-#include "runtime/model/ModelConfig.h"
+#include "schema/ModelConfig.h"
 
 #include <filesystem>
 #include <functional>

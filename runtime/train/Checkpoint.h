@@ -2,7 +2,7 @@
 //
 // A run directory:
 //
-//   config.json            the model config (runtime/model/ModelConfig)
+//   config.json            the model config (schema/ModelConfig)
 //   artifact.gptart        the compiled artifact the run uses
 //   tokenizer/             a copy of the data's tokenizer
 //   checkpoints/model-<step>.safetensors      weights of the committed step

@@ -2,7 +2,7 @@
 #include "runtime/train/Init.h"
 
 #include "runtime/io/FileIO.h"
-#include "runtime/model/Parameters.h"
+#include "schema/Parameters.h"
 
 #include <cmath>
 

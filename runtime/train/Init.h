@@ -9,8 +9,8 @@
 // tensor's values do not depend on the order or presence of the others.
 #pragma once
 
-#include "runtime/model/ModelConfig.h"
 #include "runtime/train/Runner.h" // io::Tensor as train::Tensor
+#include "schema/ModelConfig.h"
 
 #include <cstdint>
 #include <map>
@@ -18,7 +18,7 @@
 
 namespace gpt::train {
 
-/// All parameters of `config` (names as in runtime/model/Parameters.h).
+/// All parameters of `config` (names as in schema/Parameters.h).
 std::map<std::string, Tensor> initParameters(const ModelConfig &config,
                                              std::uint64_t seed);
 

@@ -5,10 +5,10 @@
 // and stop at the step target or time budget (or on a NaN/inf loss).
 #pragma once
 
-#include "runtime/model/ModelConfig.h"
 #include "runtime/train/Checkpoint.h"
 #include "runtime/train/Runner.h"
 #include "runtime/train/Trainer.h"
+#include "schema/ModelConfig.h"
 
 #include <atomic>
 #include <cstdint>

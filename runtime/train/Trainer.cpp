@@ -1,8 +1,8 @@
 //===- Trainer.cpp --------------------------------------------------------===//
 #include "runtime/train/Trainer.h"
 
-#include "runtime/model/Parameters.h"
 #include "runtime/train/Init.h"
+#include "schema/Parameters.h"
 
 #include <cmath>
 #include <cstring>

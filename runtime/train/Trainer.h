@@ -15,8 +15,8 @@
 
 #include "runtime/data/Loader.h"
 #include "runtime/io/Safetensors.h"
-#include "runtime/model/ModelConfig.h"
 #include "runtime/train/Runner.h"
+#include "schema/ModelConfig.h"
 
 #include <cstdint>
 #include <map>

@@ -13,7 +13,7 @@
 
 #include "runtime/artifact/Artifact.h"
 #include "runtime/executor/Executor.h"
-#include "runtime/model/KernelRegistry.h"
+#include "schema/KernelRegistry.h"
 
 #include <algorithm>
 #include <array>
@@ -116,7 +116,7 @@ struct KernelContext {
 /// Records one artifact kernel. Throws std::exception (ExecutorError for
 /// bad data, e.g. a token id out of range); the executor adds the location.
 using RecordFn = void (*)(KernelContext &);
-/// The record function of each registry kernel (runtime/model/Kernels.def);
+/// The record function of each registry kernel (schema/Kernels.def);
 /// nullptr where the Vulkan backend has none.
 struct KernelTable {
   std::array<RecordFn, static_cast<size_t>(KernelId::Count)> fns{};

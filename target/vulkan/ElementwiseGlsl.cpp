@@ -1,6 +1,6 @@
 //===- ElementwiseGlsl.cpp - GLSL generator for `elementwise` programs ----===//
 #include "target/vulkan/ElementwiseGlsl.h"
-#include "runtime/model/KernelRegistry.h"
+#include "schema/KernelRegistry.h"
 #include "target/vulkan/ShaderCompiler.h"
 
 #include <cstdio>

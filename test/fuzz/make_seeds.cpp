@@ -6,8 +6,8 @@
 #include "runtime/interop/Gguf.h"
 #include "runtime/interop/Gpt2Interop.h"
 #include "runtime/io/Safetensors.h"
-#include "runtime/model/Parameters.h"
 #include "runtime/tokenizer/ByteLevel.h"
+#include "schema/Parameters.h"
 
 #include <filesystem>
 #include <fstream>

@@ -54,8 +54,8 @@ for t in "${TARGETS[@]}"; do
       "$ROOT"/runtime/interop/Gpt2Interop.cpp
       "$ROOT"/runtime/io/Safetensors.cpp
       "$ROOT"/runtime/train/Init.cpp
-      "$ROOT"/runtime/model/ModelConfig.cpp
-      "$ROOT"/runtime/model/Parameters.cpp) ;;
+      "$ROOT"/schema/ModelConfig.cpp
+      "$ROOT"/schema/Parameters.cpp) ;;
   http)
     cmake -DWEB_DIR="$ROOT/web" -DOUT="$BUILD/WebAssets.cpp" \
       -P "$ROOT/web/embed.cmake"

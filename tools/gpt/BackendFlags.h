@@ -5,7 +5,7 @@
 #pragma once
 
 #include "runtime/backend/Backend.h"
-#include "runtime/model/ModelConfig.h"
+#include "schema/ModelConfig.h"
 
 #include <CLI/CLI.hpp>
 

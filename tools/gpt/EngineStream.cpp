@@ -2,8 +2,8 @@
 #include "EngineStream.h"
 
 #ifdef GPT_HAVE_ENGINE
-#include "runtime/model/ModelConfig.h"
 #include "runtime/serve/TextStream.h"
+#include "schema/ModelConfig.h"
 
 #include <filesystem>
 

@@ -5,10 +5,10 @@
 #pragma once
 
 #include "runtime/backend/Backend.h"
-#include "runtime/model/ModelConfig.h"
 #include "runtime/tokenizer/Tokenizer.h"
 #include "runtime/train/ExecutorRunner.h"
 #include "runtime/train/Trainer.h"
+#include "schema/ModelConfig.h"
 
 #include <filesystem>
 #include <memory>

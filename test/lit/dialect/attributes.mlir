@@ -34,7 +34,7 @@ func.func @slots(%a: tensor<4x4xf32>, %b: tensor<?x?x4xf32>) {
 // -----
 
 func.func @unknown_kernel(%a: tensor<4xf32>) {
-  // expected-error @+1 {{unknown kernel 'matmul_fast' (runtime/model/Kernels.def)}}
+  // expected-error @+1 {{unknown kernel 'matmul_fast' (schema/Kernels.def)}}
   %0 = gpt.gelu %a {gpt.kernel = "matmul_fast"} : tensor<4xf32>
   return
 }

@@ -5,7 +5,7 @@
 #include "dialects/gpt/GPTOps.h"
 #include "frontend/GPTBuilder.h"
 #include "passes/Passes.h"
-#include "runtime/model/Parameters.h"
+#include "schema/Parameters.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"

@@ -10,8 +10,8 @@
 #include "runtime/executor/CpuExecutor.h"
 #include "runtime/io/ArtifactCache.h"
 #include "runtime/io/Safetensors.h"
-#include "runtime/model/ModelConfig.h"
 #include "runtime/train/Init.h"
+#include "schema/ModelConfig.h"
 
 #include <gtest/gtest.h>
 

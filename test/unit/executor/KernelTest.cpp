@@ -840,7 +840,7 @@ TEST(Kernel, CopyIntoInput) {
     EXPECT_EQ(c.bufs["state"].f[i], -c.bufs["x"].f[i]);
 }
 
-// Adding a kernel to runtime/model/Kernels.def means adding its CPU
+// Adding a kernel to schema/Kernels.def means adding its CPU
 // function: the table covers the registry, and `alias` (a view) alone has
 // none.
 TEST(CpuKernelTable, EveryRegistryKernelButAliasHasACpuFunction) {

@@ -5,7 +5,7 @@
 // its own eval_loss, and a few optimizer steps overfit one batch.
 #include "runtime/artifact/Artifact.h"
 #include "runtime/executor/CpuExecutor.h"
-#include "runtime/model/Parameters.h"
+#include "schema/Parameters.h"
 
 #include <gtest/gtest.h>
 

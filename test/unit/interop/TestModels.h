@@ -8,12 +8,12 @@
 #include "runtime/interop/Gpt2Interop.h"
 #include "runtime/io/ArtifactCache.h"
 #include "runtime/io/Safetensors.h"
-#include "runtime/model/ModelConfig.h"
-#include "runtime/model/Parameters.h"
 #include "runtime/tokenizer/ByteLevel.h"
 #include "runtime/train/Checkpoint.h"
 #include "runtime/train/ExecutorRunner.h"
 #include "runtime/train/Trainer.h"
+#include "schema/ModelConfig.h"
+#include "schema/Parameters.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 //===- InitTest.cpp -------------------------------------------------------===//
 #include "runtime/train/Init.h"
-#include "runtime/model/Parameters.h"
+#include "schema/Parameters.h"
 
 #include <gtest/gtest.h>
 

@@ -8,8 +8,8 @@
 // bookkeeping: accumulation, checkpoints, resume, NaN handling.
 #pragma once
 
-#include "runtime/model/Parameters.h"
 #include "runtime/train/Runner.h"
+#include "schema/Parameters.h"
 
 #include <cmath>
 #include <stdexcept>

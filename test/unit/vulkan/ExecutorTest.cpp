@@ -262,7 +262,7 @@ TEST(VulkanExecutor, TensorLargerThanMaxStorageBufferRange) {
 
 namespace gpt::test {
 namespace {
-// Adding a kernel to runtime/model/Kernels.def means adding its record
+// Adding a kernel to schema/Kernels.def means adding its record
 // function: the table covers the registry, and `alias` (a view) alone has
 // none.
 TEST(VulkanKernelTable, EveryRegistryKernelButAliasHasARecordFunction) {

@@ -9,9 +9,9 @@
 #include "runtime/engine/Engine.h"
 #include "runtime/io/ArtifactCache.h"
 #include "runtime/io/Safetensors.h"
-#include "runtime/model/ModelConfig.h"
 #include "runtime/train/Init.h"
 #include "runtime/vulkan/VulkanExecutor.h"
+#include "schema/ModelConfig.h"
 
 #include <gtest/gtest.h>
 

@@ -16,13 +16,13 @@ namespace gpt {
 
 enum class KernelId : std::uint8_t {
 #define GPT_KERNEL(id, name) id,
-#include "runtime/model/Kernels.def"
+#include "schema/Kernels.def"
   Count
 };
 
 inline constexpr const char *kKernelNames[] = {
 #define GPT_KERNEL(id, name) name,
-#include "runtime/model/Kernels.def"
+#include "schema/Kernels.def"
 };
 
 constexpr const char *kernelName(KernelId id) {

@@ -1,5 +1,5 @@
 //===- Parameters.cpp -----------------------------------------------------===//
-#include "runtime/model/Parameters.h"
+#include "schema/Parameters.h"
 
 namespace gpt {
 

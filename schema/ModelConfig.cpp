@@ -1,5 +1,5 @@
 //===- ModelConfig.cpp ----------------------------------------------------===//
-#include "runtime/model/ModelConfig.h"
+#include "schema/ModelConfig.h"
 
 #include <nlohmann/json.hpp>
 

@@ -21,7 +21,7 @@ namespace gpt {
 
 enum class EwOp : std::uint8_t {
 #define GPT_EW_OP(id, name, arity, param) id,
-#include "runtime/model/ElementwiseOps.def"
+#include "schema/ElementwiseOps.def"
 };
 
 struct EwOpInfo {
@@ -32,7 +32,7 @@ struct EwOpInfo {
 
 inline constexpr EwOpInfo kEwOps[] = {
 #define GPT_EW_OP(id, name, arity, param) {name, arity, param},
-#include "runtime/model/ElementwiseOps.def"
+#include "schema/ElementwiseOps.def"
 };
 
 constexpr const EwOpInfo &ewOpInfo(EwOp op) {

@@ -6,7 +6,7 @@
 #ifndef GPT_RUNTIME_MODEL_PARAMETERS_H
 #define GPT_RUNTIME_MODEL_PARAMETERS_H
 
-#include "runtime/model/ModelConfig.h"
+#include "schema/ModelConfig.h"
 
 #include <string>
 #include <vector>

@@ -2,8 +2,8 @@
 //
 // Config parsing: the accepted keys, defaults, and one error per rule, each
 // naming the field at fault.
-#include "runtime/model/ModelConfig.h"
-#include "runtime/model/Parameters.h"
+#include "schema/ModelConfig.h"
+#include "schema/Parameters.h"
 
 #include <gtest/gtest.h>
 
