@@ -1,5 +1,6 @@
 //===- ShaderCompiler.cpp - libshaderc wrapper ----------------------------===//
 #include "target/vulkan/ShaderCompiler.h"
+#include "schema/KernelRegistry.h"
 #include "target/vulkan/ElementwiseGlsl.h"
 
 #include <shaderc/shaderc.h>
@@ -45,8 +46,9 @@ bool compileComputeGlsl(const std::string &source, const std::string &name,
 bool compileElementwiseProgram(const std::string &programJson, size_t numInputs,
                                std::string &spirvBase64, std::string &error) {
   try {
-    EwProgram program = detail::decodeProgram(
-        nlohmann::json::parse(programJson), "program", "elementwise");
+    EwProgram program =
+        detail::decodeProgram(nlohmann::json::parse(programJson), "program",
+                              kernelName(KernelId::Elementwise));
     // The generator indexes registers blindly: check what it relies on.
     size_t regs = numInputs;
     for (size_t k = 0; k < program.instructions.size(); ++k, ++regs) {

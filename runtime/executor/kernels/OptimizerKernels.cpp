@@ -48,12 +48,13 @@ float lrAt(int64_t step, const float *hp) {
 }
 
 void lrSchedule(KernelContext &c) {
-  c.out[0]->f()[0] = lrAt(stepOf(*c.in[0], "lr_schedule"), c.in[1]->f());
+  c.out[0]->f()[0] =
+      lrAt(stepOf(*c.in[0], kernelName(KernelId::LrSchedule)), c.in[1]->f());
 }
 
 void adamw(KernelContext &c) {
   const float *hp = c.in[7]->f();
-  int64_t step = stepOf(*c.in[6], "adamw");
+  int64_t step = stepOf(*c.in[6], kernelName(KernelId::Adamw));
   cpu::AdamWParams params;
   params.lr = c.in[4]->f()[0];
   params.beta1 = hp[4];

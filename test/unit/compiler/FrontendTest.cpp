@@ -2,6 +2,7 @@
 //
 // The frontend's module: functions, argument names, dynamic shapes, the
 // decomposed attention it emits, and what the default pipeline makes of it.
+#include "dialects/gpt/GPTAttributes.h"
 #include "dialects/gpt/GPTOps.h"
 #include "frontend/GPTBuilder.h"
 #include "passes/Passes.h"
@@ -50,16 +51,19 @@ TEST_F(FrontendTest, BuildsVerifiedForwardAndLoss) {
   ASSERT_EQ(forward.getNumArguments(), 1 + specs.size());
   ASSERT_EQ(loss.getNumArguments(), 3 + specs.size());
   for (size_t i = 0; i < specs.size(); ++i) {
-    auto name = forward.getArgAttrOfType<StringAttr>(1 + i, "gpt.param");
+    auto name =
+        forward.getArgAttrOfType<StringAttr>(1 + i, mlir::gpt::attr::kParam);
     ASSERT_TRUE(name);
     EXPECT_EQ(name.getValue(), specs[i].name);
     auto type = cast<RankedTensorType>(forward.getArgument(1 + i).getType());
     EXPECT_EQ(type.getShape(), ArrayRef<int64_t>(specs[i].shape));
-    EXPECT_EQ(loss.getArgAttrOfType<StringAttr>(3 + i, "gpt.param").getValue(),
+    EXPECT_EQ(loss.getArgAttrOfType<StringAttr>(3 + i, mlir::gpt::attr::kParam)
+                  .getValue(),
               specs[i].name);
   }
-  EXPECT_EQ(loss.getArgAttrOfType<StringAttr>(2, "gpt.input").getValue(),
-            "weights");
+  EXPECT_EQ(
+      loss.getArgAttrOfType<StringAttr>(2, mlir::gpt::attr::kInput).getValue(),
+      "weights");
 
   // Batch and sequence are symbolic; the vocabulary is not.
   auto tokens = cast<RankedTensorType>(forward.getArgument(0).getType());
@@ -112,17 +116,17 @@ TEST_F(FrontendTest, UnweightedLossAndUntiedHead) {
   auto loss = module->lookupSymbol<func::FuncOp>("loss");
   auto specs = ::gpt::parameterSpecs(c);
   EXPECT_EQ(loss.getNumArguments(), 2 + specs.size());
-  EXPECT_EQ(
-      loss.getArgAttrOfType<StringAttr>(loss.getNumArguments() - 1, "gpt.param")
-          .getValue(),
-      "lm_head.weight");
+  EXPECT_EQ(loss.getArgAttrOfType<StringAttr>(loss.getNumArguments() - 1,
+                                              mlir::gpt::attr::kParam)
+                .getValue(),
+            "lm_head.weight");
   loss.walk(
       [](mlir::gpt::CrossEntropyOp op) { EXPECT_FALSE(op.getWeights()); });
 }
 
 TEST_F(FrontendTest, RecordsTheConfigInTheModule) {
   auto module = ::gpt::buildGPTModule(context, tinyConfig());
-  auto json = (*module)->getAttrOfType<StringAttr>("gpt.config");
+  auto json = (*module)->getAttrOfType<StringAttr>(mlir::gpt::attr::kConfig);
   ASSERT_TRUE(json);
   ::gpt::ModelConfig back;
   std::string error;

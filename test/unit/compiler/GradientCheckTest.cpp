@@ -20,6 +20,7 @@
 // by orders of magnitude (see the negative tests at the end).
 #include "ReferenceInterpreter.h"
 
+#include "dialects/gpt/GPTAttributes.h"
 #include "dialects/gpt/GPTOps.h"
 #include "frontend/GPTBuilder.h"
 #include "passes/Passes.h"
@@ -663,7 +664,8 @@ std::vector<RefTensor> modelInputs(func::FuncOp fn,
   std::normal_distribution<double> normal(0.0, 1.0);
   for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
     auto type = cast<RankedTensorType>(fn.getArgument(i).getType());
-    if (auto param = fn.getArgAttrOfType<StringAttr>(i, "gpt.param")) {
+    if (auto param =
+            fn.getArgAttrOfType<StringAttr>(i, mlir::gpt::attr::kParam)) {
       RefTensor t(Shape(type.getShape()));
       bool gain = param.getValue().contains("ln") &&
                   param.getValue().ends_with(".weight");
@@ -674,7 +676,8 @@ std::vector<RefTensor> modelInputs(func::FuncOp fn,
       inputs.push_back(std::move(t));
       continue;
     }
-    StringRef role = fn.getArgAttrOfType<StringAttr>(i, "gpt.input").getValue();
+    StringRef role =
+        fn.getArgAttrOfType<StringAttr>(i, mlir::gpt::attr::kInput).getValue();
     Operand o = role == "weights" ? Weights({}, {B, T})
                                   : Ids({}, {B, T}, config.vocab_size);
     inputs.push_back(randomTensor(o, rng));
