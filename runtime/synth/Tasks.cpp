@@ -256,28 +256,11 @@ Instance sampleFollowUp(Rng &rng, Lang lang) {
 
 // --- counting, ordering, spelling -----------------------------------------
 
-/// A random string of `lo` to `hi` lowercase letters. Most are not words:
-/// a letter task on one cannot be answered from memory, only by reading its
-/// letters, so half of the letter and list tasks use them (with the real
-/// words alone, ~130 trainable spellings, a small model memorizes them
-/// instead of learning to copy letters and fails on every held-out word).
-std::string pseudoWord(Rng &rng, int lo, int hi) {
-  std::string w(static_cast<std::size_t>(rng.range(lo, hi)), 'a');
-  for (char &c : w)
-    c = static_cast<char>('a' + rng.range(0, 25));
-  return w;
-}
-
-/// A list item: a word of the list or a pseudo-word of 3 to 6 letters.
-std::string listWord(Rng &rng) {
-  return rng.chance(0.5) ? rng.pick(words()) : pseudoWord(rng, 3, 6);
-}
-
-/// `n` distinct list items.
+/// `n` distinct words.
 Strings distinctWords(Rng &rng, std::size_t n) {
   Strings out;
   while (out.size() < n) {
-    std::string w = listWord(rng);
+    const std::string &w = rng.pick(words());
     if (std::find(out.begin(), out.end(), w) == out.end())
       out.push_back(w);
   }
@@ -297,9 +280,8 @@ Instance sampleCountWords(Rng &rng, Lang lang) {
             str(static_cast<int>(ws.size())));
 }
 
-/// A word of 3 to 5 letters (the letter tasks): from the list or, half of
-/// the time, a pseudo-word.
-std::string shortWord(Rng &rng) {
+/// A word of 3 to 5 letters (the letter tasks).
+const std::string &shortWord(Rng &rng) {
   static const Strings shortWords = [] {
     Strings s;
     for (const std::string &w : words())
@@ -307,7 +289,7 @@ std::string shortWord(Rng &rng) {
         s.push_back(w);
     return s;
   }();
-  return rng.chance(0.5) ? rng.pick(shortWords) : pseudoWord(rng, 3, 5);
+  return rng.pick(shortWords);
 }
 
 Instance sampleCountLetters(Rng &rng, Lang lang) {
@@ -316,7 +298,7 @@ Instance sampleCountLetters(Rng &rng, Lang lang) {
       "Count the letters in {}.", "How long is the word {}, in letters?"};
   static const Strings zh = {"单词{}有几个字母？", "{}这个单词有多少个字母？",
                              "数一数{}的字母个数。"};
-  const std::string w = shortWord(rng);
+  const std::string &w = shortWord(rng);
   return qa(lettersKey(w), fill(rng.pick(by(lang, en, zh)), {w}),
             str(static_cast<int>(w.size())));
 }
@@ -327,7 +309,7 @@ Instance sampleSpell(Rng &rng, Lang lang) {
                              "Write {} one letter at a time."};
   static const Strings zh = {"请拼写单词{}。", "{}怎么拼写？",
                              "把{}一个字母一个字母地拼出来。"};
-  const std::string w = shortWord(rng);
+  const std::string &w = shortWord(rng);
   return qa(lettersKey(w), fill(rng.pick(by(lang, en, zh)), {w}), spaced(w));
 }
 
@@ -341,7 +323,7 @@ Instance sampleReverse(Rng &rng, Lang lang) {
   static const Strings fromWordZh = {"把{}倒过来拼写。", "{}倒着拼是什么？"};
   static const Strings fromLettersZh = {"把这些字母倒序排列：{}",
                                         "请反转这些字母的顺序：{}"};
-  const std::string w = shortWord(rng);
+  const std::string &w = shortWord(rng);
   std::string rev(w.rbegin(), w.rend());
   bool letters = rng.chance(0.5);
   const Strings &t = letters ? by(lang, fromLettersEn, fromLettersZh)
@@ -395,7 +377,7 @@ Instance sampleSortWords(Rng &rng, Lang lang) {
   std::size_t n = 3;
   Strings ws;
   while (ws.size() < n) {
-    std::string w = listWord(rng);
+    const std::string &w = rng.pick(words());
     if (std::none_of(ws.begin(), ws.end(),
                      [&](const std::string &x) { return x[0] == w[0]; }))
       ws.push_back(w);
