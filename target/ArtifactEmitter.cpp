@@ -306,17 +306,12 @@ private:
     else if (auto o = dyn_cast<AttentionOp>(op)) {
       attentionAttrs(attrs, o.getNumHeads(), o.getScale(), o.getCausal());
       outs.push_back(-1); // no lse needed for inference
-    } else if (auto o = dyn_cast<AttentionWithLseOp>(op))
-      attentionAttrs(attrs, o.getNumHeads(), o.getScale(), o.getCausal());
-    else if (auto o = dyn_cast<AttentionQkvOp>(op)) {
-      // lse is planned even where nothing reads it (inference): a few
-      // floats per token in the arena instead of kernel scratch.
-      attentionAttrs(attrs, o.getNumHeads(), o.getScale(), o.getCausal());
-    } else if (auto o = dyn_cast<AttentionQkvGradOp>(op))
-      attentionAttrs(attrs, o.getNumHeads(), o.getScale(), o.getCausal());
-    else if (auto o = dyn_cast<AttentionGradOp>(op))
-      attentionAttrs(attrs, o.getNumHeads(), o.getScale(), o.getCausal());
-    else if (auto o = dyn_cast<CrossEntropyOp>(op)) {
+    } else if (attentionAttrsOf<AttentionWithLseOp, AttentionGradOp,
+                                AttentionQkvOp, AttentionQkvGradOp>(op,
+                                                                    attrs)) {
+      // (attention_qkv's lse is planned even where nothing reads it: a few
+      // floats per token in the arena instead of kernel scratch.)
+    } else if (auto o = dyn_cast<CrossEntropyOp>(op)) {
       if (!o.getWeights())
         ins.push_back(-1);
     } else if (auto o = dyn_cast<CrossEntropyGradOp>(op)) {
@@ -353,6 +348,20 @@ private:
     attrs["num_heads"] = static_cast<int64_t>(heads);
     attrs["scale"] = scale.convertToDouble();
     attrs["causal"] = causal;
+  }
+
+  /// attentionAttrs of `op` when it is one of `Ops` (all attention ops
+  /// share num_heads, scale and causal); false otherwise.
+  template <typename... Ops>
+  static bool attentionAttrsOf(Operation *op, json::Object &attrs) {
+    auto one = [&](auto typed) {
+      if (!typed)
+        return false;
+      attentionAttrs(attrs, typed.getNumHeads(), typed.getScale(),
+                     typed.getCausal());
+      return true;
+    };
+    return (one(dyn_cast<Ops>(op)) || ...);
   }
 
   LogicalResult elementwiseProgram(Operation *op, json::Object &attrs) {

@@ -974,9 +974,8 @@ namespace {
 /// registry id. CHECK / REQUIRE return the first violation.
 class ShapeRules {
 public:
-  ShapeRules(const Function &f, const Kernel &k,
-             const std::vector<std::vector<int64_t>> &shapes)
-      : f(f), k(k), shapes(shapes), name(k.kernel) {}
+  ShapeRules(const Kernel &k, const std::vector<std::vector<int64_t>> &shapes)
+      : k(k), shapes(shapes), name(k.kernel) {}
 
   std::string check() {
     std::optional<KernelId> id = kernelByName(name);
@@ -1418,7 +1417,6 @@ private:
 #undef REQUIRE
 
   static inline const Shape kNone;
-  const Function &f;
   const Kernel &k;
   const std::vector<std::vector<int64_t>> &shapes;
   const std::string &name;
@@ -1426,9 +1424,9 @@ private:
 };
 } // namespace
 
-std::string checkKernelShapes(const Function &f, const Kernel &k,
+std::string checkKernelShapes(const Function &, const Kernel &k,
                               const std::vector<std::vector<int64_t>> &shapes) {
-  return ShapeRules(f, k, shapes).check();
+  return ShapeRules(k, shapes).check();
 }
 
 void validateArtifact(const Artifact &artifact, const std::string &source) {
