@@ -66,6 +66,7 @@ std::optional<KernelId> kernelOf(Operation *op) {
       .Case([](GlobalNormOp) { return K(KernelId::GlobalNorm); })
       .Case([](LrScheduleOp) { return K(KernelId::LrSchedule); })
       .Case([](AdamWOp) { return K(KernelId::Adamw); })
+      .Case([](AllReduceOp) { return K(KernelId::AllReduce); })
       .Case([](ReshapeOp) { return K(KernelId::Alias); })
       .Case([](KVCacheWriteOp) { return K(KernelId::KvCacheWrite); })
       .Case([](PagedAttentionOp) { return K(KernelId::PagedAttention); })

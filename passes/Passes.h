@@ -34,6 +34,8 @@ struct PipelineOptions {
   bool training = true; // add @loss_grad -> @train_grad, @apply_optimizer
   bool lower = true;    // kernel selection and memory planning
   CompileTarget target = CompileTarget::Cpu;
+  /// --gpt-data-parallel on @train_grad with this bucket size; 0: off.
+  int64_t dataParallelBucketBytes = 0;
 };
 
 /// `gpt-training-pipeline` options on the gpt-opt command line.
@@ -52,10 +54,16 @@ struct TrainingPipelineOptions
       llvm::cl::values(clEnumValN(CompileTarget::Cpu, "cpu", "CPU kernels"),
                        clEnumValN(CompileTarget::Vulkan, "vulkan",
                                   "Vulkan compute shaders"))};
+  Option<int64_t> dataParallelBucketBytes{
+      *this, "data-parallel-bucket-bytes",
+      llvm::cl::desc("Average @train_grad's gradients over the ranks in "
+                     "buckets of this many bytes (0: single process)"),
+      llvm::cl::init(0)};
 };
 
 /// canonicalize, fuse attention, fuse softmax, [autodiff, optimizer], fuse
-/// elementwise, canonicalize, cse, [lower to kernels, plan memory].
+/// elementwise, canonicalize, cse, [pack attention, data parallel, lower to
+/// kernels, plan memory].
 void buildPipeline(OpPassManager &pm, const PipelineOptions &options);
 
 /// The default compilation pipeline used by gptc and registered in gpt-opt as

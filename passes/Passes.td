@@ -100,6 +100,33 @@ def GPTPackAttention : Pass<"gpt-pack-attention", "mlir::func::FuncOp"> {
   let dependentDialects = ["mlir::gpt::GPTDialect"];
 }
 
+def GPTDataParallel : Pass<"gpt-data-parallel", "mlir::func::FuncOp"> {
+  let summary = "Average the gradients over the ranks of a data-parallel job";
+  let description = [{
+    In `@train_grad`, the accumulated gradients it returns (the results
+    written in place into `grad.<p>` arguments) pass through
+    `gpt.all_reduce mean over "<group>"` before the return. Gradients are
+    grouped into buckets of at least `bucket-bytes` in the order the
+    backward produces them, and each bucket's reduction sits right after
+    its last gradient, so the runtime can reduce it while the rest of the
+    backward runs. `@apply_optimizer` reads the accumulators, so the
+    global-norm clip sees the reduced gradients. Other functions are left
+    alone; a `@train_grad` that already reduces is an error.
+
+    With gradient accumulation the runtime may skip the reduction on every
+    micro-batch but the last: it acts on the accumulator, and the mean of
+    the ranks' sums is the sum of the per-micro-batch means.
+  }];
+  let options = [
+    Option<"bucketBytes", "bucket-bytes", "int64_t",
+           /*default=*/"25 * 1024 * 1024",
+           "Smallest bucket (bytes of f32 gradients per collective call)">,
+    Option<"group", "group", "std::string", /*default=*/"\"data\"",
+           "Process group the gradients are averaged over">,
+  ];
+  let dependentDialects = ["mlir::gpt::GPTDialect"];
+}
+
 def GPTLowerToKernels : Pass<"gpt-lower-to-kernels", "mlir::func::FuncOp"> {
   let summary = "Select the runtime kernel of every op for a target";
   let description = [{

@@ -27,6 +27,11 @@ void gpt::buildPipeline(OpPassManager &pm, const PipelineOptions &options) {
     // After autodiff (which differentiates the unpacked form) and CSE (so
     // q, k, v of forward and backward are the same split).
     pm.addNestedPass<func::FuncOp>(createGPTPackAttention());
+    if (options.training && options.dataParallelBucketBytes > 0) {
+      GPTDataParallelOptions dp;
+      dp.bucketBytes = options.dataParallelBucketBytes;
+      pm.addNestedPass<func::FuncOp>(createGPTDataParallel(dp));
+    }
     GPTLowerToKernelsOptions lower;
     lower.target = options.target;
     pm.addNestedPass<func::FuncOp>(createGPTLowerToKernels(lower));
@@ -56,6 +61,7 @@ void gpt::registerDefaultPipeline() {
         options.training = cl.training;
         options.lower = cl.lower;
         options.target = cl.target;
+        options.dataParallelBucketBytes = cl.dataParallelBucketBytes;
         buildPipeline(pm, options);
       });
 }

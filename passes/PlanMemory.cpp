@@ -93,6 +93,17 @@ struct Slot {
   Value root;         // the value owning the memory (for aliases)
 };
 
+/// The operand whose memory result `r` of `op` is (a view: no memory of
+/// its own): a reshape views operand 0, an all_reduce reduces each operand
+/// in place.
+std::optional<unsigned> viewedOperand(Operation *op, unsigned r) {
+  if (isa<ReshapeOp>(op))
+    return 0u;
+  if (isa<AllReduceOp>(op))
+    return r;
+  return std::nullopt;
+}
+
 bool isElementwiseKernel(Operation *op) {
   return getKernel(op) == ::gpt::KernelId::Elementwise;
 }
@@ -146,6 +157,9 @@ private:
       if (!alias)
         continue;
       Value v = ret.getOperand(r);
+      // An all_reduce reduces in place: the value to place is its operand.
+      while (auto reduce = v.getDefiningOp<AllReduceOp>())
+        v = reduce.getOperand(cast<OpResult>(v).getResultNumber());
       Operation *def = v.getDefiningOp();
       BlockArgument arg = fn.getArgument(*alias);
       // Later readers of v read the argument's buffer, which now holds v;
@@ -169,8 +183,10 @@ private:
     for (Operation *user : v.getUsers()) {
       if (order[body.findAncestorOpInBlock(*user)] > pos)
         return true;
-      if (isa<ReshapeOp>(user) && readAfter(user->getResult(0), pos))
-        return true;
+      if (isa<ReshapeOp, AllReduceOp>(user))
+        for (Value view : user->getResults())
+          if (readAfter(view, pos))
+            return true;
     }
     return false;
   }
@@ -181,8 +197,9 @@ private:
     for (Operation &op : body.without_terminator())
       for (Value result : op.getResults()) {
         Value root = result;
-        if (isa<ReshapeOp>(op))
-          root = rootOf(op.getOperand(0)); // null when viewing an argument
+        if (std::optional<unsigned> viewed = viewedOperand(
+                &op, cast<OpResult>(result).getResultNumber()))
+          root = rootOf(op.getOperand(*viewed)); // null: views an argument
         roots[result] = root;
         if (!root)
           continue;
@@ -224,10 +241,11 @@ private:
       slots[result] = slot;
       return success();
     }
-    if (isa<ReshapeOp>(op)) {
-      Value root = rootOf(op->getOperand(0));
+    if (std::optional<unsigned> viewed =
+            viewedOperand(op, cast<OpResult>(result).getResultNumber())) {
       slot.kind = Kind::Alias;
-      slot.root = root;
+      slot.offset = *viewed;
+      slot.root = rootOf(op->getOperand(*viewed));
       slots[result] = slot;
       return success();
     }
@@ -276,11 +294,10 @@ private:
   }
 
   /// The #gpt.slot of a result: arena offsets for owned memory; aliases
-  /// view operand 0 (a reshape); in-place results name their argument.
+  /// name the operand they view; in-place results name their argument.
   SlotAttr describe(Value result) {
     const Slot &slot = slots[result];
-    bool hasOffset = slot.kind == Kind::Static || slot.kind == Kind::Token ||
-                     slot.kind == Kind::Input;
+    bool hasOffset = slot.kind != Kind::None;
     return SlotAttr::get(fn.getContext(), slot.kind,
                          hasOffset ? slot.offset : 0);
   }

@@ -183,12 +183,16 @@ private:
     return id;
   }
 
+  /// Whether v is argument `arg`'s memory: planned into it, or a view (an
+  /// in-place all_reduce) of a value that is.
   bool isInPlace(Value v, int64_t arg) {
     Operation *def = v.getDefiningOp();
     SmallVector<SlotAttr> plan = def ? getPlan(def) : SmallVector<SlotAttr>();
     if (plan.empty())
       return false;
     SlotAttr slot = plan[cast<OpResult>(v).getResultNumber()];
+    if (slot.getKind() == SlotKind::Alias && !isa<ReshapeOp>(def))
+      return isInPlace(def->getOperand(slot.getOffset()), arg);
     return slot.getKind() == SlotKind::Input && slot.getOffset() == arg;
   }
 
@@ -327,6 +331,9 @@ private:
       attrs["value"] = dense.getSplatValue<APFloat>().convertToDouble();
     } else if (auto o = dyn_cast<AdamWOp>(op)) {
       attrs["decay"] = flag(o.getDecay());
+    } else if (auto o = dyn_cast<AllReduceOp>(op)) {
+      attrs["reduction"] = stringifyReduction(o.getReduction()).str();
+      attrs["group"] = o.getGroup().str();
     } else if (auto o = dyn_cast<PositionEmbeddingOp>(op)) {
       if (!o.getStart())
         ins.push_back(-1);

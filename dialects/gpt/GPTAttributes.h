@@ -27,7 +27,7 @@
 #include <optional>
 #include <string>
 
-#include "dialects/gpt/GPTEnums.h.inc"
+#include "dialects/gpt/GPTEnums.h"
 #define GET_ATTRDEF_CLASSES
 #include "dialects/gpt/GPTAttributes.h.inc"
 

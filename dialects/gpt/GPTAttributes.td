@@ -23,6 +23,14 @@ def GPT_SlotKind : I32EnumAttr<"SlotKind", "where a planned value lives", [
   let genSpecializedAttr = 0;
 }
 
+def GPT_Reduction : I32EnumAttr<"Reduction",
+    "how gpt.all_reduce combines the ranks' values", [
+  I32EnumAttrCase<"Sum", 0, "sum">,  // the sum over the ranks
+  I32EnumAttrCase<"Mean", 1, "mean"> // the sum divided by the world size
+]> {
+  let cppNamespace = "::mlir::gpt";
+}
+
 def GPT_SlotAttr : AttrDef<GPT_Dialect, "Slot"> {
   let mnemonic = "slot";
   let summary = "The memory plan's placement of one op result";

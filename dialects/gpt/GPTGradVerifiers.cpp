@@ -188,3 +188,21 @@ LogicalResult TakeLastOp::verify() {
                          << formatShape(out.getShape());
   return success();
 }
+
+LogicalResult AllReduceOp::verify() {
+  if (getInputs().empty())
+    return emitOpError() << "needs at least one tensor to reduce";
+  if (getGroup().empty())
+    return emitOpError() << "needs a non-empty process group name";
+  for (Value v : getInputs()) {
+    auto t = ranked(v);
+    if (!t.getElementType().isF32())
+      return emitOpError() << "reduces f32 tensors, got " << t;
+    if (!t.hasStaticShape())
+      return emitOpError()
+             << "reduces static-shaped tensors (every rank must pass the "
+                "same number of elements), got "
+             << t;
+  }
+  return success();
+}

@@ -280,3 +280,22 @@ LogicalResult CrossEntropyOp::buildGradients(OpBuilder &b,
                                      getLogits(), getTargets(), getWeights());
   return success();
 }
+
+LogicalResult AllReduceOp::buildGradients(OpBuilder &b, ArrayRef<Value> grads,
+                                          SmallVectorImpl<Value> &out) {
+  // Result i depends on operand i of every rank, each with weight 1 (sum)
+  // or 1/N (mean): the adjoint is the same reduction of the result
+  // gradients. A zero (null) gradient still takes part, so that every rank
+  // passes the same bucket.
+  out.assign(getNumOperands(), Value());
+  if (llvm::all_of(grads, [](Value g) { return !g; }))
+    return success();
+  SmallVector<Value> dys;
+  for (auto [g, input] : llvm::zip(grads, getInputs()))
+    dys.push_back(g ? g : b.create<ZerosLikeOp>(getLoc(), input).getResult());
+  auto reduced =
+      b.create<AllReduceOp>(getLoc(), dys, getReduction(), getGroup());
+  for (unsigned i = 0; i < getNumOperands(); ++i)
+    out[i] = reduced.getResult(i);
+  return success();
+}

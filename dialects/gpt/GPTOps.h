@@ -3,6 +3,7 @@
 #define GPT_DIALECTS_GPT_GPTOPS_H
 
 #include "dialects/gpt/GPTDialect.h"
+#include "dialects/gpt/GPTEnums.h"
 #include "mlir/Bytecode/BytecodeOpInterface.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/OpDefinition.h"

@@ -9,6 +9,7 @@ include "mlir/IR/CommonAttrConstraints.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "GPTInterfaces.td"
+include "GPTAttributes.td"
 
 // Floating-point tensors carry activations and parameters; token ids are i32.
 def GPT_FloatTensor : RankedTensorOf<[AnyFloat]>;
@@ -391,5 +392,6 @@ def GPT_YieldOp : GPT_Op<"yield", [Pure, Terminator, HasParent<"FusionOp">]> {
 
 include "GPTGradOps.td"
 include "GPTInferenceOps.td"
+include "GPTParallelOps.td"
 
 #endif // GPT_OPS_TD

@@ -23,7 +23,7 @@ using Shape = std::vector<int64_t>;
 
 constexpr int64_t kMaxElements = int64_t(1) << 48;
 
-enum class AttrType { Float, Bool, Int, Ints, Program, Spirv };
+enum class AttrType { Float, Bool, Int, Ints, Program, Spirv, Word };
 struct AttrSpec {
   const char *name;
   AttrType type;
@@ -365,6 +365,16 @@ const std::vector<KernelSpec> &kernelSpecs() {
        {},
        {D::I32, D::F32},
        {D::F32}},
+      {kernelName(KernelId::AllReduce),
+       1,
+       -1,
+       1,
+       -1,
+       {},
+       {},
+       {{"reduction", AttrType::Word, true}, {"group", AttrType::Word, true}},
+       {D::F32},
+       {D::F32}},
       {kernelName(KernelId::Adamw),
        8,
        8,
@@ -459,6 +469,11 @@ struct Checker {
       case AttrType::Program:
         if (!v.is_object())
           fail(p, "expected an object");
+        break;
+      case AttrType::Word:
+        if (!v.is_string() || v.get<std::string>().empty() ||
+            v.get<std::string>().size() > 64)
+          fail(p, "expected a name of 1 to 64 characters, got " + v.dump());
         break;
       case AttrType::Spirv:
         if (!v.is_string())
@@ -786,9 +801,35 @@ struct Checker {
                  "', which no function output aliases (read-only)");
     }
     checkAttrs(k, *spec, p);
+    if (k.kernel == kernelName(KernelId::AllReduce))
+      checkAllReduce(f, k, p);
     if (k.kernel == kernelName(KernelId::Elementwise)) {
       checkProgram(k, p);
       checkSpirv(k, p);
+    }
+  }
+
+  /// all_reduce reduces in place: output i is a view of input i, and the
+  /// reduction is one the runtime knows.
+  void checkAllReduce(const Function &f, const Kernel &k,
+                      const std::string &p) const {
+    const std::string reduction = k.attrs.at("reduction").get<std::string>();
+    if (reduction != "sum" && reduction != "mean")
+      fail(p + ".attrs.reduction",
+           "expected \"sum\" or \"mean\", got \"" + reduction + "\"");
+    if (k.inputs.size() != k.outputs.size())
+      fail(p + ".outputs", "all_reduce needs one output per input");
+    for (size_t i = 0; i < k.outputs.size(); ++i) {
+      const Storage &s = f.values[k.outputs[i]].storage;
+      if (s.kind != StorageKind::Alias || s.of != k.inputs[i])
+        fail(p + ".outputs[" + std::to_string(i) + "]",
+             "all_reduce output must be an alias of input " +
+                 std::to_string(i) + " (it reduces in place)");
+      for (int64_t d : f.values[k.inputs[i]].shape)
+        if (d < 0)
+          fail(p + ".inputs[" + std::to_string(i) + "]",
+               "all_reduce reduces static shapes only (every rank passes "
+               "the same element count)");
     }
   }
 
@@ -1046,6 +1087,8 @@ public:
       return ruleLrSchedule();
     case KernelId::Adamw:
       return ruleAdamw();
+    case KernelId::AllReduce:
+      return ruleAllReduce();
     default:
       return "";
     }
@@ -1393,6 +1436,15 @@ private:
     REQUIRE(numElements(in(0)) == 1, "step must be a scalar");
     CHECK(expect(in(1), {9}, "hparams"));
     REQUIRE(numElements(out(0)) == 1, "lr must be a scalar");
+    return "";
+  }
+
+  std::string ruleAllReduce() {
+    for (size_t i = 0; i < k.inputs.size(); ++i) {
+      REQUIRE(in(i) == out(i), "output " + std::to_string(i) + " " +
+                                   str(out(i)) + " is not shaped like input " +
+                                   str(in(i)));
+    }
     return "";
   }
 

@@ -175,6 +175,14 @@ Batch DataLoader::next() {
   return b;
 }
 
+void DataLoader::skip(std::size_t batches) {
+  for (std::size_t i = 0; i < batches * options_.batchSize; ++i) {
+    if (cursor_ == windowsPerEpoch())
+      startEpoch(epoch_ + 1);
+    ++cursor_;
+  }
+}
+
 LoaderState DataLoader::state() const {
   LoaderState s;
   s.epoch = epoch_;

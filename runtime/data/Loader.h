@@ -89,6 +89,10 @@ public:
                                  const LoaderOptions &options);
 
   Batch next();
+  /// Moves past `batches` batches without reading them: next() then returns
+  /// what it would after as many next() calls (data-parallel ranks skip the
+  /// other ranks' shares of the global batch).
+  void skip(std::size_t batches);
   LoaderState state() const;
   /// Throws DataError if the state was recorded with other data/options.
   void restore(const LoaderState &state);

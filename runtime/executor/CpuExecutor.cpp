@@ -3,9 +3,11 @@
 #include "runtime/executor/Binding.h"
 #include "runtime/executor/KernelsInternal.h"
 
+#include "runtime/collective/Collective.h"
 #include "runtime/cpu/Isa.h"
 #include "runtime/cpu/ThreadPool.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <new>
@@ -48,6 +50,34 @@ private:
   size_t size_ = 0;
 };
 
+/// For each kernel, whether it reads or writes memory that an all_reduce
+/// before it (and after the last such barrier) reduces in the background.
+std::vector<bool> reductionBarriers(const Function &f,
+                                    const std::vector<int64_t> &root) {
+  const std::string allReduce = kernelName(KernelId::AllReduce);
+  std::vector<bool> wait(f.kernels.size(), false);
+  std::vector<int64_t> reducing; // roots of pending all_reduce outputs
+  for (size_t k = 0; k < f.kernels.size(); ++k) {
+    const Kernel &kernel = f.kernels[k];
+    if (kernel.kernel == allReduce) {
+      for (int64_t id : kernel.outputs)
+        reducing.push_back(root[id]);
+      continue;
+    }
+    bool touches = false;
+    for (const auto *ids : {&kernel.inputs, &kernel.outputs})
+      for (int64_t id : *ids)
+        touches = touches || (id >= 0 && std::find(reducing.begin(),
+                                                   reducing.end(),
+                                                   root[id]) != reducing.end());
+    if (touches) {
+      wait[k] = true;
+      reducing.clear();
+    }
+  }
+  return wait;
+}
+
 } // namespace
 
 struct CpuExecutor::FunctionState {
@@ -62,6 +92,9 @@ struct CpuExecutor::FunctionState {
   std::vector<exec::Tensor> tensors;
   /// The CPU function of each kernel, resolved once at load.
   std::vector<exec::KernelFn> kernelFns;
+  /// Kernel k touches bytes an earlier all_reduce may still be reducing:
+  /// finish the reductions first.
+  std::vector<bool> waitBefore;
 };
 
 struct CpuExecutor::Scratch {
@@ -102,6 +135,7 @@ CpuExecutor::CpuExecutor(const Artifact &artifact, int threads)
     }
     for (const Kernel &k : f.kernels)
       st->kernelFns.push_back(exec::resolveKernel(k.kernel));
+    st->waitBefore = reductionBarriers(f, st->root);
     states_.push_back(std::move(st));
   }
 }
@@ -196,9 +230,16 @@ CpuExecutor::run(const std::string &function,
 
   // --- Run. ------------------------------------------------------------------
   exec::Scratch &scratch = scratch_->scratch;
+  collective::Collective *group = activeCollective();
   for (size_t k = 0; k < f.kernels.size(); ++k) {
     const Kernel &kernel = f.kernels[k];
-    exec::KernelContext ctx{kernel, {}, {}, *pool_, scratch};
+    if (group && group->pending()) {
+      if (st->waitBefore[k])
+        group->waitAll();
+      else
+        group->progress();
+    }
+    exec::KernelContext ctx{kernel, {}, {}, *pool_, scratch, group};
     for (int64_t id : kernel.inputs)
       ctx.in.push_back(id < 0 ? nullptr : &st->tensors[id]);
     for (int64_t id : kernel.outputs)
@@ -222,6 +263,9 @@ CpuExecutor::run(const std::string &function,
       throw ExecutorError(at + ": " + e.what());
     }
   }
+
+  if (group)
+    group->waitAll(); // the reduced values are outputs
 
   // --- Outputs. --------------------------------------------------------------
   std::map<std::string, HostTensor> result;

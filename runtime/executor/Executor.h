@@ -18,6 +18,13 @@
 #include <vector>
 
 namespace gpt {
+namespace collective {
+class Collective;
+}
+
+/// The one process group of this version: what --gpt-data-parallel reduces
+/// over (the artifact's all_reduce "group").
+inline constexpr const char *kDataParallelGroup = "data";
 
 /// A call that cannot run (bad bindings, token id out of range, T > context,
 /// no device).
@@ -94,12 +101,27 @@ public:
     double seconds = 0.0;
     int64_t calls = 0;
   };
+  /// The ranks the artifact's all_reduce kernels reduce over; nullptr (the
+  /// default) is a single process, where all_reduce is the identity. Not
+  /// owned.
+  void setCollective(collective::Collective *c) { collective_ = c; }
+  /// With false, all_reduce kernels do nothing: the micro-batches of a
+  /// gradient accumulation before the last (the reduction acts on the
+  /// accumulator, so reducing the final sum once is the same).
+  void setCollectivesEnabled(bool on) { collectivesEnabled_ = on; }
+
   void setProfiling(bool on) { profiling_ = on; }
   bool profiling() const { return profiling_; }
   const std::map<std::string, KernelTime> &profile() const { return profile_; }
   void resetProfile() { profile_.clear(); }
 
 protected:
+  /// The group all_reduce kernels use in this call (nullptr: skip them).
+  collective::Collective *activeCollective() const {
+    return collectivesEnabled_ ? collective_ : nullptr;
+  }
+  collective::Collective *collective_ = nullptr;
+  bool collectivesEnabled_ = true;
   bool profiling_ = false;
   std::map<std::string, KernelTime> profile_;
 };

@@ -21,6 +21,7 @@ const CpuKernelTable &cpuKernelTable() {
     registerAttentionKernels(t);
     registerNormLossKernels(t);
     registerOptimizerKernels(t);
+    registerCollectiveKernels(t);
     registerElementwiseKernel(t);
     return t;
   }();

@@ -96,6 +96,9 @@ struct KernelContext {
   std::vector<const Tensor *> out; ///< nullptr for an absent result
   cpu::ThreadPool &pool;
   Scratch &scratch;
+  /// The ranks all_reduce reduces over; nullptr: single process, or a
+  /// micro-batch that defers its reduction (Executor::setCollectivesEnabled).
+  collective::Collective *collective = nullptr;
 };
 
 /// One kernel's CPU function. Throws std::exception (ExecutorError for bad
@@ -119,6 +122,7 @@ void registerMatmulKernels(CpuKernelTable &table); ///< linear, matmul
 void registerAttentionKernels(CpuKernelTable &table);
 void registerNormLossKernels(CpuKernelTable &table); ///< layernorm, CE
 void registerOptimizerKernels(CpuKernelTable &table);
+void registerCollectiveKernels(CpuKernelTable &table); ///< all_reduce
 void registerElementwiseKernel(CpuKernelTable &table); ///< Elementwise.cpp
 
 } // namespace gpt::exec

@@ -1,5 +1,6 @@
 //===- VulkanExecutor.cpp - Binding, buffers, recording and replay --------===//
 #include "runtime/vulkan/VulkanExecutor.h"
+#include "runtime/collective/Collective.h"
 #include "runtime/executor/Binding.h"
 #include "runtime/vulkan/VulkanContext.h"
 
@@ -831,6 +832,15 @@ VulkanExecutor::run(const std::string &function,
   if (!s)
     findFunctionOrThrow(impl_->artifact, function); // throws
   CallBinding call = bindCall(*s->fn, inputs);
+  if (collective::Collective *group = activeCollective();
+      group && group->worldSize() > 1)
+    for (const Kernel &k : s->fn->kernels)
+      if (k.kernel == kernelName(KernelId::AllReduce))
+        throw ExecutorError(
+            "vulkan: function '" + function +
+            "' reduces over " + std::to_string(group->worldSize()) +
+            " ranks; data-parallel training runs on --backend cpu in this "
+            "version (docs/distributed.md)");
   return impl_->run(*s, call, profiling_ ? &profile_ : nullptr);
 }
 

@@ -81,6 +81,16 @@ cl::opt<bool> noGeneration(
     "no-generation",
     cl::desc("Do not emit @prefill and @decode (training-only artifact)"),
     cl::init(false), cl::cat(category));
+cl::opt<bool> dataParallel(
+    "data-parallel",
+    cl::desc("Average @train_grad's gradients over the ranks of an MPI job "
+             "(gpt.all_reduce in buckets; a no-op in a single process)"),
+    cl::init(false), cl::cat(category));
+cl::opt<double> bucketMiB(
+    "bucket-mb",
+    cl::desc("With --data-parallel: smallest gradient bucket in MiB "
+             "(default 25)"),
+    cl::init(25.0), cl::cat(category));
 cl::opt<bool> reportMemory(
     "report-memory",
     cl::desc("Print the planned arena sizes of each function (stderr)"),
@@ -156,6 +166,14 @@ int main(int argc, char **argv) {
     options.training = !noTraining;
     options.lower = emit != Emit::MLIR;
     options.target = compileTarget;
+    if (dataParallel) {
+      if (noTraining)
+        return userError("--data-parallel needs training (drop --no-training)");
+      if (!(bucketMiB > 0) || bucketMiB > 1024 * 1024)
+        return userError("--bucket-mb must be in (0, 1048576]");
+      options.dataParallelBucketBytes =
+          std::max<int64_t>(1, static_cast<int64_t>(bucketMiB * 1048576.0));
+    }
     mlir::gpt::buildPipeline(pm, options);
     if (failed(pm.run(*module))) {
       llvm::errs() << "gptc: error: the compilation pipeline failed\n";
