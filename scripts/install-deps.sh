@@ -9,6 +9,7 @@ PACKAGES=(
   libvulkan-dev mesa-vulkan-drivers vulkan-tools glslc libshaderc-dev spirv-tools vulkan-validationlayers glslang-dev
   libbenchmark-dev libgtest-dev libgmock-dev libopenblas-dev
   nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libboost1.81-dev
+  openmpi-bin libopenmpi-dev
   python3 clang-format
   clang libclang-rt-14-dev
   chromium

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <thread>
 
 namespace gpt::collective {
@@ -56,18 +57,25 @@ public:
     library_ = std::string(version, version + len);
     if (auto nl = library_.find_first_of(",\n"); nl != std::string::npos)
       library_.resize(nl);
-    peerSteps_.assign(size_, -1);
   }
 
   ~MpiCollective() override {
     if (!ownsMpi_)
       return;
-    // Outstanding check-ins end with the job.
-    for (MPI_Request &r : checkinRequests_)
-      if (r != MPI_REQUEST_NULL) {
-        MPI_Cancel(&r);
-        MPI_Request_free(&r);
-      }
+    // The last step's check-ins: every peer sent them, so they complete
+    // at once; a request still open after a second is cancelled.
+    const auto deadline = Clock::now() + std::chrono::seconds(1);
+    for (auto &round : rounds_)
+      for (auto *requests : {&round->recvs, &round->requests})
+        for (MPI_Request &r : *requests) {
+          int done = 0;
+          while (!done && Clock::now() < deadline)
+            MPI_Test(&r, &done, MPI_STATUS_IGNORE);
+          if (!done) {
+            MPI_Cancel(&r);
+            MPI_Request_free(&r);
+          }
+        }
     MPI_Comm_free(&data_);
     MPI_Comm_free(&checkins_);
     int finalized = 0;
@@ -85,6 +93,8 @@ public:
 
   void startAllReduce(const std::vector<Span> &spans,
                       Reduction reduction) override {
+    if (rounds_.size() == 1) // the step's first bucket
+      checkIn("the gradient reduction of step " + std::to_string(step_ + 1));
     Bucket &b = freshBucket();
     b.spans = spans;
     b.reduction = reduction;
@@ -162,29 +172,15 @@ public:
   }
 
   void beginStep(std::int64_t step) override {
-    // The previous round first (its messages arrived long ago unless a
-    // peer is gone), then this step's: one tiny message to every peer.
-    for (MPI_Request &r : checkinRequests_)
-      waitFor(r, "the step check-ins");
-    checkinRequests_.clear();
-    recvPeer_.clear();
-    myStep_ = static_cast<long long>(step);
+    // The previous step's check-ins first (they arrived long ago unless a
+    // peer is gone), then this step's.
+    for (auto &round : rounds_)
+      for (auto *requests : {&round->recvs, &round->requests})
+        for (MPI_Request &r : *requests)
+          waitFor(r, "the check-ins of step " + std::to_string(step_ + 1));
+    rounds_.clear();
     step_ = step;
-    if (size_ == 1)
-      return;
-    for (int peer = 0; peer < size_; ++peer) {
-      if (peer == rank_)
-        continue;
-      MPI_Request send = MPI_REQUEST_NULL, recv = MPI_REQUEST_NULL;
-      check(MPI_Irecv(&peerSteps_[peer], 1, MPI_LONG_LONG, peer, 0, checkins_,
-                      &recv),
-            "MPI_Irecv");
-      check(MPI_Isend(&myStep_, 1, MPI_LONG_LONG, peer, 0, checkins_, &send),
-            "MPI_Isend");
-      checkinRequests_.push_back(recv);
-      checkinRequests_.push_back(send);
-      recvPeer_.push_back(peer);
-    }
+    checkIn("step " + std::to_string(step + 1));
   }
 
   [[noreturn]] void abort(const std::string &why) override {
@@ -257,25 +253,61 @@ private:
     }
   }
 
-  std::string timeoutMessage(const std::string &what) {
-    std::string missing;
-    for (std::size_t i = 0; i < checkinRequests_.size(); i += 2) {
-      int done = 0;
-      MPI_Test(&checkinRequests_[i], &done, MPI_STATUS_IGNORE);
-      if (!done)
-        missing += (missing.empty() ? "" : ", ") +
-                   std::to_string(recvPeer_[i / 2]);
+  /// Tells every peer that this rank reached `point` (a round of one tiny
+  /// message each way), so that a timeout can name who did not.
+  void checkIn(const std::string &point) {
+    if (size_ == 1)
+      return;
+    auto round = std::make_unique<Round>();
+    round->point = point;
+    round->received.assign(size_, -1);
+    const int tag = static_cast<int>(rounds_.size());
+    myStep_ = static_cast<long long>(step_);
+    for (int peer = 0; peer < size_; ++peer) {
+      if (peer == rank_)
+        continue;
+      MPI_Request recv = MPI_REQUEST_NULL, send = MPI_REQUEST_NULL;
+      check(MPI_Irecv(&round->received[peer], 1, MPI_LONG_LONG, peer, tag,
+                      checkins_, &recv),
+            "MPI_Irecv");
+      check(MPI_Isend(&myStep_, 1, MPI_LONG_LONG, peer, tag, checkins_, &send),
+            "MPI_Isend");
+      round->peers.push_back(peer);
+      round->recvs.push_back(recv);
+      round->requests.push_back(send);
     }
+    rounds_.push_back(std::move(round));
+  }
+
+  std::string timeoutMessage(const std::string &what) {
     char secs[32];
     std::snprintf(secs, sizeof secs, "%g", options_.timeoutSeconds);
     std::string msg = "gpt: rank " + std::to_string(rank_) + ": waited " +
                       secs + " s for " + what + " in step " +
                       std::to_string(step_ + 1) + "; ";
-    if (!missing.empty())
-      msg += "rank(s) " + missing + " never reached that step (dead or hung)";
-    else
-      msg += "every rank reached the step, one is stuck inside it";
-    return msg + "; aborting the job (--collective-timeout sets the limit)";
+    // The latest point some peer has not reached names the culprits.
+    std::string blame;
+    for (auto it = rounds_.rbegin(); it != rounds_.rend() && blame.empty();
+         ++it) {
+      std::string missing;
+      for (std::size_t i = 0; i < (*it)->recvs.size(); ++i) {
+        int done = 0;
+        MPI_Test(&(*it)->recvs[i], &done, MPI_STATUS_IGNORE);
+        if (!done)
+          missing += (missing.empty() ? "" : ", ") +
+                     std::to_string((*it)->peers[i]);
+      }
+      if (!missing.empty())
+        blame = "rank(s) " + missing + " did not reach " + (*it)->point +
+                " (dead or hung)";
+    }
+    if (blame.empty())
+      blame = "every rank reached " +
+              (rounds_.empty() ? std::string("this point")
+                               : rounds_.back()->point) +
+              "; one is stuck after it";
+    return msg + blame +
+           "; aborting the job (--collective-timeout sets the limit)";
   }
 
   void check(int rc, const char *call) {
@@ -297,11 +329,18 @@ private:
   bool ownsMpi_ = false;
   std::string library_;
   std::vector<Bucket> buckets_;
+  /// One check-in: a message to and from every peer. Heap-allocated so
+  /// that the buffers MPI writes into never move.
+  struct Round {
+    std::string point;
+    std::vector<long long> received; // by peer
+    std::vector<int> peers;
+    std::vector<MPI_Request> recvs;    // per peer, in `peers` order
+    std::vector<MPI_Request> requests; // the sends
+  };
   std::int64_t step_ = 0;
   long long myStep_ = 0;
-  std::vector<long long> peerSteps_;
-  std::vector<MPI_Request> checkinRequests_; // recv, send per peer
-  std::vector<int> recvPeer_;
+  std::vector<std::unique_ptr<Round>> rounds_; // this step's check-ins
 };
 } // namespace
 } // namespace gpt::collective

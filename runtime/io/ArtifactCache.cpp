@@ -102,7 +102,8 @@ int runProcess(const std::vector<std::string> &argv, std::string &output) {
 
 fs::path compileArtifact(const ModelConfig &config, const fs::path &selfExe,
                          const std::function<void(const std::string &)> &log,
-                         const std::string &target) {
+                         const std::string &target,
+                         const std::vector<std::string> &gptcFlags) {
   fs::path gptc = findGptc(selfExe);
   if (gptc.empty())
     throw std::runtime_error(
@@ -118,8 +119,11 @@ fs::path compileArtifact(const ModelConfig &config, const fs::path &selfExe,
                   fs::last_write_time(gptc, ec).time_since_epoch().count());
   }
   const std::string configJson = modelConfigToJson(config);
-  const std::string key =
-      fnv1a64Hex(configJson + "\n--target=" + target + "\n" + version);
+  std::string flags;
+  for (const std::string &f : gptcFlags)
+    flags += "\n" + f;
+  const std::string key = fnv1a64Hex(configJson + "\n--target=" + target +
+                                     flags + "\n" + version);
   const fs::path dir = artifactCacheDir();
   const fs::path cached = dir / (key + ".gptart");
   if (fs::exists(cached))
@@ -134,10 +138,12 @@ fs::path compileArtifact(const ModelConfig &config, const fs::path &selfExe,
     log("compiling the model with " + gptc.string() + " (cached as " +
         cached.string() + ")");
   std::string out;
-  int rc =
-      runProcess({gptc.string(), "--config", cfg.string(), "--emit=artifact",
-                  "--target=" + target, "-o", tmp.string()},
-                 out);
+  std::vector<std::string> argv = {gptc.string(),     "--config",
+                                   cfg.string(),      "--emit=artifact",
+                                   "--target=" + target, "-o",
+                                   tmp.string()};
+  argv.insert(argv.end(), gptcFlags.begin(), gptcFlags.end());
+  int rc = runProcess(argv, out);
   std::error_code ec;
   fs::remove(cfg, ec);
   if (rc != 0 || !fs::exists(tmp)) {

@@ -26,13 +26,15 @@ std::filesystem::path findGptc(const std::filesystem::path &selfExe);
 /// The cache directory (created on demand by compileArtifact).
 std::filesystem::path artifactCacheDir();
 
-/// Returns the cached artifact for `config` and `target` ("cpu" or
-/// "vulkan"), compiling it on a miss. Throws std::runtime_error with gptc's
-/// output when compilation fails.
+/// Returns the cached artifact for `config`, `target` ("cpu" or "vulkan")
+/// and extra gptc flags (e.g. --data-parallel; part of the cache key),
+/// compiling it on a miss. Throws std::runtime_error with gptc's output
+/// when compilation fails.
 std::filesystem::path
 compileArtifact(const ModelConfig &config, const std::filesystem::path &selfExe,
                 const std::function<void(const std::string &)> &log = {},
-                const std::string &target = "cpu");
+                const std::string &target = "cpu",
+                const std::vector<std::string> &gptcFlags = {});
 
 /// Runs argv (argv[0] is the program path), capturing stdout+stderr.
 /// Returns the exit status (-1 when it could not start or was killed).

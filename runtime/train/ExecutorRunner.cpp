@@ -3,6 +3,7 @@
 
 #include "runtime/artifact/Artifact.h"
 #include "runtime/executor/Executor.h"
+#include "schema/KernelRegistry.h"
 
 namespace gpt::train {
 
@@ -79,6 +80,24 @@ void ExecutorRunner::readBack(const std::string &name, TensorRef dst) {
   exec_->readBack(
       name, {dst.dtype == io::DType::F32 ? gpt::DType::F32 : gpt::DType::I32,
              dst.shape, dst.data});
+}
+
+void ExecutorRunner::setCollective(collective::Collective *group) {
+  exec_->setCollective(group);
+}
+
+void ExecutorRunner::setCollectivesEnabled(bool on) {
+  exec_->setCollectivesEnabled(on);
+}
+
+bool ExecutorRunner::reduces(const std::string &fn) const {
+  const std::string allReduce = kernelName(KernelId::AllReduce);
+  for (const Function &f : artifact().functions)
+    if (f.name == fn)
+      for (const Kernel &k : f.kernels)
+        if (k.kernel == allReduce)
+          return true;
+  return false;
 }
 
 } // namespace gpt::train

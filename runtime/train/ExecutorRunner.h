@@ -36,6 +36,9 @@ public:
   void setResident(const std::vector<std::string> &names) override;
   void markHostChanged(const std::string &name) override;
   void readBack(const std::string &name, TensorRef dst) override;
+  void setCollective(collective::Collective *group) override;
+  void setCollectivesEnabled(bool on) override;
+  bool reduces(const std::string &fn) const override;
 
   const Artifact &artifact() const;
   Executor &executor() { return *exec_; }

@@ -15,6 +15,10 @@
 #include <string>
 #include <vector>
 
+namespace gpt::collective {
+class Collective;
+}
+
 namespace gpt::train {
 
 // Training's host tensors are the safetensors tensors (checkpoints hold
@@ -57,6 +61,17 @@ public:
   virtual void readBack(const std::string &name, TensorRef dst) {
     (void)name;
     (void)dst;
+  }
+
+  /// Data parallelism (Executor::setCollective / setCollectivesEnabled):
+  /// the ranks the artifact's all_reduce kernels reduce over, and whether
+  /// the next runs reduce. No-ops for runners without collectives.
+  virtual void setCollective(collective::Collective *group) { (void)group; }
+  virtual void setCollectivesEnabled(bool on) { (void)on; }
+  /// Whether `fn` runs an all_reduce (compiled with --data-parallel).
+  virtual bool reduces(const std::string &fn) const {
+    (void)fn;
+    return false;
   }
 };
 

@@ -1,6 +1,7 @@
 //===- TrainRun.cpp -------------------------------------------------------===//
 #include "runtime/train/TrainRun.h"
 
+#include "runtime/collective/Collective.h"
 #include "runtime/data/Manifest.h"
 #include "runtime/io/FileIO.h"
 #include "runtime/tokenizer/Tokenizer.h"
@@ -76,8 +77,12 @@ public:
                                std::to_string(manifest.vocabSize) +
                                ") is larger than the model's vocab_size (" +
                                std::to_string(o.config.vocab_size) + ")");
+    if (o.group)
+      group = o.group;
+    trainer.setCollective(group);
     std::optional<std::int64_t> keepMetrics = openRun();
-    metrics.emplace(runDir / "metrics.jsonl", keepMetrics);
+    if (leader())
+      metrics.emplace(runDir / "metrics.jsonl", keepMetrics);
     // Validation data (a bounded number of batches during training).
     if (!manifest.val.shards.empty() && manifest.val.tokens > 1) {
       double tokensPerByte = 0;
@@ -90,10 +95,11 @@ public:
 
   RunResult run() {
     start = Clock::now(); // the time budget counts from the first step
-    while (!shouldStop()) {
-      std::vector<data::Batch> micro;
-      for (std::int64_t i = 0; i < hp.gradAccum; ++i)
-        micro.push_back(loader.next());
+    while (true) {
+      agreeOnClockAndStop();
+      if (shouldStop())
+        break;
+      std::vector<data::Batch> micro = shareOfNextBatch();
       auto t0 = Clock::now();
       StepResult r;
       try {
@@ -101,7 +107,8 @@ public:
       } catch (const NonFiniteError &e) {
         return stopOnNonFinite(e);
       }
-      double dt = secondsSince(t0);
+      double dt = leaderValue(secondsSince(t0));
+      agreeOnClockAndStop();
       trainSeconds += dt;
       ++stepsThisRun;
       state.tokensSeen += r.tokens;
@@ -111,7 +118,7 @@ public:
       if (afterStep(r, dt))
         break;
     }
-    state.elapsedSeconds = elapsedBefore + secondsSince(start);
+    state.elapsedSeconds = elapsedBefore + elapsedNow;
     checkpoint();
     result.trainSeconds = trainSeconds;
     return result;
@@ -128,8 +135,44 @@ private:
   }
 
   void log(const std::string &s) const {
-    if (o.log)
+    if (o.log && leader())
       o.log(s);
+  }
+
+  bool leader() const { return group->rank() == 0; }
+
+  /// Rank 0's value of x on every rank.
+  double leaderValue(double x) const {
+    double v = leader() ? x : 0.0;
+    group->allReduce(&v, 1, collective::Reduction::Sum);
+    return v;
+  }
+
+  /// Rank 0's elapsed time and whether any rank was asked to stop, the same
+  /// on every rank (alone: the local ones).
+  void agreeOnClockAndStop() {
+    const bool asked = o.stopRequested && o.stopRequested->load();
+    double v[2] = {leader() ? secondsSince(start) : 0.0, asked ? 1.0 : 0.0};
+    group->allReduce(v, 2, collective::Reduction::Sum);
+    elapsedNow = v[0];
+    stopAgreed = v[1] > 0;
+  }
+
+  /// This rank's micro-batches of the next global batch: the job reads
+  /// ranks x grad_accum batches in the loader's order, rank r the r-th run
+  /// of grad_accum of them. So the position is global (resuming with
+  /// another world size continues the same data order), and N ranks with
+  /// grad_accum 1 see what one process with grad_accum N would.
+  std::vector<data::Batch> shareOfNextBatch() {
+    const auto accum = static_cast<std::size_t>(hp.gradAccum);
+    const auto rank = static_cast<std::size_t>(group->rank());
+    const auto ranks = static_cast<std::size_t>(group->worldSize());
+    loader.skip(rank * accum);
+    std::vector<data::Batch> micro;
+    for (std::size_t i = 0; i < accum; ++i)
+      micro.push_back(loader.next());
+    loader.skip((ranks - 1 - rank) * accum);
+    return micro;
   }
 
   /// Resumes the checkpoint in runDir (--resume) or initializes the
@@ -137,9 +180,12 @@ private:
   std::optional<std::int64_t> openRun() {
     std::optional<std::int64_t> keepMetrics;
     if (o.resume) {
-      if (int fixed = repairRunDir(runDir))
-        log("cleaned up " + std::to_string(fixed) +
-            " file(s) an interrupted checkpoint left in " + runDir.string());
+      if (leader())
+        if (int fixed = repairRunDir(runDir))
+          log("cleaned up " + std::to_string(fixed) +
+              " file(s) an interrupted checkpoint left in " +
+              runDir.string());
+      group->barrier(); // the other ranks read what rank 0 repaired
       state = readRunState(runDir);
       loadCheckpoint(runDir, trainer, state, /*withOptimizer=*/true);
       loader.restore(state.loader);
@@ -171,9 +217,9 @@ private:
   bool shouldStop() {
     if (o.steps > 0 && trainer.stepsDone() >= o.steps)
       return true;
-    if (o.timeBudget > 0 && secondsSince(start) >= o.timeBudget)
+    if (o.timeBudget > 0 && elapsedNow >= o.timeBudget)
       return true;
-    if (o.stopRequested && o.stopRequested->load()) {
+    if (stopAgreed) {
       result.interrupted = true;
       return true;
     }
@@ -189,7 +235,8 @@ private:
                           ? std::to_string(readRunState(runDir).step)
                           : std::string("none written yet")) +
                      ") is kept";
-    writeLossCurve(runDir / "loss.svg", metrics->all(), title);
+    if (leader())
+      writeLossCurve(runDir / "loss.svg", metrics->all(), title);
     return result;
   }
 
@@ -200,7 +247,7 @@ private:
       return;
     double per = (trainSeconds - firstStepSeconds) /
                  static_cast<double>(stepsThisRun - 1);
-    double left = o.timeBudget - secondsSince(start);
+    double left = o.timeBudget - elapsedNow;
     std::int64_t est =
         trainer.stepsDone() + static_cast<std::int64_t>(0.97 * left / per);
     // Leave room for evaluations (about 2% of the time each).
@@ -230,12 +277,12 @@ private:
     m.lr = r.lr;
     m.gradNorm = r.gradNorm;
     m.tokensPerSecond = dt > 0 ? r.tokens / dt : 0;
-    m.elapsedSeconds = elapsedBefore + secondsSince(start);
+    m.elapsedSeconds = elapsedBefore + elapsedNow;
     const double avgStep = trainSeconds / static_cast<double>(stepsThisRun);
-    const bool stopping = o.stopRequested && o.stopRequested->load();
+    const bool stopping = stopAgreed;
     const bool reachedEnd =
         (o.steps > 0 && m.step >= o.steps) ||
-        (o.timeBudget > 0 && secondsSince(start) + avgStep >= o.timeBudget);
+        (o.timeBudget > 0 && elapsedNow + avgStep >= o.timeBudget);
     const bool last = reachedEnd || stopping;
     result.interrupted = stopping && !reachedEnd;
     const bool doEval = (o.evalEvery > 0 && m.step % o.evalEvery == 0) || last;
@@ -244,7 +291,8 @@ private:
       if (m.valLoss)
         result.lastValLoss = m.valLoss;
     }
-    metrics->append(m);
+    if (leader())
+      metrics->append(m);
     result.lastLoss = r.loss;
     result.steps = m.step;
     report(m, dt, avgStep, last);
@@ -258,13 +306,13 @@ private:
 
   /// The progress line (at most every 200 ms unless it carries news).
   void report(const StepMetrics &m, double dt, double avgStep, bool last) {
-    if (!o.progress)
+    if (!o.progress || !leader())
       return;
     double eta = 0;
     if (o.steps > 0)
       eta = avgStep * static_cast<double>(o.steps - m.step);
     else if (o.timeBudget > 0)
-      eta = o.timeBudget - secondsSince(start);
+      eta = o.timeBudget - elapsedNow;
     const std::string of = o.steps > 0     ? std::to_string(o.steps)
                            : scheduleFixed ? "~" + std::to_string(hp.totalSteps)
                                            : std::string("?");
@@ -287,7 +335,10 @@ private:
     }
   }
 
+  /// Rank 0 writes (every rank holds the same parameters and moments).
   void checkpoint() {
+    if (!leader())
+      return;
     state.step = trainer.stepsDone();
     state.loader = loader.state();
     saveCheckpoint(runDir, trainer, state);
@@ -306,6 +357,10 @@ private:
   std::vector<TokenStream> val;
   RunResult result;
   Clock::time_point start = Clock::now();
+  collective::SingleProcess alone;
+  collective::Collective *group = &alone;
+  double elapsedNow = 0; // rank 0's seconds since start, at the last agreement
+  bool stopAgreed = false;
   double elapsedBefore = 0;
   bool scheduleFixed = false;
   double trainSeconds = 0; // this invocation, excluding evals/checkpoints

@@ -41,6 +41,13 @@ struct RunOptions {
   bool progressThrottle = true;
   /// Set (e.g. from SIGINT) to stop after the current step with a checkpoint.
   const std::atomic<bool> *stopRequested = nullptr;
+  /// Data parallelism (docs/distributed.md): the ranks of the job (not
+  /// owned; nullptr: one process). Each rank trains on its share of every
+  /// global batch (B x ranks x grad_accum windows); rank 0 alone logs,
+  /// writes metrics, the loss curve and checkpoints. Decisions that depend
+  /// on time or signals are taken on rank 0's clock and any rank's stop
+  /// request, so all ranks take them together.
+  collective::Collective *group = nullptr;
 };
 
 struct RunResult {

@@ -1,6 +1,7 @@
 //===- Trainer.cpp --------------------------------------------------------===//
 #include "runtime/train/Trainer.h"
 
+#include "runtime/collective/Collective.h"
 #include "runtime/train/Init.h"
 #include "schema/Parameters.h"
 
@@ -248,25 +249,56 @@ double scalarOut(const std::map<std::string, HostResult> &out,
 }
 } // namespace
 
+void Trainer::setCollective(collective::Collective *group) {
+  if (group && group->worldSize() > 1 && !runner_.reduces("train_grad"))
+    throw std::runtime_error(
+        "the artifact's train_grad does not average gradients over ranks "
+        "(compile it with gptc --data-parallel)");
+  group_ = group;
+  runner_.setCollective(group);
+}
+
 StepResult Trainer::step(const std::vector<data::Batch> &microBatches) {
   if (microBatches.empty())
     throw std::invalid_argument("Trainer::step: no micro-batches");
+  const bool parallel = group_ && group_->worldSize() > 1;
+  if (group_)
+    group_->beginStep(steps_);
   StepResult r;
   const float scale = 1.0f / static_cast<float>(microBatches.size());
   double lossSum = 0;
-  for (const data::Batch &b : microBatches) {
+  bool finite = true;
+  for (std::size_t i = 0; i < microBatches.size(); ++i) {
+    const data::Batch &b = microBatches[i];
     std::map<std::string, Tensor> scalars;
     scalars["grad_scale"] = scalarF32({}, {scale});
+    // The accumulators are reduced once, after the last micro-batch.
+    runner_.setCollectivesEnabled(i + 1 == microBatches.size());
     auto out = runner_.run("train_grad", bindInputs("train_grad", &b, scalars));
     deviceAhead_ = true; // gradients accumulated (on the device if resident)
     double loss = scalarOut(out, "train_grad", "loss");
-    if (!std::isfinite(loss))
+    finite = finite && std::isfinite(loss);
+    if (!finite && !parallel) // alone, stop at once: parameters unchanged
       throw NonFiniteError("loss is " + std::to_string(loss) + " at step " +
                            std::to_string(steps_ + 1));
     lossSum += loss;
     r.tokens += static_cast<std::int64_t>(b.batchSize * b.seqLen);
   }
+  runner_.setCollectivesEnabled(true);
   r.loss = lossSum / static_cast<double>(microBatches.size());
+  if (parallel) {
+    // Every rank learns the job's loss and whether any rank's was not
+    // finite, before any of them updates its parameters.
+    double v[3] = {finite ? r.loss : 0.0, finite ? 0.0 : 1.0,
+                   static_cast<double>(r.tokens)};
+    group_->allReduce(v, 3, collective::Reduction::Sum);
+    if (v[1] > 0)
+      throw NonFiniteError("the loss of " + std::to_string(int(v[1])) +
+                           " rank(s) is not finite at step " +
+                           std::to_string(steps_ + 1));
+    r.loss = v[0] / group_->worldSize();
+    r.tokens = static_cast<std::int64_t>(v[2]);
+  }
   std::map<std::string, Tensor> scalars;
   scalars["step"] = stepTensor(steps_);
   scalars["hparams"] = scalarF32({9}, hp_.optimizerVector());

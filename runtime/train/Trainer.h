@@ -9,8 +9,10 @@
 //                                     grad_scale = 1/grad_accum, ...) -> loss
 //   then once:             apply_optimizer(step, hparams, ...) -> grad_norm, lr
 //
-// The gradient step is one method (step()), the seam where a data-parallel
-// trainer would all-reduce the gradient accumulators between the two calls.
+// Data parallelism (setCollective): the artifact's train_grad averages the
+// accumulators over the ranks (gpt.all_reduce, --gpt-data-parallel) on the
+// last micro-batch of a step; step() also averages the loss and agrees on
+// a non-finite one, so every rank takes the same decisions.
 #pragma once
 
 #include "runtime/data/Loader.h"
@@ -84,7 +86,14 @@ public:
   /// One optimizer step over `microBatches` (size must be grad_accum).
   /// Throws NonFiniteError if a loss or the gradient norm is not finite
   /// (the parameters are then left unchanged when the loss was the cause).
+  /// With several ranks: the micro-batches are this rank's share, and the
+  /// result (loss, tokens) is the whole job's.
   StepResult step(const std::vector<data::Batch> &microBatches);
+
+  /// The ranks this trainer's steps reduce over (not owned; nullptr: one
+  /// process). Throws when there are several ranks but the artifact's
+  /// train_grad does not reduce (compiled without --data-parallel).
+  void setCollective(collective::Collective *group);
 
   /// eval_loss on one batch: the weighted mean loss and the weight sum.
   double evalLoss(const data::Batch &batch, double *weightSum = nullptr);
@@ -123,6 +132,7 @@ private:
   void pullFromDevice() const;
   void pushToDevice(); ///< host copies changed: upload before the next run
   std::int64_t steps_ = 0;
+  collective::Collective *group_ = nullptr;
 };
 
 } // namespace gpt::train

@@ -5,12 +5,14 @@
 #include "Commands.h"
 #include "RunDir.h"
 
+#include "runtime/collective/Collective.h"
 #include "runtime/data/Manifest.h"
 #include "runtime/io/ArtifactCache.h"
 #include "runtime/io/FileIO.h"
 #include "runtime/train/Checkpoint.h"
 #include "runtime/train/ExecutorRunner.h"
 #include "runtime/train/TrainRun.h"
+#include "schema/KernelRegistry.h"
 
 #include <algorithm>
 #include <atomic>
@@ -43,8 +45,33 @@ struct TrainOpts {
   int threads = 0;
   BackendOptions backend;
   bool resume = false;
+  double collectiveTimeout = 300;
   std::string argv0;
 };
+
+/// Training artifacts average gradients over the ranks of an MPI job
+/// (--data-parallel; alone the reductions are no-ops), so one run
+/// directory trains and resumes with any number of ranks.
+const std::vector<std::string> kTrainingFlags = {"--data-parallel"};
+
+/// The run's artifact for this backend: `candidate` when it fits (target,
+/// and reducing when there are several ranks), else compiled.
+fs::path trainingArtifact(const fs::path &candidate, const ModelConfig &config,
+                          const BackendOptions &backend, int ranks,
+                          const std::function<void(const std::string &)> &log) {
+  const std::string target = artifactTarget(backend);
+  if (!candidate.empty() && fs::exists(candidate)) {
+    Artifact a = readArtifact(candidate.string());
+    bool reduces = false;
+    for (const Function &f : a.functions)
+      for (const Kernel &k : f.kernels)
+        reduces = reduces || k.kernel == kernelName(KernelId::AllReduce);
+    if (a.target == target && (ranks == 1 || reduces))
+      return candidate;
+  }
+  return io::compileArtifact(config, io::selfExecutable(nullptr), log, target,
+                             kTrainingFlags);
+}
 
 // The model config of a fresh run, with vocab_size from the data.
 ModelConfig resolveConfig(const TrainOpts &o, std::int64_t vocab) {
@@ -86,9 +113,14 @@ ModelConfig resolveConfig(const TrainOpts &o, std::int64_t vocab) {
   return c;
 }
 
-int runTrain(const TrainOpts &o, CLI::App *cmd) {
+int runTrain(const TrainOpts &o, CLI::App *cmd, collective::Collective &group) {
   const fs::path runDir = o.out;
-  auto log = [](const std::string &s) { std::cerr << s << "\n"; };
+  const bool leader = group.rank() == 0;
+  const int ranks = group.worldSize();
+  auto log = [leader](const std::string &s) {
+    if (leader)
+      std::cerr << s << "\n";
+  };
   if (o.steps < 0 || o.timeBudget < 0)
     throw std::runtime_error("--steps and --time-budget must be positive");
 
@@ -104,18 +136,27 @@ int runTrain(const TrainOpts &o, CLI::App *cmd) {
     ro.dataDir = o.data.empty() ? fs::path(st.dataDir) : fs::path(o.data);
     for (const char *opt :
          {"--config", "--preset", "--batch", "--seq", "--lr", "--min-lr",
-          "--warmup", "--weight-decay", "--grad-clip", "--grad-accum", "--seed",
-          "--beta1", "--beta2", "--eps", "--artifact"})
+          "--warmup", "--weight-decay", "--grad-clip", "--seed", "--beta1",
+          "--beta2", "--eps", "--artifact"})
       if (cmd->count(opt))
         log(std::string("note: ") + opt +
             " is ignored with --resume (the checkpoint's value is kept)");
     if (o.decaySteps > 0)
       hp.totalSteps = o.decaySteps;
+    if (cmd->count("--grad-accum") && o.gradAccum != hp.gradAccum) {
+      // Resuming with another number of ranks: keep the global batch
+      // (batch x ranks x grad_accum) by changing grad_accum.
+      if (o.gradAccum < 1)
+        throw std::runtime_error("--grad-accum must be >= 1");
+      log("note: grad_accum " + std::to_string(hp.gradAccum) + " -> " +
+          std::to_string(o.gradAccum) + " from this step on");
+      hp.gradAccum = o.gradAccum;
+    }
     if (o.steps == 0 && o.timeBudget == 0)
       throw std::runtime_error("--resume needs --steps N (the new total) or "
                                "--time-budget SECONDS");
-    artifact =
-        artifactForBackend(runDir / "artifact.gptart", config, o.backend, log);
+    artifact = trainingArtifact(runDir / "artifact.gptart", config, o.backend,
+                                ranks, log);
   } else {
     if (o.data.empty())
       throw std::runtime_error("--data PREPARED_DIR is required");
@@ -155,7 +196,7 @@ int runTrain(const TrainOpts &o, CLI::App *cmd) {
     } else {
       artifact =
           io::compileArtifact(config, io::selfExecutable(o.argv0.c_str()), log,
-                              artifactTarget(o.backend));
+                              artifactTarget(o.backend), kTrainingFlags);
     }
     {
       // Check the artifact before writing anything into the run directory.
@@ -167,7 +208,9 @@ int runTrain(const TrainOpts &o, CLI::App *cmd) {
                                  o.backend.name + " runs target '" +
                                  artifactTarget(o.backend) + "'");
     }
-    train::prepareRunDir(runDir, ro.dataDir, config, artifact);
+    if (leader)
+      train::prepareRunDir(runDir, ro.dataDir, config, artifact);
+    group.barrier(); // the run directory exists for every rank
     artifact = runDir / "artifact.gptart";
   }
   ro.config = config;
@@ -193,12 +236,20 @@ int runTrain(const TrainOpts &o, CLI::App *cmd) {
       std::cerr << line << "\n";
   };
   ro.stopRequested = &gStop;
+  ro.group = &group;
 
   BackendOptions backend = o.backend;
   backend.threads = o.threads;
+  if (backend.device < 0 && ranks > 1)
+    backend.device = group.localRank(); // one device per rank of a host
   train::ExecutorRunner runner(artifact, backend);
   checkArtifactConfig(runner.artifact(), config, artifact.string());
   log("running on " + runner.executor().deviceDescription());
+  if (ranks > 1)
+    log("data parallel: " + group.description() + "; global batch " +
+        std::to_string(hp.batch * ranks * hp.gradAccum) + " sequences (" +
+        std::to_string(hp.batch) + " x " + std::to_string(ranks) +
+        " ranks x " + std::to_string(hp.gradAccum) + " micro-batches)");
   log("training " + std::to_string(config.n_layer) + " layers, d_model " +
       std::to_string(config.d_model) + ", vocab " +
       std::to_string(config.vocab_size) + ", B=" + std::to_string(hp.batch) +
@@ -207,8 +258,10 @@ int runTrain(const TrainOpts &o, CLI::App *cmd) {
   auto prev = std::signal(SIGINT, onSigint);
   train::RunResult r = train::runTraining(runner, ro);
   std::signal(SIGINT, prev);
-  if (tty)
+  if (tty && leader)
     std::cerr << "\n";
+  if (!leader)
+    return r.nonFinite ? 1 : r.interrupted ? 130 : 0;
   if (r.nonFinite) {
     std::cerr << "gpt train: error: " << r.message << "\n";
     return 1;
@@ -293,9 +346,31 @@ void addTrainCommand(CLI::App &app) {
                   "Use this compiled artifact instead of running gptc");
   cmd->add_flag("--resume", o->resume,
                 "Continue the run in --out up to --steps");
+  cmd->add_option("--collective-timeout", o->collectiveTimeout,
+                  "Under mpirun: seconds a rank waits for the others before "
+                  "the job is aborted, naming the missing ranks")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->callback([o, cmd] {
     o->argv0 = "gpt";
-    int rc = runTrain(*o, cmd);
+    collective::Options co;
+    co.timeoutSeconds = o->collectiveTimeout;
+    std::unique_ptr<collective::Collective> group =
+        collective::fromEnvironment(io::selfExecutable("gpt").string(), co);
+    int rc = 0;
+    if (group->worldSize() == 1) {
+      rc = runTrain(*o, cmd, *group);
+    } else {
+      // A rank that fails must take the job down, not leave the others
+      // waiting in a collective.
+      try {
+        rc = runTrain(*o, cmd, *group);
+      } catch (const std::exception &e) {
+        group->abort("gpt train: rank " + std::to_string(group->rank()) +
+                     ": error: " + e.what());
+      }
+    }
+    group.reset(); // MPI_Finalize, every rank together
     if (rc != 0)
       std::exit(rc);
   });
