@@ -109,8 +109,8 @@ struct GPTDataParallelPass
       values.push_back(g.value);
     OpBuilder b(ret.getContext());
     b.setInsertionPointAfter(bucket.back().value.getDefiningOp());
-    auto reduced = b.create<AllReduceOp>(ret.getLoc(), values,
-                                         Reduction::Mean, group);
+    auto reduced =
+        b.create<AllReduceOp>(ret.getLoc(), values, Reduction::Mean, group);
     for (auto [i, g] : llvm::enumerate(bucket))
       ret.setOperand(g.index, reduced.getResult(i));
   }

@@ -197,8 +197,8 @@ private:
     for (Operation &op : body.without_terminator())
       for (Value result : op.getResults()) {
         Value root = result;
-        if (std::optional<unsigned> viewed = viewedOperand(
-                &op, cast<OpResult>(result).getResultNumber()))
+        if (std::optional<unsigned> viewed =
+                viewedOperand(&op, cast<OpResult>(result).getResultNumber()))
           root = rootOf(op.getOperand(*viewed)); // null: views an argument
         roots[result] = root;
         if (!root)

@@ -231,9 +231,9 @@ private:
   /// job, naming the ranks that did not check in to this step).
   void waitFor(MPI_Request &r, const std::string &what) {
     const auto deadline =
-        Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                           std::chrono::duration<double>(
-                               options_.timeoutSeconds));
+        Clock::now() +
+        std::chrono::duration_cast<Clock::duration>(
+            std::chrono::duration<double>(options_.timeoutSeconds));
     int spins = 0;
     while (true) {
       int done = 0;
@@ -294,8 +294,8 @@ private:
         int done = 0;
         MPI_Test(&(*it)->recvs[i], &done, MPI_STATUS_IGNORE);
         if (!done)
-          missing += (missing.empty() ? "" : ", ") +
-                     std::to_string((*it)->peers[i]);
+          missing +=
+              (missing.empty() ? "" : ", ") + std::to_string((*it)->peers[i]);
       }
       if (!missing.empty())
         blame = "rank(s) " + missing + " did not reach " + (*it)->point +

@@ -67,9 +67,9 @@ std::vector<bool> reductionBarriers(const Function &f,
     bool touches = false;
     for (const auto *ids : {&kernel.inputs, &kernel.outputs})
       for (int64_t id : *ids)
-        touches = touches || (id >= 0 && std::find(reducing.begin(),
-                                                   reducing.end(),
-                                                   root[id]) != reducing.end());
+        touches =
+            touches || (id >= 0 && std::find(reducing.begin(), reducing.end(),
+                                             root[id]) != reducing.end());
     if (touches) {
       wait[k] = true;
       reducing.clear();

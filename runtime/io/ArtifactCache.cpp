@@ -122,8 +122,8 @@ fs::path compileArtifact(const ModelConfig &config, const fs::path &selfExe,
   std::string flags;
   for (const std::string &f : gptcFlags)
     flags += "\n" + f;
-  const std::string key = fnv1a64Hex(configJson + "\n--target=" + target +
-                                     flags + "\n" + version);
+  const std::string key =
+      fnv1a64Hex(configJson + "\n--target=" + target + flags + "\n" + version);
   const fs::path dir = artifactCacheDir();
   const fs::path cached = dir / (key + ".gptart");
   if (fs::exists(cached))
@@ -138,10 +138,9 @@ fs::path compileArtifact(const ModelConfig &config, const fs::path &selfExe,
     log("compiling the model with " + gptc.string() + " (cached as " +
         cached.string() + ")");
   std::string out;
-  std::vector<std::string> argv = {gptc.string(),     "--config",
-                                   cfg.string(),      "--emit=artifact",
-                                   "--target=" + target, "-o",
-                                   tmp.string()};
+  std::vector<std::string> argv = {
+      gptc.string(),        "--config", cfg.string(), "--emit=artifact",
+      "--target=" + target, "-o",       tmp.string()};
   argv.insert(argv.end(), gptcFlags.begin(), gptcFlags.end());
   int rc = runProcess(argv, out);
   std::error_code ec;

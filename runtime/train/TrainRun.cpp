@@ -183,8 +183,7 @@ private:
       if (leader())
         if (int fixed = repairRunDir(runDir))
           log("cleaned up " + std::to_string(fixed) +
-              " file(s) an interrupted checkpoint left in " +
-              runDir.string());
+              " file(s) an interrupted checkpoint left in " + runDir.string());
       group->barrier(); // the other ranks read what rank 0 repaired
       state = readRunState(runDir);
       loadCheckpoint(runDir, trainer, state, /*withOptimizer=*/true);

@@ -837,8 +837,8 @@ VulkanExecutor::run(const std::string &function,
     for (const Kernel &k : s->fn->kernels)
       if (k.kernel == kernelName(KernelId::AllReduce))
         throw ExecutorError(
-            "vulkan: function '" + function +
-            "' reduces over " + std::to_string(group->worldSize()) +
+            "vulkan: function '" + function + "' reduces over " +
+            std::to_string(group->worldSize()) +
             " ranks; data-parallel training runs on --backend cpu in this "
             "version (docs/distributed.md)");
   return impl_->run(*s, call, profiling_ ? &profile_ : nullptr);

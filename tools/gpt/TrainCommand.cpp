@@ -248,8 +248,8 @@ int runTrain(const TrainOpts &o, CLI::App *cmd, collective::Collective &group) {
   if (ranks > 1)
     log("data parallel: " + group.description() + "; global batch " +
         std::to_string(hp.batch * ranks * hp.gradAccum) + " sequences (" +
-        std::to_string(hp.batch) + " x " + std::to_string(ranks) +
-        " ranks x " + std::to_string(hp.gradAccum) + " micro-batches)");
+        std::to_string(hp.batch) + " x " + std::to_string(ranks) + " ranks x " +
+        std::to_string(hp.gradAccum) + " micro-batches)");
   log("training " + std::to_string(config.n_layer) + " layers, d_model " +
       std::to_string(config.d_model) + ", vocab " +
       std::to_string(config.vocab_size) + ", B=" + std::to_string(hp.batch) +

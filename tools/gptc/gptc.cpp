@@ -86,11 +86,11 @@ cl::opt<bool> dataParallel(
     cl::desc("Average @train_grad's gradients over the ranks of an MPI job "
              "(gpt.all_reduce in buckets; a no-op in a single process)"),
     cl::init(false), cl::cat(category));
-cl::opt<double> bucketMiB(
-    "bucket-mb",
-    cl::desc("With --data-parallel: smallest gradient bucket in MiB "
-             "(default 25)"),
-    cl::init(25.0), cl::cat(category));
+cl::opt<double>
+    bucketMiB("bucket-mb",
+              cl::desc("With --data-parallel: smallest gradient bucket in MiB "
+                       "(default 25)"),
+              cl::init(25.0), cl::cat(category));
 cl::opt<bool> reportMemory(
     "report-memory",
     cl::desc("Print the planned arena sizes of each function (stderr)"),

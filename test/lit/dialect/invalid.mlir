@@ -337,3 +337,35 @@ func.func @attention_qkv_grad_shape(%d: tensor<?x?x8xf32>, %x: tensor<?x?x24xf32
   %g = gpt.attention_qkv_grad %d, %x, %o, %l {causal, num_heads = 2 : i64, scale = 0.5 : f32} : tensor<?x?x8xf32>, tensor<?x?x24xf32>, tensor<?x?x8xf32>, tensor<?x2x?xf32> -> tensor<?x?x8xf32>
   return
 }
+
+// -----
+
+func.func @all_reduce_dynamic(%g: tensor<?x4xf32>) {
+  // expected-error @+1 {{reduces static-shaped tensors (every rank must pass the same number of elements), got 'tensor<?x4xf32>'}}
+  %0 = gpt.all_reduce mean over "data" %g : tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @all_reduce_group(%g: tensor<4xf32>) {
+  // expected-error @+1 {{needs a non-empty process group name}}
+  %0 = gpt.all_reduce sum over "" %g : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @all_reduce_empty() {
+  // expected-error @+1 {{needs at least one tensor to reduce}}
+  "gpt.all_reduce"() {reduction = 0 : i32, group = "data"} : () -> ()
+  return
+}
+
+// -----
+
+func.func @all_reduce_reduction(%g: tensor<4xf32>) {
+  // expected-error @+1 {{expected string or keyword containing one of the following enum values for attribute 'reduction' [sum, mean]}}
+  %0 = gpt.all_reduce max over "data" %g : tensor<4xf32>
+  return
+}

@@ -84,3 +84,12 @@ func.func @fusion(%x: tensor<?x?x16xf32>, %y: tensor<?x?x16xf32>, %g: tensor<16x
   }
   return %r#0, %r#1 : tensor<?x?x16xf32>, tensor<?x?x16xf32>
 }
+
+// CHECK-LABEL: func.func @all_reduce
+// CHECK: %[[R:.*]]:2 = gpt.all_reduce mean over "data" %arg0, %arg1 : tensor<4x8xf32>, tensor<8xf32>
+// CHECK: gpt.all_reduce sum over "data" %[[R]]#1 : tensor<8xf32>
+func.func @all_reduce(%w: tensor<4x8xf32>, %b: tensor<8xf32>) -> (tensor<4x8xf32>, tensor<8xf32>) {
+  %r:2 = gpt.all_reduce mean over "data" %w, %b : tensor<4x8xf32>, tensor<8xf32>
+  %s = gpt.all_reduce sum over "data" %r#1 : tensor<8xf32>
+  return %r#0, %s : tensor<4x8xf32>, tensor<8xf32>
+}

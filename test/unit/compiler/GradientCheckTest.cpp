@@ -403,6 +403,17 @@ std::vector<OpCase> opCases() {
                                      b.getI64IntegerAttr(0));
       });
 
+  // One process: the reduction is the identity, so this checks the rule's
+  // wiring (one gradient per operand, in order). The zeros for a result
+  // without a gradient are in test/lit/passes/autodiff-all-reduce.mlir (an
+  // all-zero gradient gives the finite-difference measure nothing to judge).
+  for (auto reduction : {gd::Reduction::Mean, gd::Reduction::Sum})
+    add("all_reduce_" + gd::stringifyReduction(reduction).str(),
+        {F({3, 4}), F({5})},
+        [=](OpBuilder &b, Location l, ValueRange x) -> Operation * {
+          return b.create<gd::AllReduceOp>(l, x, reduction, "data");
+        });
+
   add("cross_entropy",
       {F({kDyn, kDyn, 7}, {2, 3, 7}), Ids({kDyn, kDyn}, {2, 3}, 7)},
       [](OpBuilder &b, Location l, ValueRange x) -> Operation * {

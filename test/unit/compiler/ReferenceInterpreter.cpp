@@ -796,6 +796,15 @@ bool Interpreter::execBackward(Operation *o, bool &handled) {
   if (auto op = dyn_cast<ZerosLikeOp>(o))
     return set(o, o->getResult(0), RefTensor(get(op.getInput()).shape));
 
+  // The interpreter is one process: sum and mean over one rank are the
+  // identity.
+  if (auto op = dyn_cast<AllReduceOp>(o)) {
+    for (auto [input, result] : llvm::zip(op.getInputs(), op.getResults()))
+      if (!set(o, result, get(input)))
+        return false;
+    return true;
+  }
+
   handled = false;
   return true;
 }

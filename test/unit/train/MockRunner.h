@@ -26,6 +26,18 @@ public:
   int trainGradCalls = 0, optimizerCalls = 0;
   std::vector<float> gradScales;
   int nanAtTrainGradCall = -1; // 1-based
+  /// Data parallelism: whether train_grad "reduces" (compiled with
+  /// --data-parallel), the collectives flag of each train_grad call, and
+  /// the first token of each train_grad batch (which windows it got).
+  bool reducesGradients = false;
+  bool collectivesEnabled = true;
+  std::vector<bool> collectivesPerCall;
+  std::vector<std::int32_t> firstTokens;
+
+  void setCollectivesEnabled(bool on) override { collectivesEnabled = on; }
+  bool reduces(const std::string &fn) const override {
+    return reducesGradients && fn == "train_grad";
+  }
 
   bool hasFunction(const std::string &fn) const override {
     return fn == "train_grad" || fn == "apply_optimizer" || fn == "eval_loss" ||
@@ -76,6 +88,8 @@ public:
       loss = loss / m + 0.01 * c;
       if (fn == "train_grad") {
         ++trainGradCalls;
+        collectivesPerCall.push_back(collectivesEnabled);
+        firstTokens.push_back(static_cast<const std::int32_t *>(tok.data)[0]);
         if (trainGradCalls == nanAtTrainGradCall)
           loss = NAN;
         float scale = *static_cast<const float *>(in.at("grad_scale").data);

@@ -1,6 +1,7 @@
 //===- TrainerTest.cpp ----------------------------------------------------===//
 #include "MockRunner.h"
 
+#include "runtime/collective/Collective.h"
 #include "runtime/data/Prepare.h"
 #include "runtime/io/FileIO.h"
 #include "runtime/io/Safetensors.h"
@@ -299,4 +300,108 @@ TEST_F(TrainRunTest, EvaluateWindowsIncludeTheTail) {
   finishEval(e, 0.25);
   EXPECT_NEAR(e.bitsPerByte, e.loss * 0.25 / std::log(2.0), 1e-12);
   EXPECT_NEAR(e.perplexity, std::exp(e.loss), 1e-9);
+}
+
+namespace {
+/// A stand-in for rank `r` of a 2-rank job whose peer holds the same
+/// values: sums double, and every other call succeeds at once.
+class FakeRanks : public collective::Collective {
+public:
+  explicit FakeRanks(int r) : rank_(r) {}
+  std::vector<std::int64_t> steps;
+  int rank() const override { return rank_; }
+  int worldSize() const override { return 2; }
+  int localRank() const override { return rank_; }
+  std::string description() const override { return "fake"; }
+  void startAllReduce(const std::vector<collective::Span> &,
+                      collective::Reduction) override {}
+  void waitAll() override {}
+  bool pending() const override { return false; }
+  void allReduce(double *v, std::size_t n, collective::Reduction r) override {
+    if (r == collective::Reduction::Sum)
+      for (std::size_t i = 0; i < n; ++i)
+        v[i] *= 2;
+  }
+  void broadcast(void *, std::size_t, int) override {}
+  void barrier() override {}
+  void beginStep(std::int64_t step) override { steps.push_back(step); }
+  [[noreturn]] void abort(const std::string &why) override {
+    throw std::runtime_error(why);
+  }
+
+private:
+  int rank_;
+};
+} // namespace
+
+TEST_F(TrainRunTest, DataParallelRanksTakeTheirShareOfTheGlobalBatch) {
+  // One process with grad_accum 4 reads 4 micro-batches per step; rank r of
+  // 2 ranks with grad_accum 2 reads the r-th pair of them.
+  MockRunner alone(config_);
+  RunOptions o = options(dir_ / "alone", 3);
+  o.hp.gradAccum = 4;
+  train(o, alone);
+  ASSERT_EQ(alone.firstTokens.size(), 12u);
+  for (int rank : {0, 1}) {
+    MockRunner r(config_);
+    r.reducesGradients = true;
+    FakeRanks ranks(rank);
+    RunOptions ro = options(dir_ / ("rank" + std::to_string(rank)), 3);
+    ro.group = &ranks;
+    train(ro, r);
+    ASSERT_EQ(r.firstTokens.size(), 6u);
+    for (int step = 0; step < 3; ++step)
+      for (int i = 0; i < 2; ++i)
+        EXPECT_EQ(r.firstTokens[step * 2 + i],
+                  alone.firstTokens[step * 4 + rank * 2 + i])
+            << "rank " << rank << " step " << step << " micro-batch " << i;
+    // The reduction runs once per step, on the last micro-batch.
+    EXPECT_EQ(r.collectivesPerCall,
+              (std::vector<bool>{false, true, false, true, false, true}));
+    EXPECT_EQ(ranks.steps, (std::vector<std::int64_t>{0, 1, 2}));
+    // Only rank 0 writes metrics and checkpoints.
+    const fs::path run = dir_ / ("rank" + std::to_string(rank));
+    EXPECT_EQ(fs::exists(run / "metrics.jsonl"), rank == 0);
+    EXPECT_EQ(fs::exists(run / "state.json"), rank == 0);
+  }
+  // The global data position: 3 steps x 2 ranks x 2 micro-batches x B=2.
+  EXPECT_EQ(readRunState(dir_ / "rank0").loader.cursor, 24u);
+}
+
+TEST_F(TrainRunTest, DataParallelNeedsAReducingArtifact) {
+  MockRunner r(config_); // train_grad without all_reduce
+  FakeRanks ranks(0);
+  Trainer t(r, config_, options(dir_, 1).hp);
+  try {
+    t.setCollective(&ranks);
+    FAIL() << "accepted";
+  } catch (const std::runtime_error &e) {
+    EXPECT_NE(std::string(e.what()).find("gptc --data-parallel"),
+              std::string::npos)
+        << e.what();
+  }
+  collective::SingleProcess alone; // one process needs no reduction
+  EXPECT_NO_THROW(t.setCollective(&alone));
+}
+
+TEST_F(TrainRunTest, DataParallelNonFiniteLossStopsEveryRankTogether) {
+  // Alone, a NaN stops at once; with ranks, this rank still runs its other
+  // micro-batch (the peers cannot know yet) and all ranks stop before the
+  // optimizer, on the same step.
+  MockRunner r(config_);
+  r.reducesGradients = true;
+  r.nanAtTrainGradCall = 1;
+  FakeRanks ranks(1);
+  Trainer t(r, config_, options(dir_, 1).hp);
+  t.setCollective(&ranks);
+  t.initialize(1);
+  data::Batch b;
+  b.batchSize = 2;
+  b.seqLen = 8;
+  b.inputs.assign(16, 1);
+  b.targets.assign(16, 2);
+  b.weights.assign(16, 1.0f);
+  EXPECT_THROW(t.step({b, b}), NonFiniteError);
+  EXPECT_EQ(r.trainGradCalls, 2);
+  EXPECT_EQ(r.optimizerCalls, 0);
 }
