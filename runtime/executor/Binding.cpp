@@ -1,5 +1,8 @@
 //===- Binding.cpp - Binding a call's inputs to a function ----------------===//
 #include "runtime/executor/Binding.h"
+#include "schema/KernelRegistry.h"
+
+#include <algorithm>
 
 namespace gpt {
 
@@ -157,6 +160,32 @@ std::vector<std::vector<int64_t>> bindValueShapes(const Function &f, int64_t B,
            ": " + err);
   }
   return shapes;
+}
+
+std::vector<bool> reductionBarriers(const Function &f) {
+  const std::vector<int64_t> root = aliasRoots(f);
+  const std::string allReduce = kernelName(KernelId::AllReduce);
+  std::vector<bool> wait(f.kernels.size(), false);
+  std::vector<int64_t> reducing; // roots of pending all_reduce outputs
+  for (size_t k = 0; k < f.kernels.size(); ++k) {
+    const Kernel &kernel = f.kernels[k];
+    if (kernel.kernel == allReduce) {
+      for (int64_t id : kernel.outputs)
+        reducing.push_back(root[id]);
+      continue;
+    }
+    bool touches = false;
+    for (const auto *ids : {&kernel.inputs, &kernel.outputs})
+      for (int64_t id : *ids)
+        touches =
+            touches || (id >= 0 && std::find(reducing.begin(), reducing.end(),
+                                             root[id]) != reducing.end());
+    if (touches) {
+      wait[k] = true;
+      reducing.clear();
+    }
+  }
+  return wait;
 }
 
 } // namespace gpt

@@ -32,6 +32,11 @@ std::vector<std::vector<int64_t>> bindValueShapes(const Function &f, int64_t B,
 /// value id -> id of its non-alias root.
 std::vector<int64_t> aliasRoots(const Function &f);
 
+/// For each kernel, whether it reads or writes bytes that an all_reduce
+/// before it (and after the previous such kernel) reduces: the executor
+/// finishes the reductions first.
+std::vector<bool> reductionBarriers(const Function &f);
+
 /// The function named `name`, or ExecutorError listing what there is.
 const Function &findFunctionOrThrow(const Artifact &a, const std::string &name);
 

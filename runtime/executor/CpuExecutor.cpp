@@ -50,34 +50,6 @@ private:
   size_t size_ = 0;
 };
 
-/// For each kernel, whether it reads or writes memory that an all_reduce
-/// before it (and after the last such barrier) reduces in the background.
-std::vector<bool> reductionBarriers(const Function &f,
-                                    const std::vector<int64_t> &root) {
-  const std::string allReduce = kernelName(KernelId::AllReduce);
-  std::vector<bool> wait(f.kernels.size(), false);
-  std::vector<int64_t> reducing; // roots of pending all_reduce outputs
-  for (size_t k = 0; k < f.kernels.size(); ++k) {
-    const Kernel &kernel = f.kernels[k];
-    if (kernel.kernel == allReduce) {
-      for (int64_t id : kernel.outputs)
-        reducing.push_back(root[id]);
-      continue;
-    }
-    bool touches = false;
-    for (const auto *ids : {&kernel.inputs, &kernel.outputs})
-      for (int64_t id : *ids)
-        touches =
-            touches || (id >= 0 && std::find(reducing.begin(), reducing.end(),
-                                             root[id]) != reducing.end());
-    if (touches) {
-      wait[k] = true;
-      reducing.clear();
-    }
-  }
-  return wait;
-}
-
 } // namespace
 
 struct CpuExecutor::FunctionState {
@@ -135,7 +107,7 @@ CpuExecutor::CpuExecutor(const Artifact &artifact, int threads)
     }
     for (const Kernel &k : f.kernels)
       st->kernelFns.push_back(exec::resolveKernel(k.kernel));
-    st->waitBefore = reductionBarriers(f, st->root);
+    st->waitBefore = reductionBarriers(f);
     states_.push_back(std::move(st));
   }
 }

@@ -77,6 +77,11 @@ struct FunctionState {
   VkQueryPool queries = VK_NULL_HANDLE;
   uint32_t queryCapacity = 0;
   std::vector<size_t> dispatchKernel; ///< kernel index of each dispatch
+  /// The all_reduce kernels, reduced through the host after the commands
+  /// ran (a later kernel must not touch their bytes: reducesMidway).
+  std::vector<size_t> allReduces;
+  bool reducesMidway = false;
+  std::vector<std::vector<float>> reduceStaging; ///< per reduced value, kept
 };
 
 struct VulkanExecutor::Impl : vk::Recorder {
@@ -243,14 +248,15 @@ struct VulkanExecutor::Impl : vk::Recorder {
 
   /// One-shot transfer between the host and a device buffer, outside the
   /// recorded commands (resident tensors: first upload, readBack).
-  void transfer(Buffer &device, void *host, size_t bytes, bool toDevice) {
+  void transfer(Buffer &device, void *host, size_t bytes, bool toDevice,
+                VkDeviceSize offset = 0) {
     if (!bytes)
       return;
     if (device.mapped && (toDevice || device.hostCached)) {
       if (toDevice)
-        std::memcpy(device.mapped, host, bytes);
+        std::memcpy(device.mapped + offset, host, bytes);
       else
-        std::memcpy(host, device.mapped, bytes);
+        std::memcpy(host, device.mapped + offset, bytes);
       return;
     }
     Buffer staging = ctx->createBuffer(
@@ -269,7 +275,7 @@ struct VulkanExecutor::Impl : vk::Recorder {
       VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
       bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
       check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
-      VkBufferCopy c{0, 0, bytes};
+      VkBufferCopy c{toDevice ? 0 : offset, toDevice ? offset : 0, bytes};
       if (toDevice)
         vkCmdCopyBuffer(cmd, staging.buffer, device.buffer, 1, &c);
       else
@@ -297,6 +303,44 @@ struct VulkanExecutor::Impl : vk::Recorder {
   }
   void copyToDevice(Buffer &device, const void *host, size_t bytes) {
     transfer(device, const_cast<void *>(host), bytes, true);
+  }
+
+  /// Runs the function's all_reduce kernels over `group` through host
+  /// staging, after its commands ran: download each bucket, reduce, upload,
+  /// and refresh the outputs the commands already copied for the host.
+  void reduceOnHost(FunctionState &s, collective::Collective &group) {
+    const Function &f = *s.fn;
+    size_t next = 0;
+    std::map<int64_t, const std::vector<float> *> reducedRoots;
+    for (size_t k : s.allReduces) {
+      const Kernel &kernel = f.kernels[k];
+      std::vector<collective::Span> spans;
+      for (int64_t id : kernel.outputs) {
+        if (s.reduceStaging.size() <= next)
+          s.reduceStaging.emplace_back();
+        std::vector<float> &host = s.reduceStaging[next++];
+        host.resize(size_t(s.tensors[id].numel));
+        transfer(*s.where[id].buffer, host.data(), host.size() * 4, false,
+                 s.where[id].offset);
+        spans.push_back({host.data(), host.size()});
+        reducedRoots[s.root[id]] = &host;
+      }
+      group.startAllReduce(spans, collective::reductionByName(
+                                      kernel.attrs.value("reduction", "")));
+      group.waitAll();
+      for (size_t i = 0; i < kernel.outputs.size(); ++i) {
+        int64_t id = kernel.outputs[i];
+        transfer(*s.where[id].buffer, spans[i].data, spans[i].count * 4, true,
+                 s.where[id].offset);
+      }
+    }
+    for (size_t o = 0; o < f.outputs.size(); ++o) {
+      auto it = reducedRoots.find(s.root[f.outputs[o].value]);
+      if (it != reducedRoots.end() && !s.skipOutput[o] &&
+          s.readbackOffset[o] != ~VkDeviceSize(0))
+        std::memcpy(s.readback.mapped + s.readbackOffset[o], it->second->data(),
+                    it->second->size() * 4);
+    }
   }
 
   /// Under the validation layers any message is an error: a call that
@@ -329,7 +373,8 @@ struct VulkanExecutor::Impl : vk::Recorder {
   void recordOrReplay(FunctionState &s);
   std::map<std::string, HostTensor>
   run(FunctionState &s, const CallBinding &call,
-      std::map<std::string, Executor::KernelTime> *profile);
+      std::map<std::string, Executor::KernelTime> *profile,
+      collective::Collective *group);
 };
 
 /// (Re)allocates the buffers for a new binding and lays out staging.
@@ -653,9 +698,10 @@ void VulkanExecutor::Impl::recordOrReplay(FunctionState &s) {
   throw ExecutorError("vulkan: recording '" + f.name + "' did not settle");
 }
 
-std::map<std::string, HostTensor> VulkanExecutor::Impl::run(
-    FunctionState &s, const CallBinding &call,
-    std::map<std::string, Executor::KernelTime> *profile) {
+std::map<std::string, HostTensor>
+VulkanExecutor::Impl::run(FunctionState &s, const CallBinding &call,
+                          std::map<std::string, Executor::KernelTime> *profile,
+                          collective::Collective *group) {
   const Function &f = *s.fn;
   if (s.B != call.B || s.T != call.T || s.N != call.N || !s.bound ||
       s.bufferGeneration != bufferGeneration)
@@ -694,6 +740,8 @@ std::map<std::string, HostTensor> VulkanExecutor::Impl::run(
   }
   ctx->submitAndWait(s.cmd);
   failOnValidationMessages();
+  if (group && !s.allReduces.empty())
+    reduceOnHost(s, *group);
 
   if (profiling && !s.dispatchKernel.empty()) {
     std::vector<uint64_t> ts(s.dispatchKernel.size() + 1);
@@ -773,6 +821,11 @@ VulkanExecutor::VulkanExecutor(const Artifact &artifact,
     s->fn = &f;
     s->root = aliasRoots(f);
     bool training = false;
+    for (size_t k = 0; k < f.kernels.size(); ++k)
+      if (f.kernels[k].kernel == kernelName(KernelId::AllReduce))
+        s->allReduces.push_back(k);
+    for (bool wait : reductionBarriers(f))
+      s->reducesMidway = s->reducesMidway || wait;
     for (const Kernel &k : f.kernels) {
       s->recordFn.push_back(impl_->table.find(k.kernel)); // checked above
       training = training || k.kernel == kernelName(KernelId::Adamw) ||
@@ -832,16 +885,14 @@ VulkanExecutor::run(const std::string &function,
   if (!s)
     findFunctionOrThrow(impl_->artifact, function); // throws
   CallBinding call = bindCall(*s->fn, inputs);
-  if (collective::Collective *group = activeCollective();
-      group && group->worldSize() > 1)
-    for (const Kernel &k : s->fn->kernels)
-      if (k.kernel == kernelName(KernelId::AllReduce))
-        throw ExecutorError(
-            "vulkan: function '" + function + "' reduces over " +
-            std::to_string(group->worldSize()) +
-            " ranks; data-parallel training runs on --backend cpu in this "
-            "version (docs/distributed.md)");
-  return impl_->run(*s, call, profiling_ ? &profile_ : nullptr);
+  collective::Collective *group = activeCollective();
+  if (group && group->worldSize() == 1)
+    group = nullptr;
+  if (group && s->reducesMidway)
+    throw ExecutorError("vulkan: function '" + function +
+                        "' reads bytes an all_reduce reduced before it ends; "
+                        "the Vulkan executor reduces after the function");
+  return impl_->run(*s, call, profiling_ ? &profile_ : nullptr, group);
 }
 
 void VulkanExecutor::setResident(const std::vector<std::string> &names) {

@@ -9,6 +9,7 @@
 #     world size (1 process, --grad-accum 2) to the same weights;
 #   - a killed rank and a stopped (hung) rank end the job non-zero within
 #     the collective timeout, the latter naming the step;
+#   - the same on Vulkan (lavapipe), reducing through host staging;
 #   - gpt itself does not link libmpi (it runs without Open MPI).
 # Usage: gpt_mpi_test.sh PATH/TO/gpt PATH/TO/gptc PATH/TO/shared/data
 # Exits 77 (skipped) when gptc is not available.
@@ -71,6 +72,25 @@ cmp -s "$WORK/two/model.safetensors" "$WORK/two_again/model.safetensors" ||
   fail "two 2-rank runs differ"
 cmp -s <(losses "$WORK/two") <(losses "$WORK/two_again") ||
   fail "two 2-rank runs' losses differ"
+
+# --- Vulkan (lavapipe here): each rank reduces through host staging. ---
+export VK_LOADER_DRIVERS_SELECT='*lvp*'
+if $GPT devices >/dev/null 2>&1; then
+  VK=(--backend vulkan --preset tiny --data "$WORK/prep" --batch 4 --seq 32
+    --threads 1 --eval-every 10 --eval-batches 2 --steps 10)
+  $GPT train "${VK[@]}" --grad-accum 2 --out "$WORK/vone" >/dev/null \
+    2>"$WORK/err" || fail "vulkan, 1 process: $(tail -3 "$WORK/err")"
+  "${MPI[@]}" -x VK_LOADER_DRIVERS_SELECT $GPT train "${VK[@]}" \
+    --out "$WORK/vtwo" >/dev/null 2>"$WORK/err" ||
+    fail "vulkan, 2 ranks: $(tail -5 "$WORK/err")"
+  cmp -s "$WORK/vone/model.safetensors" "$WORK/vtwo/model.safetensors" ||
+    fail "vulkan: 2 ranks differ from --grad-accum 2"
+  cmp -s <(losses "$WORK/vone") <(losses "$WORK/vtwo") ||
+    fail "vulkan: 2-rank losses differ from --grad-accum 2"
+  echo "vulkan: 2 ranks == --grad-accum 2 (10 steps, bitwise)"
+else
+  echo "vulkan part not run: this gpt has no Vulkan device (gpt devices)"
+fi
 
 # --- Another world size from the same checkpoint. ---
 "${MPI[@]}" $GPT train "${COMMON[@]}" --steps 10 --lr-decay-steps 20 \

@@ -13,6 +13,9 @@
 #include "runtime/train/ExecutorRunner.h"
 #include "runtime/train/TrainRun.h"
 #include "schema/KernelRegistry.h"
+#ifdef GPT_HAVE_VULKAN
+#include "runtime/vulkan/VulkanExecutor.h"
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -240,8 +243,14 @@ int runTrain(const TrainOpts &o, CLI::App *cmd, collective::Collective &group) {
 
   BackendOptions backend = o.backend;
   backend.threads = o.threads;
-  if (backend.device < 0 && ranks > 1)
-    backend.device = group.localRank(); // one device per rank of a host
+#ifdef GPT_HAVE_VULKAN
+  if (backend.name == "vulkan" && backend.device < 0 && ranks > 1) {
+    // One device per rank of a host, round robin over what there is.
+    const std::size_t devices = listVulkanDevices().size();
+    if (devices > 0)
+      backend.device = static_cast<int>(group.localRank() % devices);
+  }
+#endif
   train::ExecutorRunner runner(artifact, backend);
   checkArtifactConfig(runner.artifact(), config, artifact.string());
   log("running on " + runner.executor().deviceDescription());

@@ -121,8 +121,9 @@ void recordAdamW(KernelContext &ctx) {
 } // namespace
 
 void registerOptimizerKernels(KernelTable &table) {
-  // all_reduce records nothing: with one rank it is the identity, and the
-  // executor refuses to run it over several (VulkanExecutor::run).
+  // all_reduce records nothing: with one rank it is the identity; over
+  // several the executor reduces through the host after the commands ran
+  // (VulkanExecutor.cpp, reduceOnHost).
   table[KernelId::AllReduce] = [](KernelContext &) {};
   table[KernelId::GlobalNorm] = recordGlobalNorm;
   table[KernelId::LrSchedule] = recordLrSchedule;
