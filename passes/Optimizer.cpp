@@ -185,7 +185,82 @@ void buildApplyOptimizer(ModuleOp module, Location loc,
   finish(fn, b, results, names, aliases);
 }
 
+/// The functions a rank of a sharded optimizer (ZeRO-1, docs/distributed.md)
+/// runs instead of @apply_optimizer, which all compute exactly what it does:
+///   @optimizer_scalars(step, hparams, grad.<p>...) -> grad_norm, lr
+///   @apply_adamw.<p>(step, hparams, lr, grad_norm, p, grad.p, adam_m.p,
+///                    adam_v.p) -> p', m', v'   (in place)
+///   @zero_grads(grad.<p>...) -> zeros          (in place)
+/// A rank updates only the parameters it owns, so it keeps only their
+/// moments.
+void buildShardedOptimizer(ModuleOp module, Location loc,
+                           ArrayRef<Param> params) {
+  MLIRContext *ctx = module.getContext();
+  auto f32 = Float32Type::get(ctx);
+  auto scalar = RankedTensorType::get({}, f32);
+  auto stepType = RankedTensorType::get({}, IntegerType::get(ctx, 32));
+  auto hpType = RankedTensorType::get({kNumHparams}, f32);
+  {
+    Signature sig;
+    unsigned stepArg = sig.add(stepType, ArgRole::Input, "step");
+    unsigned hpArg = sig.add(hpType, ArgRole::Input, "hparams");
+    for (const Param &x : params)
+      sig.add(x.type, ArgRole::State, "grad." + x.name);
+    func::FuncOp fn = createFunction(module, loc, "optimizer_scalars", sig);
+    OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
+    SmallVector<Value> grads;
+    for (unsigned k = 0; k < params.size(); ++k)
+      grads.push_back(fn.getArgument(2 + k));
+    Value norm = b.create<GlobalNormOp>(loc, scalar, grads);
+    Value lr = b.create<LrScheduleOp>(loc, scalar, fn.getArgument(stepArg),
+                                      fn.getArgument(hpArg));
+    finish(fn, b, {norm, lr}, {"grad_norm", "lr"}, {-1, -1});
+  }
+  for (const Param &x : params) {
+    Signature sig;
+    unsigned stepArg = sig.add(stepType, ArgRole::Input, "step");
+    unsigned hpArg = sig.add(hpType, ArgRole::Input, "hparams");
+    unsigned lrArg = sig.add(scalar, ArgRole::Input, "lr");
+    unsigned normArg = sig.add(scalar, ArgRole::Input, "grad_norm");
+    unsigned p = sig.add(x.type, ArgRole::Param, x.name);
+    unsigned g = sig.add(x.type, ArgRole::State, "grad." + x.name);
+    unsigned m = sig.add(x.type, ArgRole::State, "adam_m." + x.name);
+    unsigned v = sig.add(x.type, ArgRole::State, "adam_v." + x.name);
+    func::FuncOp fn = createFunction(module, loc, "apply_adamw." + x.name, sig);
+    if (x.decay)
+      setWeightDecay(fn, p);
+    OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
+    auto update = b.create<AdamWOp>(
+        loc, TypeRange{x.type, x.type, x.type}, fn.getArgument(p),
+        fn.getArgument(g), fn.getArgument(m), fn.getArgument(v),
+        fn.getArgument(lrArg), fn.getArgument(normArg), fn.getArgument(stepArg),
+        fn.getArgument(hpArg), x.decay ? b.getUnitAttr() : UnitAttr());
+    finish(fn, b, {update.getNewParam(), update.getNewM(), update.getNewV()},
+           {x.name, "adam_m." + x.name, "adam_v." + x.name},
+           {static_cast<int>(p), static_cast<int>(m), static_cast<int>(v)});
+  }
+  {
+    Signature sig;
+    for (const Param &x : params)
+      sig.add(x.type, ArgRole::State, "grad." + x.name);
+    func::FuncOp fn = createFunction(module, loc, "zero_grads", sig);
+    OpBuilder b = OpBuilder::atBlockEnd(&fn.getBody().front());
+    SmallVector<Value> zeros;
+    SmallVector<std::string> names;
+    SmallVector<int> aliases;
+    for (unsigned k = 0; k < params.size(); ++k) {
+      zeros.push_back(
+          b.create<FillOp>(loc, params[k].type, b.getF32FloatAttr(0.0f)));
+      names.push_back("grad." + params[k].name);
+      aliases.push_back(k);
+    }
+    finish(fn, b, zeros, names, aliases);
+  }
+}
+
 struct GPTOptimizerPass : mlir::gpt::impl::GPTOptimizerBase<GPTOptimizerPass> {
+  using GPTOptimizerBase::GPTOptimizerBase;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     auto lossGrad = module.lookupSymbol<func::FuncOp>("loss_grad");
@@ -194,7 +269,8 @@ struct GPTOptimizerPass : mlir::gpt::impl::GPTOptimizerBase<GPTOptimizerPass> {
                             "--gpt-autodiff first";
       return signalPassFailure();
     }
-    for (StringRef name : {"train_grad", "apply_optimizer"})
+    for (StringRef name :
+         {"train_grad", "apply_optimizer", "optimizer_scalars", "zero_grads"})
       if (module.lookupSymbol(name)) {
         module.emitError() << "--gpt-optimizer: @" << name << " already exists";
         return signalPassFailure();
@@ -207,6 +283,8 @@ struct GPTOptimizerPass : mlir::gpt::impl::GPTOptimizerBase<GPTOptimizerPass> {
                           hasWeightDecay(lossGrad, i)});
     buildTrainGrad(module, lossGrad, params);
     buildApplyOptimizer(module, lossGrad.getLoc(), params);
+    if (shardable)
+      buildShardedOptimizer(module, lossGrad.getLoc(), params);
     lossGrad.erase();
   }
 };

@@ -81,7 +81,19 @@ def GPTOptimizer : Pass<"gpt-optimizer", "mlir::ModuleOp"> {
       decay run inside the compiled step; weight decay applies only to
       parameters tagged `gpt.weight_decay` (matrices).
     `@loss_grad` is removed. In-place outputs carry `gpt.alias_input`.
+
+    With `shardable`, also the functions a rank of a sharded optimizer
+    (ZeRO-1) runs instead of `@apply_optimizer`, computing the same update
+    piecewise: `@optimizer_scalars(step, hparams, grad.<p>...)` returning
+    the global gradient norm and the learning rate,
+    `@apply_adamw.<p>(step, hparams, lr, grad_norm, p, grad.<p>,
+    adam_m.<p>, adam_v.<p>)` per parameter (in place) and
+    `@zero_grads(grad.<p>...)`.
   }];
+  let options = [
+    Option<"shardable", "shardable", "bool", /*default=*/"false",
+           "Also emit the per-parameter functions of a sharded optimizer">,
+  ];
   let dependentDialects = ["mlir::gpt::GPTDialect"];
 }
 

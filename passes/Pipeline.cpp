@@ -18,7 +18,10 @@ void gpt::buildPipeline(OpPassManager &pm, const PipelineOptions &options) {
   if (options.training) {
     // These two create functions: they run on the module.
     pm.addPass(createGPTAutodiff());
-    pm.addPass(createGPTOptimizer());
+    GPTOptimizerOptions optimizer;
+    // A data-parallel artifact can also shard its optimizer state.
+    optimizer.shardable = options.dataParallelBucketBytes > 0;
+    pm.addPass(createGPTOptimizer(optimizer));
   }
   pm.addNestedPass<func::FuncOp>(createGPTFuseElementwise());
   pm.addPass(createCanonicalizerPass());

@@ -79,7 +79,21 @@ public:
                                std::to_string(o.config.vocab_size) + ")");
     if (o.group)
       group = o.group;
-    trainer.setCollective(group);
+    trainer.setCollective(group, o.shardOptimizer);
+    if (trainer.shardsOptimizer()) {
+      std::int64_t mine = 0, all = 0, count = 0;
+      for (const auto &[name, t] : trainer.parameters()) {
+        all += t.numel();
+        if (trainer.ownerOf(name) == group->rank()) {
+          mine += t.numel();
+          ++count;
+        }
+      }
+      log("optimizer state sharded: rank 0 keeps the moments of " +
+          std::to_string(count) + " of " +
+          std::to_string(trainer.parameters().size()) + " parameters (" +
+          std::to_string(mine) + " of " + std::to_string(all) + " values)");
+    }
     std::optional<std::int64_t> keepMetrics = openRun();
     if (leader())
       metrics.emplace(runDir / "metrics.jsonl", keepMetrics);
@@ -336,8 +350,11 @@ private:
 
   /// Rank 0 writes (every rank holds the same parameters and moments).
   void checkpoint() {
-    if (!leader())
+    if (!leader()) {
+      if (trainer.shardsOptimizer())
+        trainer.optimizerState(); // send this rank's moments to rank 0
       return;
+    }
     state.step = trainer.stepsDone();
     state.loader = loader.state();
     saveCheckpoint(runDir, trainer, state);

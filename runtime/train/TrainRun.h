@@ -48,6 +48,9 @@ struct RunOptions {
   /// on time or signals are taken on rank 0's clock and any rank's stop
   /// request, so all ranks take them together.
   collective::Collective *group = nullptr;
+  /// ZeRO-1 (Trainer::setCollective): each rank keeps the moments of its
+  /// own parameters; checkpoints are the same as unsharded ones.
+  bool shardOptimizer = false;
 };
 
 struct RunResult {

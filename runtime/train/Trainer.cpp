@@ -5,6 +5,7 @@
 #include "runtime/train/Init.h"
 #include "schema/Parameters.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -159,6 +160,35 @@ void Trainer::loadParameters(const std::map<std::string, Tensor> &tensors,
 
 void Trainer::loadOptimizerState(const std::map<std::string, Tensor> &tensors,
                                  const std::string &where) {
+  if (sharded_) {
+    // A checkpoint holds every moment; this rank keeps its own.
+    std::map<std::string, Tensor> mine;
+    for (const std::string &name : order_)
+      for (const char *prefix : {"adam_m.", "adam_v."}) {
+        auto it = tensors.find(prefix + name);
+        if (it == tensors.end())
+          throw std::runtime_error(where + ": missing tensor '" + prefix +
+                                   name + "'");
+        if (state_.count(prefix + name))
+          mine.insert(*it);
+      }
+    if (tensors.size() != 2 * order_.size())
+      for (const auto &[name, t] : tensors)
+        if (name.rfind("adam_", 0) != 0 ||
+            !params_.count(name.substr(name.find('.') + 1)))
+          throw std::runtime_error(where + ": unexpected tensor '" + name +
+                                   "'");
+    std::map<std::string, Tensor> adam;
+    for (auto &[name, t] : state_)
+      if (name.rfind("adam_", 0) == 0)
+        adam[name] = t;
+    checkAndCopy(adam, mine, where, "adam_");
+    pullFromDevice();
+    for (auto &[name, t] : adam)
+      state_[name] = std::move(t);
+    pushToDevice();
+    return;
+  }
   std::map<std::string, Tensor> adam;
   for (auto &[name, t] : state_)
     if (name.rfind("adam_", 0) == 0)
@@ -179,6 +209,18 @@ std::map<std::string, Tensor> Trainer::optimizerState() const {
   for (const auto &[name, t] : state_)
     if (name.rfind("adam_", 0) == 0)
       out[name] = t;
+  if (!sharded_)
+    return out;
+  // Each moment from its owner, in the same order on every rank.
+  for (const std::string &name : order_)
+    for (const char *prefix : {"adam_m.", "adam_v."}) {
+      Tensor &t = out[prefix + name];
+      if (t.data.empty()) {
+        t.shape = params_.at(name).shape;
+        t.data.assign(params_.at(name).data.size(), 0);
+      }
+      group_->broadcast(t.data.data(), t.data.size(), owner_.at(name));
+    }
   return out;
 }
 
@@ -249,13 +291,56 @@ double scalarOut(const std::map<std::string, HostResult> &out,
 }
 } // namespace
 
-void Trainer::setCollective(collective::Collective *group) {
+void Trainer::setCollective(collective::Collective *group,
+                            bool shardOptimizer) {
   if (group && group->worldSize() > 1 && !runner_.reduces("train_grad"))
     throw std::runtime_error(
         "the artifact's train_grad does not average gradients over ranks "
         "(compile it with gptc --data-parallel)");
   group_ = group;
   runner_.setCollective(group);
+  sharded_ = shardOptimizer && group;
+  owner_.clear();
+  if (!sharded_)
+    return;
+  for (const char *fn : {"optimizer_scalars", "zero_grads"})
+    if (!runner_.hasFunction(fn))
+      throw std::runtime_error(
+          std::string("the artifact has no '") + fn +
+          "' function to shard the optimizer with (compile it with gptc "
+          "--data-parallel)");
+  // Largest parameters first, each to the rank holding the fewest bytes so
+  // far (the lowest on a tie): deterministic, and balanced within the
+  // largest parameter.
+  std::vector<std::string> bySize = order_;
+  std::stable_sort(bySize.begin(), bySize.end(),
+                   [&](const std::string &a, const std::string &b) {
+                     return params_.at(a).numel() > params_.at(b).numel();
+                   });
+  std::vector<std::int64_t> load(group->worldSize(), 0);
+  for (const std::string &name : bySize) {
+    int rank = static_cast<int>(std::min_element(load.begin(), load.end()) -
+                                load.begin());
+    owner_[name] = rank;
+    load[rank] += params_.at(name).numel();
+  }
+  // Keep the moments of this rank's parameters only.
+  for (const std::string &name : order_)
+    if (owner_[name] != group->rank()) {
+      state_.erase("adam_m." + name);
+      state_.erase("adam_v." + name);
+    }
+  std::vector<std::string> resident;
+  for (const auto &kv : params_)
+    resident.push_back(kv.first);
+  for (const auto &kv : state_)
+    resident.push_back(kv.first);
+  runner_.setResident(resident);
+}
+
+int Trainer::ownerOf(const std::string &name) const {
+  auto it = owner_.find(name);
+  return it == owner_.end() ? 0 : it->second;
 }
 
 StepResult Trainer::step(const std::vector<data::Batch> &microBatches) {
@@ -299,18 +384,53 @@ StepResult Trainer::step(const std::vector<data::Batch> &microBatches) {
     r.loss = v[0] / group_->worldSize();
     r.tokens = static_cast<std::int64_t>(v[2]);
   }
-  std::map<std::string, Tensor> scalars;
-  scalars["step"] = stepTensor(steps_);
-  scalars["hparams"] = scalarF32({9}, hp_.optimizerVector());
-  auto out = runner_.run("apply_optimizer",
-                         bindInputs("apply_optimizer", nullptr, scalars));
-  r.gradNorm = scalarOut(out, "apply_optimizer", "grad_norm");
-  r.lr = scalarOut(out, "apply_optimizer", "lr");
+  if (sharded_) {
+    shardedUpdate(r);
+  } else {
+    std::map<std::string, Tensor> scalars;
+    scalars["step"] = stepTensor(steps_);
+    scalars["hparams"] = scalarF32({9}, hp_.optimizerVector());
+    auto out = runner_.run("apply_optimizer",
+                           bindInputs("apply_optimizer", nullptr, scalars));
+    r.gradNorm = scalarOut(out, "apply_optimizer", "grad_norm");
+    r.lr = scalarOut(out, "apply_optimizer", "lr");
+  }
   ++steps_;
   if (!std::isfinite(r.gradNorm))
     throw NonFiniteError("gradient norm is " + std::to_string(r.gradNorm) +
                          " at step " + std::to_string(steps_));
   return r;
+}
+
+/// ZeRO-1: the norm and LR from every (averaged) gradient, AdamW on this
+/// rank's parameters, zeroed accumulators, then every parameter from its
+/// owner. The same kernels on the same values as apply_optimizer.
+void Trainer::shardedUpdate(StepResult &r) {
+  std::map<std::string, Tensor> scalars;
+  scalars["step"] = stepTensor(steps_);
+  scalars["hparams"] = scalarF32({9}, hp_.optimizerVector());
+  auto out = runner_.run("optimizer_scalars",
+                         bindInputs("optimizer_scalars", nullptr, scalars));
+  r.gradNorm = scalarOut(out, "optimizer_scalars", "grad_norm");
+  r.lr = scalarOut(out, "optimizer_scalars", "lr");
+  scalars["grad_norm"] = scalarF32({}, {static_cast<float>(r.gradNorm)});
+  scalars["lr"] = scalarF32({}, {static_cast<float>(r.lr)});
+  const int rank = group_->rank();
+  for (const std::string &name : order_)
+    if (owner_.at(name) == rank) {
+      const std::string fn = "apply_adamw." + name;
+      runner_.run(fn, bindInputs(fn, nullptr, scalars));
+    }
+  runner_.run("zero_grads", bindInputs("zero_grads", nullptr, scalars));
+  for (const std::string &name : order_) {
+    Tensor &p = params_.at(name);
+    const int owner = owner_.at(name);
+    if (owner == rank)
+      runner_.readBack(name, TensorRef::of(p));
+    group_->broadcast(p.data.data(), p.data.size(), owner);
+    if (owner != rank)
+      runner_.markHostChanged(name);
+  }
 }
 
 double Trainer::evalLoss(const data::Batch &batch, double *weightSum) {

@@ -93,7 +93,16 @@ public:
   /// The ranks this trainer's steps reduce over (not owned; nullptr: one
   /// process). Throws when there are several ranks but the artifact's
   /// train_grad does not reduce (compiled without --data-parallel).
-  void setCollective(collective::Collective *group);
+  /// `shardOptimizer` (ZeRO-1): this rank keeps the AdamW moments of the
+  /// parameters it owns only (a greedy balance of bytes over the ranks),
+  /// updates those (@apply_adamw.<p>) and receives the others from their
+  /// owners; the result is bitwise the unsharded step. Call before
+  /// initialize() or loading.
+  void setCollective(collective::Collective *group,
+                     bool shardOptimizer = false);
+  bool shardsOptimizer() const { return sharded_; }
+  /// The rank that updates parameter `name` (0 when not sharded).
+  int ownerOf(const std::string &name) const;
 
   /// eval_loss on one batch: the weighted mean loss and the weight sum.
   double evalLoss(const data::Batch &batch, double *weightSum = nullptr);
@@ -111,7 +120,8 @@ public:
     pullFromDevice();
     return params_;
   }
-  /// adam_m.<p> and adam_v.<p>.
+  /// adam_m.<p> and adam_v.<p>. Sharded, every rank must call it together
+  /// (the owners send their moments) and every rank gets all of them.
   std::map<std::string, Tensor> optimizerState() const;
 
 private:
@@ -133,6 +143,9 @@ private:
   void pushToDevice(); ///< host copies changed: upload before the next run
   std::int64_t steps_ = 0;
   collective::Collective *group_ = nullptr;
+  bool sharded_ = false;
+  std::map<std::string, int> owner_; // parameter -> rank (sharded only)
+  void shardedUpdate(StepResult &r);
 };
 
 } // namespace gpt::train

@@ -4,11 +4,12 @@
 #   - 2 ranks x B == 1 process with --grad-accum 2 x B, every step's loss
 #     within 1e-6 relative (and the weights bitwise), and two 2-rank runs
 #     bitwise equal;
-#   - a 2-rank run killed mid-way resumes from its checkpoint to the same
-#     weights as a straight run, and a checkpoint continues with another
+#   - a sharded 2-rank run killed mid-way resumes (sharded) from its
+#     checkpoint to the same weights as a straight unsharded run, and a checkpoint continues with another
 #     world size (1 process, --grad-accum 2) to the same weights;
 #   - a killed rank and a stopped (hung) rank end the job non-zero within
 #     the collective timeout, the latter naming the step;
+#   - --shard-optimizer (ZeRO-1) gives the same weights and checkpoints;
 #   - the same on Vulkan (lavapipe), reducing through host staging;
 #   - gpt itself does not link libmpi (it runs without Open MPI).
 # Usage: gpt_mpi_test.sh PATH/TO/gpt PATH/TO/gptc PATH/TO/shared/data
@@ -73,6 +74,18 @@ cmp -s "$WORK/two/model.safetensors" "$WORK/two_again/model.safetensors" ||
 cmp -s <(losses "$WORK/two") <(losses "$WORK/two_again") ||
   fail "two 2-rank runs' losses differ"
 
+# --- ZeRO-1: the same weights and the same checkpoint, half the moments. ---
+"${MPI[@]}" $GPT train "${COMMON[@]}" --steps 20 --shard-optimizer \
+  --out "$WORK/zero" >/dev/null 2>"$WORK/zero.err" ||
+  fail "2 ranks --shard-optimizer: $(tail -5 "$WORK/zero.err")"
+grep -q "optimizer state sharded: rank 0 keeps the moments of" \
+  "$WORK/zero.err" || fail "no sharding line: $(head -5 "$WORK/zero.err")"
+cmp -s "$WORK/zero/model.safetensors" "$WORK/two/model.safetensors" ||
+  fail "--shard-optimizer weights differ from the unsharded run"
+cmp -s "$WORK/zero/checkpoints/optimizer-20.safetensors" \
+  "$WORK/two/checkpoints/optimizer-20.safetensors" ||
+  fail "--shard-optimizer checkpoint differs from the unsharded one"
+
 # --- Vulkan (lavapipe here): each rank reduces through host staging. ---
 export VK_LOADER_DRIVERS_SELECT='*lvp*'
 if $GPT devices >/dev/null 2>&1; then
@@ -87,7 +100,13 @@ if $GPT devices >/dev/null 2>&1; then
     fail "vulkan: 2 ranks differ from --grad-accum 2"
   cmp -s <(losses "$WORK/vone") <(losses "$WORK/vtwo") ||
     fail "vulkan: 2-rank losses differ from --grad-accum 2"
-  echo "vulkan: 2 ranks == --grad-accum 2 (10 steps, bitwise)"
+  "${MPI[@]}" -x VK_LOADER_DRIVERS_SELECT $GPT train "${VK[@]}" \
+    --shard-optimizer --out "$WORK/vzero" >/dev/null 2>"$WORK/err" ||
+    fail "vulkan, 2 ranks sharded: $(tail -5 "$WORK/err")"
+  cmp -s "$WORK/vzero/checkpoints/optimizer-10.safetensors" \
+    "$WORK/vone/checkpoints/optimizer-10.safetensors" ||
+    fail "vulkan: --shard-optimizer checkpoint differs"
+  echo "vulkan: 2 ranks (sharded or not) == --grad-accum 2 (10 steps, bitwise)"
 else
   echo "vulkan part not run: this gpt has no Vulkan device (gpt devices)"
 fi
@@ -100,10 +119,10 @@ $GPT train --resume --out "$WORK/ws" --steps 20 --grad-accum 2 --threads 1 \
 cmp -s "$WORK/ws/model.safetensors" "$WORK/two/model.safetensors" ||
   fail "2 ranks then 1 process (--grad-accum 2) differs from 2 ranks"
 
-# --- Kill the job mid-way, resume from its checkpoint. ---
+# --- Kill a sharded job mid-way, resume it sharded: == straight unsharded. ---
 KILL=(--preset tiny --data "$WORK/prep" --batch 8 --seq 64 --threads 1
   --eval-every 1000 --lr-decay-steps 4000 --checkpoint-every 5)
-"${MPI[@]}" $GPT train "${KILL[@]}" --steps 4000 --out "$WORK/k" \
+"${MPI[@]}" $GPT train "${KILL[@]}" --steps 4000 --shard-optimizer --out "$WORK/k" \
   >/dev/null 2>"$WORK/k.err" &
 job=$!
 for _ in $(seq 1 300); do
@@ -120,7 +139,7 @@ if [ -z "$done_steps" ] || [ "$done_steps" -ge 4000 ]; then
 else
   target=$((done_steps + 5))
   "${MPI[@]}" $GPT train --resume --out "$WORK/k" --steps $target \
-    --threads 1 >/dev/null 2>"$WORK/err" ||
+    --shard-optimizer --threads 1 >/dev/null 2>"$WORK/err" ||
     fail "resume after kill: $(tail -5 "$WORK/err")"
   "${MPI[@]}" $GPT train "${KILL[@]}" --steps $target --out "$WORK/straight" \
     >/dev/null 2>"$WORK/err" || fail "straight run: $(tail -5 "$WORK/err")"

@@ -49,6 +49,7 @@ struct TrainOpts {
   BackendOptions backend;
   bool resume = false;
   double collectiveTimeout = 300;
+  bool shardOptimizer = false;
   std::string argv0;
 };
 
@@ -240,6 +241,7 @@ int runTrain(const TrainOpts &o, CLI::App *cmd, collective::Collective &group) {
   };
   ro.stopRequested = &gStop;
   ro.group = &group;
+  ro.shardOptimizer = o.shardOptimizer;
 
   BackendOptions backend = o.backend;
   backend.threads = o.threads;
@@ -258,7 +260,8 @@ int runTrain(const TrainOpts &o, CLI::App *cmd, collective::Collective &group) {
     log("data parallel: " + group.description() + "; global batch " +
         std::to_string(hp.batch * ranks * hp.gradAccum) + " sequences (" +
         std::to_string(hp.batch) + " x " + std::to_string(ranks) + " ranks x " +
-        std::to_string(hp.gradAccum) + " micro-batches)");
+        std::to_string(hp.gradAccum) + " micro-batches)" +
+        (o.shardOptimizer ? "; optimizer state sharded over the ranks" : ""));
   log("training " + std::to_string(config.n_layer) + " layers, d_model " +
       std::to_string(config.d_model) + ", vocab " +
       std::to_string(config.vocab_size) + ", B=" + std::to_string(hp.batch) +
@@ -355,6 +358,9 @@ void addTrainCommand(CLI::App &app) {
                   "Use this compiled artifact instead of running gptc");
   cmd->add_flag("--resume", o->resume,
                 "Continue the run in --out up to --steps");
+  cmd->add_flag("--shard-optimizer", o->shardOptimizer,
+                "Under mpirun: each rank keeps the AdamW moments of 1/N of "
+                "the parameters (ZeRO-1); same results and checkpoints");
   cmd->add_option("--collective-timeout", o->collectiveTimeout,
                   "Under mpirun: seconds a rank waits for the others before "
                   "the job is aborted, naming the missing ranks")
