@@ -266,12 +266,20 @@ private:
 
   void startGeneration() {
     HttpServer::Impl &srv = server_;
-    if (srv.workers.fetch_add(1) >= srv.opts.maxWorkers) {
-      srv.workers--;
-      throw ApiError(429,
-                     "too many requests in progress (" +
-                         std::to_string(srv.opts.maxWorkers) + "); retry later",
-                     "", "rate_limit_exceeded", "requests");
+    {
+      // Under the lock run()'s waiter reads `stopping` and `workers` with:
+      // no worker may start once it has decided the loop can end.
+      std::lock_guard<std::mutex> lock(srv.workMutex);
+      if (srv.stopping)
+        throw ApiError(503, "the server is shutting down", "", "",
+                       "server_error");
+      if (srv.workers >= srv.opts.maxWorkers)
+        throw ApiError(429,
+                       "too many requests in progress (" +
+                           std::to_string(srv.opts.maxWorkers) +
+                           "); retry later",
+                       "", "rate_limit_exceeded", "requests");
+      srv.workers++;
     }
     std::string body = std::move(parser_->get().body());
     if (!route_.modelId.empty())
@@ -282,12 +290,21 @@ private:
       std::thread([self, body = std::move(body)]() mutable {
         self->generate(body);
         HttpServer::Impl &srv = self->server_;
+        // The session (its strand, its count in the server) must go while
+        // the server and its io_context still exist: before this worker
+        // says it is done, after which ~HttpServer may free them.
+        self.reset();
         std::lock_guard<std::mutex> lock(srv.workMutex);
         srv.workers--;
         srv.workersDone.notify_all();
+        // Nothing may touch srv after the unlock.
       }).detach();
     } catch (...) {
-      srv.workers--;
+      {
+        std::lock_guard<std::mutex> lock(srv.workMutex);
+        srv.workers--;
+      }
+      srv.workersDone.notify_all();
       generating_ = false;
       throw ApiError(503, "cannot start a worker thread", "", "",
                      "server_error");

@@ -384,17 +384,10 @@ StepResult Trainer::step(const std::vector<data::Batch> &microBatches) {
     r.loss = v[0] / group_->worldSize();
     r.tokens = static_cast<std::int64_t>(v[2]);
   }
-  if (sharded_) {
+  if (sharded_)
     shardedUpdate(r);
-  } else {
-    std::map<std::string, Tensor> scalars;
-    scalars["step"] = stepTensor(steps_);
-    scalars["hparams"] = scalarF32({9}, hp_.optimizerVector());
-    auto out = runner_.run("apply_optimizer",
-                           bindInputs("apply_optimizer", nullptr, scalars));
-    r.gradNorm = scalarOut(out, "apply_optimizer", "grad_norm");
-    r.lr = scalarOut(out, "apply_optimizer", "lr");
-  }
+  else
+    runOptimizerFunction("apply_optimizer", r);
   ++steps_;
   if (!std::isfinite(r.gradNorm))
     throw NonFiniteError("gradient norm is " + std::to_string(r.gradNorm) +
@@ -402,17 +395,23 @@ StepResult Trainer::step(const std::vector<data::Batch> &microBatches) {
   return r;
 }
 
+std::map<std::string, Tensor>
+Trainer::runOptimizerFunction(const std::string &fn, StepResult &r) {
+  std::map<std::string, Tensor> scalars;
+  scalars["step"] = stepTensor(steps_);
+  scalars["hparams"] = scalarF32({9}, hp_.optimizerVector());
+  auto out = runner_.run(fn, bindInputs(fn, nullptr, scalars));
+  r.gradNorm = scalarOut(out, fn, "grad_norm");
+  r.lr = scalarOut(out, fn, "lr");
+  return scalars;
+}
+
 /// ZeRO-1: the norm and LR from every (averaged) gradient, AdamW on this
 /// rank's parameters, zeroed accumulators, then every parameter from its
 /// owner. The same kernels on the same values as apply_optimizer.
 void Trainer::shardedUpdate(StepResult &r) {
-  std::map<std::string, Tensor> scalars;
-  scalars["step"] = stepTensor(steps_);
-  scalars["hparams"] = scalarF32({9}, hp_.optimizerVector());
-  auto out = runner_.run("optimizer_scalars",
-                         bindInputs("optimizer_scalars", nullptr, scalars));
-  r.gradNorm = scalarOut(out, "optimizer_scalars", "grad_norm");
-  r.lr = scalarOut(out, "optimizer_scalars", "lr");
+  std::map<std::string, Tensor> scalars =
+      runOptimizerFunction("optimizer_scalars", r);
   scalars["grad_norm"] = scalarF32({}, {static_cast<float>(r.gradNorm)});
   scalars["lr"] = scalarF32({}, {static_cast<float>(r.lr)});
   const int rank = group_->rank();

@@ -146,6 +146,10 @@ private:
   bool sharded_ = false;
   std::map<std::string, int> owner_; // parameter -> rank (sharded only)
   void shardedUpdate(StepResult &r);
+  /// Runs `fn` (apply_optimizer or optimizer_scalars) for this step, fills
+  /// r's grad norm and LR, and returns the step/hparams inputs it took.
+  std::map<std::string, Tensor> runOptimizerFunction(const std::string &fn,
+                                                     StepResult &r);
 };
 
 } // namespace gpt::train
