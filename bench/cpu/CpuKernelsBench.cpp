@@ -105,6 +105,7 @@ void BM_LinearTrainStep(benchmark::State &state) {
 }
 
 #ifdef GPT_BENCH_OPENBLAS
+/// The reference of BM_LinearGemm, same shapes and threads.
 void BM_OpenBlasSgemm(benchmark::State &state) {
   const int64_t M = state.range(0), N = state.range(1), K = state.range(2);
   openblas_set_num_threads(static_cast<int>(state.range(3)));
@@ -117,26 +118,75 @@ void BM_OpenBlasSgemm(benchmark::State &state) {
   }
   state.counters["GFLOP/s"] = rate(2e-9 * M * N * K);
 }
+
+/// The reference of BM_LinearTrainStep: the same three products with
+/// OpenBLAS (forward y = x W^T, dx = dout W, dW = dout^T x), bias and its
+/// gradient left out (they are not matmuls).
+void BM_OpenBlasLinearTrainStep(benchmark::State &state) {
+  const int64_t M = state.range(0), N = state.range(1), K = state.range(2);
+  openblas_set_num_threads(static_cast<int>(state.range(3)));
+  auto x = randomVector(M * K, 1), w = randomVector(N * K, 2),
+       dout = randomVector(M * N, 4);
+  std::vector<float> y(M * N), dx(M * K), dw(N * K);
+  for (auto _ : state) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f,
+                x.data(), K, w.data(), K, 0.0f, y.data(), N);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, 1.0f,
+                dout.data(), N, w.data(), K, 0.0f, dx.data(), K);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, 1.0f,
+                dout.data(), N, x.data(), K, 0.0f, dw.data(), K);
+    benchmark::DoNotOptimize(dw.data());
+  }
+  state.counters["GFLOP/s"] = rate(3 * 2e-9 * M * N * K);
+}
 #endif
 
-// GPT-2 124M linear layers at B*T = 1024 rows: attention qkv, attention
-// projection, MLP up, MLP down, LM head; then the training shapes.
-void gemmShapes(benchmark::internal::Benchmark *b) {
+using Shape3 = std::tuple<int64_t, int64_t, int64_t>;
+
+/// The linear layers (M rows, N outputs, K inputs) of GPT-2 124M at
+/// B*T = 1024 (qkv, attention projection, MLP up, MLP down, LM head), of the
+/// issue's training shapes (a), (b), (c), and of decode (1 and 8 rows) and
+/// prefill (512 rows) at 124M.
+const std::vector<Shape3> &linearShapes() {
+  static const std::vector<Shape3> shapes = {
+      {1024, 768, 768},   {1024, 2304, 768},
+      {1024, 3072, 768},  {1024, 768, 3072},
+      {1024, 50257, 768}, {2048, 384, 128}, // (a) qkv, B*T = 2048
+      {2048, 512, 128},                     // (a) MLP up
+      {2048, 128, 512},                     // (a) MLP down
+      {1024, 256, 256},                     // (b) attention projection
+      {1024, 768, 256},                     // (b) qkv
+      {1024, 1024, 256},                    // (b) MLP up
+      {1024, 256, 1024},                    // (b) MLP down
+      {1024, 50257, 256},                   // (b) LM head
+      {256, 2304, 768},                     // (c) qkv, B*T = 256
+      {256, 3072, 768},                     // (c) MLP up
+      {256, 768, 3072},                     // (c) MLP down
+      {256, 50257, 768},                    // (c) LM head
+      {1, 2304, 768},                       // decode, batch 1
+      {8, 2304, 768},                       // decode, batch 8
+      {8, 50257, 768},                      // decode LM head, batch 8
+      {512, 2304, 768},                     // prefill 512
+  };
+  return shapes;
+}
+
+/// Every linear shape on 1 and 2 threads; `isa` appends the ISA argument.
+void linearShapeArgs(benchmark::internal::Benchmark *b, bool isa) {
   const int64_t best = static_cast<int64_t>(detectIsa());
-  for (int threads : {1, 2}) {
-    for (auto [M, N, K] :
-         {std::tuple<int64_t, int64_t, int64_t>{1024, 768, 768},
-          {1024, 2304, 768},
-          {1024, 3072, 768},
-          {1024, 768, 3072},
-          {1024, 50257, 768},
-          {2048, 384, 128},   // (a) qkv, B*T = 2048
-          {1024, 256, 256},   // (b) attention projection
-          {1024, 50257, 256}, // (b) LM head
-          {256, 2304, 768}})  // (c) qkv, B*T = 256
-      b->Args({M, N, K, threads, best});
-  }
-  // Each ISA level on one shape, one thread.
+  for (int64_t threads : {1, 2})
+    for (auto [M, N, K] : linearShapes()) {
+      if (isa)
+        b->Args({M, N, K, threads, best});
+      else
+        b->Args({M, N, K, threads});
+    }
+}
+
+// Ours at every linear shape, then each ISA level on one shape, one thread.
+void gemmShapes(benchmark::internal::Benchmark *b) {
+  linearShapeArgs(b, true);
+  const int64_t best = static_cast<int64_t>(detectIsa());
   for (int64_t isa = 0; isa <= best; ++isa)
     b->Args({1024, 768, 768, 1, isa});
 }
@@ -149,17 +199,24 @@ BENCHMARK(BM_LinearGemm)
 
 BENCHMARK(BM_LinearTrainStep)
     ->ArgNames({"M", "N", "K", "threads", "isa"})
-    ->Args({1024, 768, 768, 2, static_cast<int64_t>(detectIsa())})
-    ->Args({1024, 3072, 768, 2, static_cast<int64_t>(detectIsa())})
+    ->Apply([](benchmark::internal::Benchmark *b) { linearShapeArgs(b, true); })
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
 #ifdef GPT_BENCH_OPENBLAS
 BENCHMARK(BM_OpenBlasSgemm)
     ->ArgNames({"M", "N", "K", "threads"})
-    ->Args({1024, 768, 768, 1})
-    ->Args({1024, 768, 768, 2})
-    ->Args({1024, 3072, 768, 2})
+    ->Apply([](benchmark::internal::Benchmark *b) {
+      linearShapeArgs(b, false);
+    })
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+BENCHMARK(BM_OpenBlasLinearTrainStep)
+    ->ArgNames({"M", "N", "K", "threads"})
+    ->Apply([](benchmark::internal::Benchmark *b) {
+      linearShapeArgs(b, false);
+    })
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 #endif

@@ -1,9 +1,11 @@
 //===- Matmul.cpp - Blocked GEMM driver and the linear layer --------------===//
 //
-// BLIS-style: C is cut into mc x nc blocks, one task each. A task walks K in
-// kc steps; per step it packs op(A)[mc, kc] into MR-row panels and
-// op(B)[kc, nc] into NR-column panels (zero-padded, transposes resolved by
-// the packing), then runs the ISA's micro-kernel over the MR x NR tiles.
+// BLIS-style: C is cut into blocks of nc columns (and all rows, or row
+// ranges when there are too few blocks for the threads), one task each. A
+// task walks K in kc steps; per step it packs op(B)[kc, nc] into NR-column
+// panels once, then for each mc rows packs op(A)[mc, kc] into MR-row panels
+// (zero-padded, transposes resolved by the packing) and runs the ISA's
+// micro-kernel over the MR x NR tiles.
 // The first K step applies beta, later ones accumulate. kc is a per-ISA
 // constant, so every element of C is summed in the same order whatever the
 // block sizes and thread count.
@@ -116,41 +118,57 @@ void scaleC(const GemmArgs &g, int64_t i0, int64_t rows, int64_t j0,
   }
 }
 
-/// Computes the block C[i0:i0+mc, j0:j0+nc] on the calling thread.
+/// The micro-kernel over the MR x NR tiles of C[i0:i0+mc, j0:j0+nc] from
+/// packed panels (edge tiles through a buffer).
+void runTiles(const GemmKernel &kern, const GemmArgs &g, const float *ap,
+              const float *bp, int64_t i0, int64_t mc, int64_t j0, int64_t nc,
+              int64_t kc, float beta) {
+  const int MR = kern.mr, NR = kern.nr;
+  alignas(64) float tmp[16 * 64];
+  for (int64_t jr = 0; jr < nc; jr += NR) {
+    int64_t nr = std::min<int64_t>(NR, nc - jr);
+    for (int64_t ir = 0; ir < mc; ir += MR) {
+      int64_t mr = std::min<int64_t>(MR, mc - ir);
+      float *c = g.C + (i0 + ir) * g.ldc + j0 + jr;
+      const float *a = ap + ir * kc;
+      const float *b = bp + jr * kc;
+      if (mr == MR && nr == NR) {
+        kern.run(kc, a, b, c, g.ldc, g.alpha, beta);
+        continue;
+      }
+      kern.run(kc, a, b, tmp, NR, g.alpha, 0.0f);
+      for (int64_t i = 0; i < mr; ++i)
+        for (int64_t j = 0; j < nr; ++j) {
+          float &cij = c[i * g.ldc + j];
+          cij = beta == 0.0f ? tmp[i * NR + j] : tmp[i * NR + j] + beta * cij;
+        }
+    }
+  }
+}
+
+/// Computes the block C[i0:i0+rows, j0:j0+nc] on the calling thread: per
+/// K step, op(B)'s kc x nc panel is packed once and reused by every mc-row
+/// slice of the block (each packing its own op(A) panel), so B is read
+/// once per block and K step instead of once per mc rows.
 void gemmBlock(const GemmKernel &kern, const GemmArgs &g, int64_t i0,
-               int64_t mc, int64_t j0, int64_t nc) {
+               int64_t rows, int64_t j0, int64_t nc) {
   if (g.K == 0 || g.alpha == 0.0f) {
-    scaleC(g, i0, mc, j0, nc);
+    scaleC(g, i0, rows, j0, nc);
     return;
   }
   const int MR = kern.mr, NR = kern.nr;
   const int64_t kcMax = std::min(kern.kc, g.K);
-  float *ap = packABuffer.get((mc + MR - 1) / MR * MR * kcMax);
+  const int64_t mcMax = std::min(kern.mc, rows);
+  float *ap = packABuffer.get((mcMax + MR - 1) / MR * MR * kcMax);
   float *bp = packBBuffer.get((nc + NR - 1) / NR * NR * kcMax);
-  alignas(64) float tmp[16 * 64];
   for (int64_t p0 = 0; p0 < g.K; p0 += kern.kc) {
     int64_t kc = std::min(kern.kc, g.K - p0);
     float beta = p0 == 0 ? g.beta : 1.0f;
     packB(g, p0, kc, j0, nc, NR, bp);
-    packA(g, i0, mc, p0, kc, MR, ap);
-    for (int64_t jr = 0; jr < nc; jr += NR) {
-      int64_t nr = std::min<int64_t>(NR, nc - jr);
-      for (int64_t ir = 0; ir < mc; ir += MR) {
-        int64_t mr = std::min<int64_t>(MR, mc - ir);
-        float *c = g.C + (i0 + ir) * g.ldc + j0 + jr;
-        const float *a = ap + ir * kc;
-        const float *b = bp + jr * kc;
-        if (mr == MR && nr == NR) {
-          kern.run(kc, a, b, c, g.ldc, g.alpha, beta);
-          continue;
-        }
-        kern.run(kc, a, b, tmp, NR, g.alpha, 0.0f);
-        for (int64_t i = 0; i < mr; ++i)
-          for (int64_t j = 0; j < nr; ++j) {
-            float &cij = c[i * g.ldc + j];
-            cij = beta == 0.0f ? tmp[i * NR + j] : tmp[i * NR + j] + beta * cij;
-          }
-      }
+    for (int64_t ii = i0; ii < i0 + rows; ii += kern.mc) {
+      int64_t mc = std::min(kern.mc, i0 + rows - ii);
+      packA(g, ii, mc, p0, kc, MR, ap);
+      runTiles(kern, g, ap, bp, ii, mc, j0, nc, kc, beta);
     }
   }
 }
@@ -168,9 +186,16 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K,
   GemmArgs g{transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
   // Shrink the blocks until there are enough tasks to keep every thread
   // busy. This changes only which task computes a tile, not the K order.
-  int64_t mc = kern.mc, nc = kern.nc;
-  const int64_t wanted = 4 * static_cast<int64_t>(pool.numThreads());
+  // A task is every row of an nc-column block (its packed B is shared by
+  // all its rows). With several threads and too few blocks, rows are split
+  // first (down to the kernel's mc: B is then packed once per mc rows, as
+  // a plain BLIS loop would), then columns.
+  const int64_t threads = static_cast<int64_t>(pool.numThreads());
+  int64_t mc = roundUp(M, kern.mr), nc = kern.nc;
+  const int64_t wanted = threads == 1 ? 1 : 8 * threads;
   auto tasks = [&] { return numChunks(M, mc) * numChunks(N, nc); };
+  while (tasks() < wanted && mc > kern.mc)
+    mc = std::max(kern.mc, roundUp(mc / 2, kern.mr));
   while (tasks() < wanted && nc > 2 * kern.nr)
     nc = roundUp(nc / 2, kern.nr);
   while (tasks() < wanted && mc > kern.mr)
@@ -192,9 +217,7 @@ void gemmSerial(bool transA, bool transB, int64_t M, int64_t N, int64_t K,
   const GemmKernel &kern = activeGemmKernel();
   GemmArgs g{transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
   for (int64_t j0 = 0; j0 < N; j0 += kern.nc)
-    for (int64_t i0 = 0; i0 < M; i0 += kern.mc)
-      gemmBlock(kern, g, i0, std::min(kern.mc, M - i0), j0,
-                std::min(kern.nc, N - j0));
+    gemmBlock(kern, g, 0, M, j0, std::min(kern.nc, N - j0));
 }
 
 void linearForward(float *out, const float *inp, const float *weight,
