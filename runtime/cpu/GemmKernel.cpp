@@ -61,10 +61,45 @@ void microKernel(int64_t kc, const float *ap, const float *bp, float *c,
     }
   }
 }
+/// GemmKernel::runUnpackedNT: B's columns of the tile are rows of B, read
+/// with a gather per k (the lanes are 16 rows, ldb apart), so each lane sums
+/// over k in order exactly like microKernel.
+void unpackedNT(int64_t kc, int rows, int cols, const float *a, int64_t lda,
+                const float *b, int64_t ldb, float *tile, float alpha) {
+  __m512 acc[MR][2];
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; ++i)
+    acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  const __m512i index = _mm512_mullo_epi32(
+      _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+      _mm512_set1_epi32(static_cast<int>(ldb)));
+  const __mmask16 m0 = cols >= 16 ? 0xFFFF : (1u << cols) - 1;
+  const __mmask16 m1 = cols <= 16   ? 0
+                       : cols >= 32 ? 0xFFFF
+                                    : (1u << (cols - 16)) - 1;
+  const float *b1 = b + 16 * ldb;
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    __m512 b0v = _mm512_mask_i32gather_ps(zero, m0, index, b + k, 4);
+    __m512 b1v =
+        m1 ? _mm512_mask_i32gather_ps(zero, m1, index, b1 + k, 4) : zero;
+    for (int i = 0; i < rows; ++i) {
+      __m512 av = _mm512_set1_ps(a[i * lda + k]);
+      acc[i][0] = _mm512_fmadd_ps(av, b0v, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(av, b1v, acc[i][1]);
+    }
+  }
+  __m512 va = _mm512_set1_ps(alpha);
+  for (int i = 0; i < rows; ++i) {
+    _mm512_storeu_ps(tile + i * NR, _mm512_mul_ps(va, acc[i][0]));
+    _mm512_storeu_ps(tile + i * NR + 16, _mm512_mul_ps(va, acc[i][1]));
+  }
+}
 } // namespace
 
 const GemmKernel &gemmKernel() {
-  static const GemmKernel kernel{MR, NR, 96, 256, 256, &microKernel};
+  static const GemmKernel kernel{MR,  NR,           96,         256,
+                                 256, &microKernel, &unpackedNT};
   return kernel;
 }
 

@@ -118,6 +118,17 @@ void scaleC(const GemmArgs &g, int64_t i0, int64_t rows, int64_t j0,
   }
 }
 
+/// An edge tile's store: C = tile (beta 0) or tile + beta * C, from the
+/// alpha-scaled kernel output `tile` (leading dimension ldt).
+void storeTile(const float *tile, int64_t ldt, float *c, int64_t ldc,
+               int64_t rows, int64_t cols, float beta) {
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) {
+      float &cij = c[i * ldc + j];
+      cij = beta == 0.0f ? tile[i * ldt + j] : tile[i * ldt + j] + beta * cij;
+    }
+}
+
 /// The micro-kernel over the MR x NR tiles of C[i0:i0+mc, j0:j0+nc] from
 /// packed panels (edge tiles through a buffer).
 void runTiles(const GemmKernel &kern, const GemmArgs &g, const float *ap,
@@ -137,13 +148,38 @@ void runTiles(const GemmKernel &kern, const GemmArgs &g, const float *ap,
         continue;
       }
       kern.run(kc, a, b, tmp, NR, g.alpha, 0.0f);
-      for (int64_t i = 0; i < mr; ++i)
-        for (int64_t j = 0; j < nr; ++j) {
-          float &cij = c[i * g.ldc + j];
-          cij = beta == 0.0f ? tmp[i * NR + j] : tmp[i * NR + j] + beta * cij;
-        }
+      storeTile(tmp, NR, c, g.ldc, mr, nr, beta);
     }
   }
+}
+
+/// C = A·Bᵀ with fewer rows than the micro-tile (decode): B is read where it
+/// is, each NR-column tile computed by the kernel's runUnpackedNT, K in the
+/// same kc steps and the same edge-tile store as the packed path, so the
+/// result is bitwise the packed one. Work is split by columns.
+void gemmFewRowsNT(const GemmKernel &kern, const GemmArgs &g,
+                   ThreadPool &pool) {
+  const int NR = kern.nr;
+  const int64_t tiles = numChunks(g.N, NR);
+  pool.parallelFor(tiles, 1, [&](int64_t begin, int64_t end) {
+    alignas(64) float tmp[16 * 64];
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t j0 = t * NR;
+      const int cols = static_cast<int>(std::min<int64_t>(NR, g.N - j0));
+      float *c = g.C + j0;
+      if (g.K == 0 || g.alpha == 0.0f) {
+        scaleC(g, 0, g.M, j0, cols);
+        continue;
+      }
+      for (int64_t p0 = 0; p0 < g.K; p0 += kern.kc) {
+        int64_t kc = std::min(kern.kc, g.K - p0);
+        float beta = p0 == 0 ? g.beta : 1.0f;
+        kern.runUnpackedNT(kc, static_cast<int>(g.M), cols, g.A + p0, g.lda,
+                           g.B + j0 * g.ldb + p0, g.ldb, tmp, g.alpha);
+        storeTile(tmp, NR, c, g.ldc, g.M, cols, beta);
+      }
+    }
+  });
 }
 
 /// Computes the block C[i0:i0+rows, j0:j0+nc] on the calling thread: per
@@ -184,12 +220,16 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K,
     return;
   const GemmKernel &kern = activeGemmKernel();
   GemmArgs g{transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
-  // Shrink the blocks until there are enough tasks to keep every thread
-  // busy. This changes only which task computes a tile, not the K order.
+  if (!transA && transB && M < kern.mr && kern.runUnpackedNT &&
+      ldb * 16 < (int64_t(1) << 31)) {
+    gemmFewRowsNT(kern, g, pool);
+    return;
+  }
   // A task is every row of an nc-column block (its packed B is shared by
   // all its rows). With several threads and too few blocks, rows are split
   // first (down to the kernel's mc: B is then packed once per mc rows, as
-  // a plain BLIS loop would), then columns.
+  // a plain BLIS loop would), then columns. This changes only which task
+  // computes a tile, not the K order.
   const int64_t threads = static_cast<int64_t>(pool.numThreads());
   int64_t mc = roundUp(M, kern.mr), nc = kern.nc;
   const int64_t wanted = threads == 1 ? 1 : 8 * threads;

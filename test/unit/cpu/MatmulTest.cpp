@@ -122,6 +122,32 @@ TEST(Matmul, GemmSerialIsBitIdenticalToThreaded) {
   }
 }
 
+// Fewer rows than the micro-tile with B transposed (decode) takes the path
+// that reads B unpacked: it must give the packed path's bits (gemmSerial
+// always packs), with column and K tails, beta 0 and 1, padded strides.
+TEST(Matmul, FewRowsPathIsBitIdenticalToPacked) {
+  ThreadPool pool(2);
+  for (Isa isa : availableIsas()) {
+    IsaScope scope(isa);
+    uint32_t seed = 11;
+    for (int64_t M : {1, 3, 8, 11})
+      for (auto [N, K] : std::vector<std::pair<int64_t, int64_t>>{
+               {47, 300}, {64, 256}, {2304, 768}, {5, 17}})
+        for (float beta : {0.0f, 1.0f}) {
+          GemmCase c{false, true, M, N, K, 0.5f, beta, 3};
+          GemmData d = makeData(c, seed += 5);
+          std::vector<float> fast =
+              runGemm(c, d.A, d.lda, d.B, d.ldb, d.C, d.ldc, pool);
+          std::vector<float> packed = d.C;
+          gemmSerial(c.ta, c.tb, c.M, c.N, c.K, c.alpha, d.A.data(), d.lda,
+                     d.B.data(), d.ldb, c.beta, packed.data(), d.ldc);
+          EXPECT_EQ(0, std::memcmp(fast.data(), packed.data(),
+                                   packed.size() * sizeof(float)))
+              << caseName(c) << " [" << isaName(isa) << "]";
+        }
+  }
+}
+
 TEST(Matmul, BetaZeroIgnoresNaNInC) {
   GemmCase c{false, false, 9, 40, 11, 1.0f, 0.0f, 0};
   GemmData d = makeData(c, 3);
