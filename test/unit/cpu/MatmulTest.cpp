@@ -105,20 +105,25 @@ TEST(Matmul, GemmMatchesDoubleReferenceOnEveryIsa) {
   }
 }
 
+/// Whether gemm on `pool` gives gemmSerial's bits (which always packs, one
+/// block after another) for case c.
+::testing::AssertionResult
+sameBitsAsSerial(const GemmCase &c, const GemmData &d, ThreadPool &pool) {
+  std::vector<float> got = runGemm(c, d.A, d.lda, d.B, d.ldb, d.C, d.ldc, pool);
+  std::vector<float> serial = d.C;
+  gemmSerial(c.ta, c.tb, c.M, c.N, c.K, c.alpha, d.A.data(), d.lda, d.B.data(),
+             d.ldb, c.beta, serial.data(), d.ldc);
+  if (std::memcmp(got.data(), serial.data(), serial.size() * sizeof(float)))
+    return ::testing::AssertionFailure() << caseName(c) << " differs";
+  return ::testing::AssertionSuccess();
+}
+
 TEST(Matmul, GemmSerialIsBitIdenticalToThreaded) {
   ThreadPool pool(3);
   for (Isa isa : availableIsas()) {
     IsaScope scope(isa);
     GemmCase c{false, true, 130, 200, 300, 1.0f, 0.5f, 0};
-    GemmData d = makeData(c, 7);
-    std::vector<float> threaded =
-        runGemm(c, d.A, d.lda, d.B, d.ldb, d.C, d.ldc, pool);
-    std::vector<float> serial = d.C;
-    gemmSerial(c.ta, c.tb, c.M, c.N, c.K, c.alpha, d.A.data(), d.lda,
-               d.B.data(), d.ldb, c.beta, serial.data(), d.ldc);
-    EXPECT_EQ(0, std::memcmp(threaded.data(), serial.data(),
-                             serial.size() * sizeof(float)))
-        << isaName(isa);
+    EXPECT_TRUE(sameBitsAsSerial(c, makeData(c, 7), pool)) << isaName(isa);
   }
 }
 
@@ -135,15 +140,8 @@ TEST(Matmul, FewRowsPathIsBitIdenticalToPacked) {
                {47, 300}, {64, 256}, {2304, 768}, {5, 17}})
         for (float beta : {0.0f, 1.0f}) {
           GemmCase c{false, true, M, N, K, 0.5f, beta, 3};
-          GemmData d = makeData(c, seed += 5);
-          std::vector<float> fast =
-              runGemm(c, d.A, d.lda, d.B, d.ldb, d.C, d.ldc, pool);
-          std::vector<float> packed = d.C;
-          gemmSerial(c.ta, c.tb, c.M, c.N, c.K, c.alpha, d.A.data(), d.lda,
-                     d.B.data(), d.ldb, c.beta, packed.data(), d.ldc);
-          EXPECT_EQ(0, std::memcmp(fast.data(), packed.data(),
-                                   packed.size() * sizeof(float)))
-              << caseName(c) << " [" << isaName(isa) << "]";
+          EXPECT_TRUE(sameBitsAsSerial(c, makeData(c, seed += 5), pool))
+              << isaName(isa);
         }
   }
 }
