@@ -44,11 +44,13 @@ public:
   /// when generating with a KV cache.
   Value logits(Value tokens) {
     at("embeddings");
-    Value tok =
+    Value x =
         b.create<mlir::gpt::EmbeddingOp>(loc, param("wte.weight"), tokens);
-    Value pos = b.create<mlir::gpt::PositionEmbeddingOp>(
-        loc, param("wpe.weight"), tokens, kv ? kv->start : Value());
-    Value x = b.create<mlir::gpt::AddOp>(loc, tok, pos);
+    if (!c.rope) { // RoPE puts positions into the queries and keys instead
+      Value pos = b.create<mlir::gpt::PositionEmbeddingOp>(
+          loc, param("wpe.weight"), tokens, kv ? kv->start : Value());
+      x = b.create<mlir::gpt::AddOp>(loc, x, pos);
+    }
     for (int64_t i = 0; i < c.n_layer; ++i)
       x = block(x, i);
     at("ln_f");
@@ -99,6 +101,11 @@ private:
   Value attention(Value x, const std::string &prefix, int64_t layer) {
     const int64_t d = c.d_model;
     Value qkv = linear(x, prefix + "c_attn.", 3 * d);
+    if (c.rope) // rotate q and k (the first 2d columns) by their positions
+      qkv = b.create<mlir::gpt::RopeOp>(loc, qkv, kv ? kv->start : Value(),
+                                        c.headDim(), 2 * d,
+                                        static_cast<float>(c.rope_theta),
+                                        /*inverse=*/false);
     auto split = b.create<mlir::gpt::SplitOp>(loc, qkv, /*axis=*/2, 3u);
     if (kv)
       return linear(cachedAttention(split, layer), prefix + "c_proj.", d);

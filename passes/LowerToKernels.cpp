@@ -28,6 +28,7 @@ std::optional<KernelId> kernelOf(Operation *op) {
   return TypeSwitch<Operation *, K>(op)
       .Case([](EmbeddingOp) { return K(KernelId::Embedding); })
       .Case([](PositionEmbeddingOp) { return K(KernelId::PositionEmbedding); })
+      .Case([](RopeOp) { return K(KernelId::Rope); })
       .Case([](LayerNormOp) { return K(KernelId::Layernorm); })
       .Case([](LinearOp) { return K(KernelId::Linear); })
       .Case([](MatmulOp) { return K(KernelId::Matmul); })

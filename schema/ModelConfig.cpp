@@ -14,8 +14,9 @@ namespace {
 using json = nlohmann::json;
 
 const std::vector<std::string> kKeys = {
-    "vocab_size", "context_length", "n_layer",       "n_head",
-    "d_model",    "d_ff",           "layernorm_eps", "tie_embeddings"};
+    "vocab_size",        "context_length", "n_layer",       "n_head",
+    "d_model",           "d_ff",           "layernorm_eps", "tie_embeddings",
+    "position_encoding", "rope_theta"};
 
 [[noreturn]] void fail(const std::string &source, const std::string &what) {
   throw ConfigError(source + ": " + what);
@@ -86,6 +87,12 @@ void validateModelConfig(const ModelConfig &c, const std::string &source) {
                      ")");
   if (!(c.layernorm_eps > 0.0) || !std::isfinite(c.layernorm_eps))
     fail(source, "field 'layernorm_eps' must be a finite number > 0");
+  if (c.rope && c.headDim() % 2 != 0)
+    fail(source, "position_encoding 'rope' needs an even head size, got "
+                 "d_model / n_head = " +
+                     std::to_string(c.headDim()));
+  if (!(c.rope_theta > 1.0) || !std::isfinite(c.rope_theta))
+    fail(source, "field 'rope_theta' must be a finite number > 1");
 }
 
 ModelConfig parseModelConfig(const std::string &text,
@@ -143,6 +150,24 @@ ModelConfig parseModelConfig(const std::string &text,
                        std::string(tie.type_name()) + " " + tie.dump());
     c.tie_embeddings = tie.get<bool>();
   }
+  if (root.contains("position_encoding")) {
+    const json &pe = root["position_encoding"];
+    if (!pe.is_string() || (pe != "learned" && pe != "rope"))
+      fail(source, "field 'position_encoding' must be \"learned\" or "
+                   "\"rope\", got " +
+                       pe.dump());
+    c.rope = pe == "rope";
+  }
+  if (root.contains("rope_theta")) {
+    const json &theta = root["rope_theta"];
+    if (!c.rope)
+      fail(source, "field 'rope_theta' needs \"position_encoding\": "
+                   "\"rope\"");
+    if (!theta.is_number())
+      fail(source, "field 'rope_theta' must be a number, got " +
+                       std::string(theta.type_name()) + " " + theta.dump());
+    c.rope_theta = theta.get<double>();
+  }
   validateModelConfig(c, source);
   return c;
 }
@@ -193,7 +218,10 @@ std::string modelConfigToJson(const ModelConfig &c) {
             {"d_model", c.d_model},
             {"d_ff", c.d_ff},
             {"layernorm_eps", c.layernorm_eps},
-            {"tie_embeddings", c.tie_embeddings}};
+            {"tie_embeddings", c.tie_embeddings},
+            {"position_encoding", c.rope ? "rope" : "learned"}};
+  if (c.rope)
+    j["rope_theta"] = c.rope_theta;
   return j.dump(2);
 }
 

@@ -4,8 +4,10 @@
 //
 // Exactly these keys are accepted: vocab_size, context_length, n_layer,
 // n_head, d_model (required), d_ff (default 4*d_model), layernorm_eps
-// (default 1e-5), tie_embeddings (default true). Any other key is an error, so
-// a typo never silently falls back to a default.
+// (default 1e-5), tie_embeddings (default true), position_encoding
+// ("learned", GPT-2's table, the default; or "rope", rotary embeddings of the
+// queries and keys) and rope_theta (default 10000, only with "rope"). Any
+// other key is an error, so a typo never silently falls back to a default.
 #ifndef GPT_RUNTIME_MODEL_MODELCONFIG_H
 #define GPT_RUNTIME_MODEL_MODELCONFIG_H
 
@@ -24,6 +26,11 @@ struct ModelConfig {
   int64_t d_ff = 0;
   double layernorm_eps = 1e-5;
   bool tie_embeddings = true;
+  /// false: a learned position table `wpe` added to the token embeddings
+  /// (GPT-2). true: no table; the queries and keys are rotated by their
+  /// position (RoPE, `gpt.rope`), which attends by relative position.
+  bool rope = false;
+  double rope_theta = 10000.0;
 
   int64_t headDim() const { return d_model / n_head; }
 };

@@ -6,9 +6,10 @@ namespace gpt {
 std::vector<ParamSpec> parameterSpecs(const ModelConfig &c) {
   const int64_t d = c.d_model, f = c.d_ff;
   std::vector<ParamSpec> specs = {
-      {"wte.weight", {c.vocab_size, d}, ParamKind::Embedding},
-      {"wpe.weight", {c.context_length, d}, ParamKind::Embedding},
-  };
+      {"wte.weight", {c.vocab_size, d}, ParamKind::Embedding}};
+  if (!c.rope) // RoPE has no position table
+    specs.push_back(
+        {"wpe.weight", {c.context_length, d}, ParamKind::Embedding});
   for (int64_t i = 0; i < c.n_layer; ++i) {
     const std::string p = "h." + std::to_string(i) + ".";
     specs.push_back({p + "ln_1.weight", {d}, ParamKind::LayerNormGain});

@@ -337,6 +337,13 @@ private:
     } else if (auto o = dyn_cast<PositionEmbeddingOp>(op)) {
       if (!o.getStart())
         ins.push_back(-1);
+    } else if (auto o = dyn_cast<RopeOp>(op)) {
+      if (!o.getStart())
+        ins.push_back(-1);
+      attrs["head_dim"] = o.getHeadDim();
+      attrs["columns"] = o.getColumns();
+      attrs["theta"] = o.getTheta().convertToDouble();
+      attrs["inverse"] = flag(o.getInverse());
     } else if (auto o = dyn_cast<PagedAttentionOp>(op)) {
       attrs["num_heads"] = static_cast<int64_t>(o.getNumHeads());
       attrs["scale"] = o.getScale().convertToDouble();

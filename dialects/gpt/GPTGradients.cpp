@@ -48,6 +48,17 @@ LogicalResult PositionEmbeddingOp::buildGradients(OpBuilder &b,
   return success();
 }
 
+LogicalResult RopeOp::buildGradients(OpBuilder &b, ArrayRef<Value> grads,
+                                     SmallVectorImpl<Value> &out) {
+  out.assign(getNumOperands(), Value());
+  // A rotation's transpose is the opposite rotation; start is an index.
+  if (grads[0])
+    out[0] = b.create<RopeOp>(getLoc(), grads[0], getStart(), getHeadDim(),
+                              getColumns(), getTheta().convertToFloat(),
+                              !getInverse());
+  return success();
+}
+
 LogicalResult LayerNormOp::buildGradients(OpBuilder &b, ArrayRef<Value> grads,
                                           SmallVectorImpl<Value> &out) {
   out.assign(3, Value());

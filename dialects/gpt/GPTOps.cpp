@@ -13,6 +13,8 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallSet.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::gpt;
 
@@ -88,6 +90,39 @@ LogicalResult PositionEmbeddingOp::verify() {
                          {ids.getDimSize(0), seq, table.getDimSize(1)})))
     return failure();
   return sameElementType(*this, getTable(), "table", getResult(), "result");
+}
+
+LogicalResult RopeOp::verify() {
+  auto input = ranked(getInput());
+  if (input.getRank() != 3)
+    return emitOpError() << "input must be rank 3 [batch, seq, dim], got rank "
+                         << input.getRank();
+  int64_t headDim = getHeadDim(), columns = getColumns();
+  if (headDim <= 0 || headDim % 2 != 0)
+    return emitOpError() << "head_dim must be even and > 0, got " << headDim;
+  if (columns <= 0 || columns % headDim != 0)
+    return emitOpError() << "columns (" << columns
+                         << ") must be a positive multiple of head_dim ("
+                         << headDim << ")";
+  int64_t dim = input.getDimSize(2);
+  if (ShapedType::isDynamic(dim) || columns > dim)
+    return emitOpError() << "columns (" << columns
+                         << ") must not exceed the static last dim, got "
+                         << formatShape(input.getShape());
+  if (!(getTheta().convertToFloat() > 1.0f) ||
+      !std::isfinite(getTheta().convertToFloat()))
+    return emitOpError() << "theta must be a finite number > 1";
+  if (getStart()) {
+    auto start = ranked(getStart());
+    if (start.getRank() != 1 ||
+        !dimsCompatible(start.getDimSize(0), input.getDimSize(0)))
+      return emitOpError() << "start must be [batch], got "
+                           << formatShape(start.getShape());
+  }
+  if (failed(
+          expectShape(*this, "result", ranked(getResult()), input.getShape())))
+    return failure();
+  return sameElementType(*this, getInput(), "input", getResult(), "result");
 }
 
 //===----------------------------------------------------------------------===//

@@ -197,6 +197,39 @@ def GPT_GeluOp : GPT_Op<"gelu", [
 // Attention building blocks
 //===----------------------------------------------------------------------===//
 
+def GPT_RopeOp : GPT_Op<"rope", [
+    DeclareOpInterfaceMethods<GPT_DifferentiableOpInterface>, Pure]> {
+  let summary = "rotary position embedding of the leading columns";
+  let description = [{
+    On `x : [B, T, D]`, the first `columns` columns are heads of `head_dim`
+    columns each; in each head, the pair of columns `(i, i + head_dim/2)`
+    of row `(b, t)` is rotated by the angle `p * theta^(-2i/head_dim)`,
+    where `p = start[b] + t` (`start : [B]` i32, 0 when absent):
+    `y_i = x_i cos - x_j sin`, `y_j = x_i sin + x_j cos` (the "rotate half"
+    pairing of GPT-NeoX and Llama). Columns from `columns` on are copied.
+    The frontend applies it to the packed `[q | k | v]` projection with
+    `columns = 2 * d_model`, so queries and keys carry their position and
+    attention scores depend on the distance between them. `inverse`
+    rotates by the opposite angle, which is also the gradient (the
+    transpose of a rotation).
+  }];
+  let arguments = (ins GPT_FloatTensor:$input, Optional<GPT_TokenTensor>:$start,
+                   I64Attr:$head_dim, I64Attr:$columns, F32Attr:$theta,
+                   UnitAttr:$inverse);
+  let results = (outs GPT_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input (`start` $start^)? attr-dict `:` type($input)
+    (`,` type($start)^)? `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let builders = [OpBuilder<(ins "Value":$input, "Value":$start,
+                                "int64_t":$headDim, "int64_t":$columns,
+                                "float":$theta, "bool":$inverse), [{
+    build($_builder, $_state, input.getType(), input, start, headDim, columns,
+          ::llvm::APFloat(theta), inverse);
+  }]>];
+}
+
 def GPT_CausalMaskOp : GPT_Op<"causal_mask", [
     DeclareOpInterfaceMethods<GPT_DifferentiableOpInterface>, Pure, SameOperandsAndResultType]> {
   let summary = "set scores of future positions to -inf";

@@ -73,6 +73,19 @@ const std::vector<KernelSpec> &kernelSpecs() {
        {},
        {D::F32, D::Any, D::I32},
        {D::F32}},
+      {kernelName(KernelId::Rope),
+       2,
+       2,
+       1,
+       1,
+       {1},
+       {},
+       {{"head_dim", AttrType::Int, true},
+        {"columns", AttrType::Int, true},
+        {"theta", AttrType::Float, true},
+        {"inverse", AttrType::Bool, false}},
+       {D::F32, D::I32},
+       {D::F32}},
       {kernelName(KernelId::KvCacheWrite),
        4,
        4,
@@ -1029,6 +1042,8 @@ public:
       return ruleEmbedding();
     case KernelId::PositionEmbedding:
       return rulePositionEmbedding();
+    case KernelId::Rope:
+      return ruleRope();
     case KernelId::KvCacheWrite:
       return ruleKvCacheWrite();
     case KernelId::PagedAttention:
@@ -1161,6 +1176,25 @@ private:
     if (hasIn(2))
       CHECK(expect(in(2), {in(1)[0]}, "start"));
     CHECK(expect(out(0), {in(1)[0], in(1)[1], in(0)[1]}, "y"));
+    return "";
+  }
+
+  std::string ruleRope() {
+    const Shape &x = in(0);
+    REQUIRE(x.size() == 3, "x must be [B, T, D], got " + str(x));
+    int64_t hd = attrInt(k, "head_dim"), cols = attrInt(k, "columns");
+    REQUIRE(hd > 0 && hd % 2 == 0,
+            "head_dim must be even and > 0, got " + std::to_string(hd));
+    REQUIRE(cols > 0 && cols % hd == 0 && cols <= x[2],
+            "columns " + std::to_string(cols) +
+                " must be a multiple of head_dim within D = " +
+                std::to_string(x[2]));
+    float theta = attrFloat(k, "theta");
+    REQUIRE(theta > 1.0f && std::isfinite(theta),
+            "theta must be a finite number > 1");
+    if (hasIn(1))
+      CHECK(expect(in(1), {x[0]}, "start"));
+    CHECK(expect(out(0), x, "y"));
     return "";
   }
 

@@ -510,8 +510,13 @@ ModelBundle importHfGpt2(const fs::path &dir) {
 
 GgufFile gpt2ToGguf(const ModelBundle &m, GgufDType dtype,
                     const std::string &name) {
-  checkParameters(m, "gguf export");
   const ModelConfig &c = m.config;
+  if (c.rope) // llama.cpp's gpt2 architecture has learned positions only
+    throw InteropError("gguf export: the model uses rotary positions "
+                       "(position_encoding \"rope\"); GGUF export writes "
+                       "llama.cpp's gpt2 architecture, which has learned "
+                       "positions only");
+  checkParameters(m, "gguf export");
   if (!m.tokenizer)
     throw InteropError("gguf export: the model has no tokenizer");
   const tokenizer::Tokenizer &tok = *m.tokenizer;

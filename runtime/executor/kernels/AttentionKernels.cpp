@@ -293,9 +293,78 @@ void attentionGrad(KernelContext &c, bool packed) {
                          {dk, D}, {dv, D}, a, c.pool);
 }
 
+/// Rotary position embedding (gpt.rope, docs/artifact.md): in each head of
+/// the first `columns` columns, the pair (i, i + hd/2) of row (b, t) turns
+/// by (start[b] + t) * theta^(-2i/hd). The angles' cos/sin are computed in
+/// double once per position (a [T, hd/2] table when all sequences start at
+/// 0), the rotation in float. In place is fine: a pair is read before it is
+/// written.
+void rope(KernelContext &c) {
+  const Tensor &x = *c.in[0], &y = *c.out[0];
+  const int32_t *start = c.in.size() > 1 && c.in[1] ? c.in[1]->i() : nullptr;
+  const int64_t B = x.shape[0], T = x.shape[1], D = x.shape[2];
+  const int64_t hd = attrInt(c.kernel, "head_dim"), half = hd / 2;
+  const int64_t columns = attrInt(c.kernel, "columns");
+  const double theta = attrFloat(c.kernel, "theta");
+  const double sign = attrBool(c.kernel, "inverse") ? -1.0 : 1.0;
+  for (int64_t b = 0; start && b < B; ++b)
+    if (start[b] < 0)
+      throw ExecutorError("rope: sequence " + std::to_string(b) +
+                          " starts at " + std::to_string(start[b]) +
+                          " (negative)");
+  std::vector<double> invFreq(half);
+  for (int64_t i = 0; i < half; ++i)
+    invFreq[i] = std::pow(theta, -2.0 * double(i) / double(hd));
+  auto angles = [&](int64_t pos, float *cs, float *sn) {
+    for (int64_t i = 0; i < half; ++i) {
+      double a = double(pos) * invFreq[i];
+      cs[i] = float(std::cos(a));
+      sn[i] = float(sign * std::sin(a));
+    }
+  };
+  // Without start every sequence shares positions 0..T-1: one table.
+  std::vector<float> cosT, sinT;
+  if (!start) {
+    cosT.resize(T * half);
+    sinT.resize(T * half);
+    for (int64_t t = 0; t < T; ++t)
+      angles(t, &cosT[t * half], &sinT[t * half]);
+  }
+  const float *xp = x.f();
+  float *yp = y.f();
+  c.pool.parallelFor(B * T, grainFor(D), [&](int64_t r0, int64_t r1) {
+    std::vector<float> rowCos(start ? half : 0), rowSin(start ? half : 0);
+    for (int64_t r = r0; r < r1; ++r) {
+      const float *cs, *sn;
+      if (start) {
+        angles(r % T + start[r / T], rowCos.data(), rowSin.data());
+        cs = rowCos.data();
+        sn = rowSin.data();
+      } else {
+        cs = &cosT[(r % T) * half];
+        sn = &sinT[(r % T) * half];
+      }
+      const float *in = xp + r * D;
+      float *out = yp + r * D;
+      for (int64_t h = 0; h < columns; h += hd)
+        for (int64_t i = 0; i < half; ++i) {
+          float a = in[h + i], b2 = in[h + half + i];
+          out[h + i] = a * cs[i] - b2 * sn[i];
+          out[h + half + i] = a * sn[i] + b2 * cs[i];
+        }
+      if (out != in)
+        std::memcpy(out + columns, in + columns,
+                    size_t(D - columns) * sizeof(float));
+    }
+  });
+}
+
 } // namespace
 
 void registerAttentionKernels(CpuKernelTable &table) {
+  table[static_cast<size_t>(KernelId::Rope)] = [](KernelContext &c) {
+    rope(c);
+  };
   table[static_cast<size_t>(KernelId::PagedAttention)] = [](KernelContext &c) {
     pagedAttention(c);
   };

@@ -11,6 +11,7 @@
 #include "runtime/vulkan/KernelContext.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -254,6 +255,45 @@ void recordPositionEmbedding(KernelContext &ctx) {
                    groups(ctx, y.numel));
 }
 
+/// gpt.rope (shaders/rope.comp): one invocation per rotated pair, plus one
+/// per column past `columns` unless y is x.
+void recordRope(KernelContext &ctx) {
+  const DeviceTensor &x = *ctx.in[0], &y = *ctx.out[0];
+  const DeviceTensor *start = ctx.in.size() > 1 ? ctx.in[1] : nullptr;
+  int64_t B = x.shape[0], T = x.shape[1], D = x.shape[2];
+  int64_t columns = attrInt(ctx.kernel, "columns");
+  if (start && start->host)
+    for (int64_t b = 0; b < B; ++b)
+      if (static_cast<const int32_t *>(start->host)[b] < 0)
+        throw ExecutorError("rope: sequence " + std::to_string(b) +
+                            " starts at a negative position");
+  bool inPlace = x.address == y.address;
+  int64_t perRow = columns / 2 + (inPlace ? 0 : D - columns);
+  if (B * T == 0 || perRow == 0)
+    return;
+  struct {
+    uint64_t x, y, start;
+    uint32_t rows, T, D, headDim, columns, perRow;
+    float log2Theta, direction;
+    uint32_t hasStart;
+  } push{x.address,
+         y.address,
+         start ? start->address : 0,
+         u32(B * T),
+         u32(T),
+         u32(D),
+         u32(attrInt(ctx.kernel, "head_dim")),
+         u32(columns),
+         u32(perRow),
+         float(std::log2(double(attrFloat(ctx.kernel, "theta")))),
+         attrBool(ctx.kernel, "inverse") ? -1.0f : 1.0f,
+         start ? 1u : 0u};
+  static_assert(sizeof push == 64);
+  u32(B * T * perRow);
+  u32(x.numel);
+  ctx.rec.dispatch("rope", &push, sizeof push, groups(ctx, B * T * perRow));
+}
+
 void recordPositionEmbeddingGrad(KernelContext &ctx) {
   const DeviceTensor &dy = *ctx.in[0], &dt = *ctx.out[0];
   int64_t B = dy.shape[0], T = dy.shape[1], D = dy.shape[2];
@@ -339,6 +379,7 @@ void registerDataKernels(KernelTable &table) {
   table[KernelId::Embedding] = recordEmbedding;
   table[KernelId::EmbeddingGrad] = recordEmbeddingGrad;
   table[KernelId::PositionEmbedding] = recordPositionEmbedding;
+  table[KernelId::Rope] = recordRope;
   table[KernelId::PositionEmbeddingGrad] = recordPositionEmbeddingGrad;
   table[KernelId::KvCacheWrite] = recordKvCacheWrite;
   table[KernelId::SumLeading] = recordSumLeading;

@@ -41,6 +41,46 @@ func.func @position_ids_rank(%t: tensor<8x16xf32>, %ids: tensor<?xi32>) {
 
 // -----
 
+func.func @rope_odd_head(%x: tensor<?x?x48xf32>) {
+  // expected-error @+1 {{head_dim must be even and > 0, got 3}}
+  %0 = gpt.rope %x {head_dim = 3 : i64, columns = 30 : i64, theta = 1.0e4 : f32} : tensor<?x?x48xf32> -> tensor<?x?x48xf32>
+  return
+}
+
+// -----
+
+func.func @rope_columns(%x: tensor<?x?x48xf32>) {
+  // expected-error @+1 {{columns (30) must be a positive multiple of head_dim (4)}}
+  %0 = gpt.rope %x {head_dim = 4 : i64, columns = 30 : i64, theta = 1.0e4 : f32} : tensor<?x?x48xf32> -> tensor<?x?x48xf32>
+  return
+}
+
+// -----
+
+func.func @rope_too_many_columns(%x: tensor<?x?x16xf32>) {
+  // expected-error @+1 {{columns (32) must not exceed the static last dim, got [?, ?, 16]}}
+  %0 = gpt.rope %x {head_dim = 4 : i64, columns = 32 : i64, theta = 1.0e4 : f32} : tensor<?x?x16xf32> -> tensor<?x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @rope_theta(%x: tensor<?x?x16xf32>) {
+  // expected-error @+1 {{theta must be a finite number > 1}}
+  %0 = gpt.rope %x {head_dim = 4 : i64, columns = 16 : i64, theta = 0.5 : f32} : tensor<?x?x16xf32> -> tensor<?x?x16xf32>
+  return
+}
+
+// -----
+
+func.func @rope_start(%x: tensor<2x?x16xf32>, %s: tensor<3xi32>) {
+  // expected-error @+1 {{start must be [batch], got [3]}}
+  %0 = gpt.rope %x start %s {head_dim = 4 : i64, columns = 16 : i64, theta = 1.0e4 : f32} : tensor<2x?x16xf32>, tensor<3xi32> -> tensor<2x?x16xf32>
+  return
+}
+
+// -----
+
 func.func @layernorm_gamma(%x: tensor<?x16xf32>, %g: tensor<8xf32>, %b: tensor<16xf32>) {
   // expected-error @+1 {{gamma has shape [8], expected [16]}}
   %0 = gpt.layernorm %x, %g, %b {epsilon = 1.0e-5 : f32} : tensor<?x16xf32>, tensor<8xf32>, tensor<16xf32> -> tensor<?x16xf32>

@@ -14,6 +14,15 @@ func.func @embeddings(%wte: tensor<100x16xf32>, %wpe: tensor<32x16xf32>,
   return %x : tensor<?x?x16xf32>
 }
 
+// CHECK-LABEL: func.func @rope
+func.func @rope(%qkv: tensor<?x?x48xf32>, %start: tensor<?xi32>) -> (tensor<?x?x48xf32>, tensor<?x?x48xf32>) {
+  // CHECK: gpt.rope %{{.*}} {columns = 32 : i64, head_dim = 4 : i64, theta = 1.000000e+04 : f32} : tensor<?x?x48xf32> -> tensor<?x?x48xf32>
+  %r = gpt.rope %qkv {head_dim = 4 : i64, columns = 32 : i64, theta = 1.0e4 : f32} : tensor<?x?x48xf32> -> tensor<?x?x48xf32>
+  // CHECK: gpt.rope %{{.*}} start %{{.*}} {columns = 32 : i64, head_dim = 4 : i64, inverse, theta = 5.000000e+02 : f32} : tensor<?x?x48xf32>, tensor<?xi32> -> tensor<?x?x48xf32>
+  %s = gpt.rope %qkv start %start {head_dim = 4 : i64, columns = 32 : i64, theta = 500.0 : f32, inverse} : tensor<?x?x48xf32>, tensor<?xi32> -> tensor<?x?x48xf32>
+  return %r, %s : tensor<?x?x48xf32>, tensor<?x?x48xf32>
+}
+
 // CHECK-LABEL: func.func @norm_and_linear
 func.func @norm_and_linear(%x: tensor<?x?x16xf32>, %g: tensor<16xf32>, %b: tensor<16xf32>,
                            %w: tensor<16x48xf32>, %bias: tensor<48xf32>,

@@ -212,6 +212,18 @@ std::vector<OpCase> opCases() {
             l, TypeRange{f32(b, {kDyn, kDyn, 3})}, ValueRange{x[0], x[1]});
       });
 
+  // RoPE on [B, T, 10] = two heads of 4 rotated, 2 columns copied; theta 5
+  // so every pair turns by a visibly different angle.
+  add("rope", {F({kDyn, kDyn, 10}, {2, 3, 10})},
+      [](OpBuilder &b, Location l, ValueRange x) -> Operation * {
+        return b.create<gd::RopeOp>(l, x[0], Value(), 4, 8, 5.0f, false);
+      });
+  add("rope_start_inverse",
+      {F({kDyn, kDyn, 8}, {2, 3, 8}), Ids({kDyn}, {2}, 9)},
+      [](OpBuilder &b, Location l, ValueRange x) -> Operation * {
+        return b.create<gd::RopeOp>(l, x[0], x[1], 4, 8, 5.0f, true);
+      });
+
   add("layernorm", {F({kDyn, 3, 5}, {2, 3, 5}), F({5}), F({5})},
       [](OpBuilder &b, Location l, ValueRange x) -> Operation * {
         return b.create<gd::LayerNormOp>(l, x[0].getType(), x[0], x[1], x[2],

@@ -282,6 +282,29 @@ bool Interpreter::execForward(Operation *o, bool &handled) {
     return set(o, o->getResult(0), std::move(out));
   }
 
+  if (auto op = dyn_cast<RopeOp>(o)) {
+    const RefTensor &x = get(op.getInput());
+    int64_t B = x.shape[0], T = x.shape[1], D = x.shape[2];
+    int64_t hd = op.getHeadDim(), half = hd / 2, columns = op.getColumns();
+    double theta = op.getTheta().convertToDouble();
+    double sign = op.getInverse() ? -1.0 : 1.0;
+    const RefTensor *start = op.getStart() ? &get(op.getStart()) : nullptr;
+    RefTensor out = x;
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t t = 0; t < T; ++t) {
+        double pos = t + (start ? start->data[b] : 0.0);
+        for (int64_t h = 0; h < columns; h += hd)
+          for (int64_t i = 0; i < half; ++i) {
+            double angle = pos * std::pow(theta, -2.0 * i / hd);
+            double c = std::cos(angle), s = sign * std::sin(angle);
+            int64_t a = (b * T + t) * D + h + i, z = a + half;
+            out.data[a] = x.data[a] * c - x.data[z] * s;
+            out.data[z] = x.data[a] * s + x.data[z] * c;
+          }
+      }
+    return set(o, o->getResult(0), std::move(out));
+  }
+
   if (auto op = dyn_cast<LayerNormOp>(o)) {
     const RefTensor &x = get(op.getInput()), &g = get(op.getGamma()),
                     &beta = get(op.getBeta());

@@ -31,8 +31,9 @@ namespace {
 
 fs::path testRoot();
 
-ModelConfig tinyConfig() {
+ModelConfig tinyConfig(bool rope = false) {
   ModelConfig c;
+  c.rope = rope;
   c.vocab_size = 53;
   c.context_length = 40;
   c.n_layer = 2;
@@ -45,10 +46,11 @@ ModelConfig tinyConfig() {
 /// A run directory: config.json, artifact.gptart (gptc, with or without
 /// --generation), model.safetensors (random weights, scaled up so that the
 /// logits are far from uniform and greedy choices are clear).
-fs::path makeRunDir(const std::string &name, bool generation) {
+fs::path makeRunDir(const std::string &name, bool generation,
+                    bool rope = false) {
   fs::path dir = testRoot() / name;
   fs::create_directories(dir);
-  ModelConfig config = tinyConfig();
+  ModelConfig config = tinyConfig(rope);
   {
     std::ofstream out(dir / "config.json");
     out << modelConfigToJson(config);
@@ -227,6 +229,23 @@ TEST(Engine, GreedyMatchesForwardRecompute) {
   EXPECT_EQ(s.kvBlocksUsed, 0);
   EXPECT_EQ(s.kvBlockSize, 16);
   EXPECT_GT(s.decodeTokensPerSecond, 0);
+}
+
+// RoPE: prefill and decode rotate q and k at start + t through the paged
+// cache; the full forward pass rotates at t. Same greedy tokens.
+TEST(Engine, RopeGreedyMatchesForwardRecompute) {
+  fs::path dir = makeRunDir("rope", true, /*rope=*/true);
+  Reference ref(dir);
+  EngineOptions opt;
+  opt.threads = 2;
+  opt.prefillChunk = 5;
+  Engine engine(dir.string(), opt);
+  for (int len : {1, 17, 23}) {
+    std::vector<int32_t> p = prompt(len, len);
+    int n = 40 - len;
+    std::vector<int32_t> got = generate(engine, p, greedy(n));
+    EXPECT_EQ(got, ref.greedy(p, n)) << "prompt length " << len;
+  }
 }
 
 TEST(Engine, BatchedEqualsAlone) {

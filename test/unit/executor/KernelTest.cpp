@@ -90,6 +90,60 @@ TEST(Kernel, Embedding) {
   EXPECT_NE(runError(c).find("token id -1"), std::string::npos);
 }
 
+/// gpt.rope in double: pairs (i, i + hd/2) of each head in the first
+/// `columns` columns turn by (start[b] + t) * theta^(-2i/hd) times `sign`.
+static std::vector<double>
+ropeReference(const std::vector<float> &x, int64_t Bn, int64_t Tn, int64_t D,
+              int64_t hd, int64_t columns, double theta,
+              const std::vector<int32_t> &start, double sign) {
+  std::vector<double> y(x.begin(), x.end());
+  for (int64_t b = 0; b < Bn; ++b)
+    for (int64_t t = 0; t < Tn; ++t)
+      for (int64_t h = 0; h < columns; h += hd)
+        for (int64_t i = 0; i < hd / 2; ++i) {
+          double pos = t + (start.empty() ? 0 : start[b]);
+          double a = pos * std::pow(theta, -2.0 * i / hd);
+          int64_t p = (b * Tn + t) * D + h + i, q = p + hd / 2;
+          y[p] = x[p] * std::cos(a) - sign * x[q] * std::sin(a);
+          y[q] = sign * x[p] * std::sin(a) + x[q] * std::cos(a);
+        }
+  return y;
+}
+
+// Two heads of 6 rotated out of 14 columns (the last 2 copied), with and
+// without start offsets, and the inverse undoing the rotation.
+TEST(Kernel, Rope) {
+  Case c;
+  int x = c.in("x", randn({B, T, 14}, 4), {-1, -2, 14});
+  int start = c.in("start", ints({B}, {0, 1000}), {-1});
+  int y = c.b.temp({-1, -2, 14}), ys = c.b.temp({-1, -2, 14}),
+      back = c.b.temp({-1, -2, 14});
+  json attrs = {{"head_dim", 6}, {"columns", 12}, {"theta", 100.0}};
+  json inverse = attrs;
+  inverse["inverse"] = true;
+  c.b.kernel("rope", {x, -1}, {y}, attrs);
+  c.b.kernel("rope", {x, start}, {ys}, attrs);
+  c.b.kernel("rope", {ys, start}, {back}, inverse);
+  c.b.output("y", y);
+  c.b.output("ys", ys);
+  c.b.output("back", back);
+  auto out = c.run();
+  const std::vector<float> &xs = c.bufs["x"].f;
+  EXPECT_TRUE(near(out["y"].f32,
+                   ropeReference(xs, B, T, 14, 6, 12, 100.0, {}, 1.0), 1e-6,
+                   1e-6));
+  EXPECT_TRUE(near(out["ys"].f32,
+                   ropeReference(xs, B, T, 14, 6, 12, 100.0, {0, 1000}, 1.0),
+                   1e-6, 1e-6));
+  EXPECT_TRUE(near(out["back"].f32, d(xs), 1e-6, 1e-6));
+  // Sequence 0 starts at 0, so its rows equal the start-less result.
+  for (int64_t i = 0; i < T * 14; ++i)
+    ASSERT_EQ(out["ys"].f32[i], out["y"].f32[i]) << i;
+  c.bufs["start"].i[1] = -3;
+  EXPECT_NE(runError(c).find("rope: sequence 1 starts at -3 (negative)"),
+            std::string::npos);
+}
+
 TEST(Kernel, PositionEmbeddingAndGrad) {
   Case c;
   int table = c.in("table", randn({6, 4}, 2));

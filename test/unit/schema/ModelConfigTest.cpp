@@ -28,7 +28,25 @@ TEST(ModelConfig, ParsesRequiredKeysAndDefaults) {
   EXPECT_EQ(c.d_ff, 64); // 4 * d_model
   EXPECT_DOUBLE_EQ(c.layernorm_eps, 1e-5);
   EXPECT_TRUE(c.tie_embeddings);
+  EXPECT_FALSE(c.rope); // GPT-2's learned position table
   EXPECT_EQ(c.headDim(), 4);
+}
+
+TEST(ModelConfig, RopeDropsThePositionTableAndRoundTrips) {
+  ModelConfig c = parseModelConfig(
+      R"({"vocab_size": 100, "context_length": 32, "n_layer": 2, "n_head": 4,
+          "d_model": 16, "position_encoding": "rope", "rope_theta": 500})",
+      "cfg.json");
+  EXPECT_TRUE(c.rope);
+  EXPECT_DOUBLE_EQ(c.rope_theta, 500.0);
+  for (const gpt::ParamSpec &spec : gpt::parameterSpecs(c))
+    EXPECT_NE(spec.name, "wpe.weight");
+  ModelConfig learned = parseModelConfig(kMinimal, "cfg.json");
+  EXPECT_EQ(gpt::parameterCount(learned) - gpt::parameterCount(c), 32 * 16);
+  ModelConfig back = parseModelConfig(gpt::modelConfigToJson(c), "again");
+  EXPECT_TRUE(back.rope);
+  EXPECT_DOUBLE_EQ(back.rope_theta, 500.0);
+  EXPECT_FALSE(parseModelConfig(gpt::modelConfigToJson(learned), "again").rope);
 }
 
 TEST(ModelConfig, ParsesOptionalKeys) {
@@ -103,6 +121,20 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{"{" BASE "\"n_head\": 4, \"d_model\": 16, "
                   "\"tie_embeddings\": 1}",
                   "field 'tie_embeddings' must be true or false"},
+        BadConfig{"{" BASE "\"n_head\": 4, \"d_model\": 16, "
+                  "\"position_encoding\": \"alibi\"}",
+                  "field 'position_encoding' must be \"learned\" or "
+                  "\"rope\", got \"alibi\""},
+        BadConfig{"{" BASE "\"n_head\": 4, \"d_model\": 16, "
+                  "\"rope_theta\": 500}",
+                  "field 'rope_theta' needs \"position_encoding\": \"rope\""},
+        BadConfig{"{" BASE "\"n_head\": 4, \"d_model\": 16, "
+                  "\"position_encoding\": \"rope\", \"rope_theta\": 1}",
+                  "field 'rope_theta' must be a finite number > 1"},
+        BadConfig{"{" BASE "\"n_head\": 4, \"d_model\": 12, "
+                  "\"position_encoding\": \"rope\"}",
+                  "position_encoding 'rope' needs an even head size, got "
+                  "d_model / n_head = 3"},
         BadConfig{"[1, 2]", "the config must be a JSON object, got array"},
         BadConfig{"{\"vocab_size\": 100,\n \"n_layer\": }",
                   "malformed JSON at 2:13"},

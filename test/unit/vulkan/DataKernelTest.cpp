@@ -190,6 +190,30 @@ TEST(VulkanData, PositionEmbeddingWithStart) {
   EXPECT_NE(c.vkError().find("exceed the context length"), std::string::npos);
 }
 
+// rope: the shader's angles are float (reduced to turns before sin/cos),
+// the CPU's double; positions up to 304 keep the difference near 1e-5.
+TEST(VulkanData, Rope) {
+  Case c;
+  const int64_t B = 2, T = 5, D = 14;
+  int x = c.in("x", randn({B, T, D}, 4), {-1, -2, D});
+  int start = c.in("start", ints({B}, {0, 300}), {-1});
+  int y = c.b.temp({-1, -2, D}), ys = c.b.temp({-1, -2, D}),
+      back = c.b.temp({-1, -2, D});
+  nlohmann::json attrs = {{"head_dim", 6}, {"columns", 12}, {"theta", 100.0}};
+  nlohmann::json inverse = attrs;
+  inverse["inverse"] = true;
+  c.b.kernel("rope", {x, -1}, {y}, attrs);
+  c.b.kernel("rope", {x, start}, {ys}, attrs);
+  c.b.kernel("rope", {ys, start}, {back}, inverse);
+  c.b.output("y", y);
+  c.b.output("ys", ys);
+  c.b.output("back", back);
+  expectParity(c.run(), 1e-4, 1e-4);
+  c.bufs["start"].i[1] = -2;
+  EXPECT_NE(c.vkError().find("rope: sequence 1 starts at a negative position"),
+            std::string::npos);
+}
+
 TEST(VulkanData, KvCacheWrite) {
   const int64_t B = 2, T = 5, N = 7, BS = 4, D = 6, NB = 3;
   Case c;
