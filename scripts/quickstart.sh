@@ -89,11 +89,12 @@ START=$(date +%s)
 mkdir -p "$OUT"
 rm -rf "$OUT/data" "$OUT/tokenizer" "$OUT/prepared" "$OUT/run"
 
-# The default small model: 4 layers, 4 heads, d_model 128, context 128
-# (about 0.9M parameters with the 512-token vocabulary). It learns the
+# The default small model: 4 layers, 4 heads, d_model 128, context 128,
+# rotary positions (about 0.9M parameters with the 512-token vocabulary). It learns the
 # built-in tasks far faster than the `small` preset on 2 cores.
 cat >"$OUT/model.json" <<'EOF'
-{"context_length": 128, "n_layer": 4, "n_head": 4, "d_model": 128}
+{"context_length": 128, "n_layer": 4, "n_head": 4, "d_model": 128,
+ "position_encoding": "rope"}
 EOF
 
 KIND=synth
@@ -108,9 +109,11 @@ if [ ${#DATA[@]} -eq 0 ]; then
   TRAIN_FILES=("$OUT/data/train.jsonl")
   HELDOUT="$OUT/data/heldout.jsonl"
   VOCAB=${VOCAB:-512}
-  # Letters and digits stay single tokens: the tasks spell, reverse, count
-  # and add them, and a held-out word must not be one opaque token.
-  TOKENIZER_ARGS=(--atomic-alnum)
+  # Letters and digits stay single tokens, never joined to a space either:
+  # the tasks spell, reverse, count and add them, a held-out word must not
+  # be one opaque token, and a letter is the same token in a word and in a
+  # spelled-out answer.
+  TOKENIZER_ARGS=(--atomic-alnum --separate-spaces)
   # Validation loss on held-out problems, not on a slice of train.
   VAL_ARGS=(--val-input "$OUT/data/valid.jsonl" --val-fraction 0)
 else

@@ -201,8 +201,13 @@ Tokenizer BpeTrainer::train(const TrainOptions &options) const {
            (c >= 'A' && c <= 'Z');
   };
   auto allowed = [&](PairKey p) {
-    return !options.atomicAlnum || !isAlnum(tokens[p >> 32].back()) ||
-           !isAlnum(tokens[p & 0xFFFFFFFFu].front());
+    char last = tokens[p >> 32].back(), first = tokens[p & 0xFFFFFFFFu].front();
+    if (options.atomicAlnum && isAlnum(last) && isAlnum(first))
+      return false;
+    if (options.separateSpaces &&
+        ((last == ' ' && isAlnum(first)) || (isAlnum(last) && first == ' ')))
+      return false;
+    return true;
   };
   PairKey pair;
   while (merges.size() < wantMerges &&

@@ -8,7 +8,8 @@
 // pieces (weighted by piece count). Ties break towards the smaller
 // (left id, right id) pair, so training is deterministic. Pairs seen fewer
 // than `minPairCount` times are never merged, nor, with `atomicAlnum`, pairs
-// that would join an ASCII letter or digit to another.
+// that would join an ASCII letter or digit to another, nor, with
+// `separateSpaces`, a space to a letter or digit.
 #pragma once
 
 #include "runtime/tokenizer/Tokenizer.h"
@@ -33,6 +34,11 @@ struct TrainOptions {
   /// reversing, counting letters and digit arithmetic then see every letter
   /// and digit, whatever words the corpus repeats.
   bool atomicAlnum = false;
+  /// When set, a space never joins an ASCII letter or digit: ` melon` is a
+  /// space and `m e l o n`, so a letter is the same token inside a word,
+  /// after a space and in a spelled-out answer (copying it needs no
+  /// mapping between look-alike tokens).
+  bool separateSpaces = false;
   /// Called now and then with (stage, done, total).
   std::function<void(const char *, std::size_t, std::size_t)> progress;
 };

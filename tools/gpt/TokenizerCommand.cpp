@@ -63,6 +63,7 @@ void addTrain(CLI::App &parent) {
     std::string out;
     unsigned threads = 2;
     bool atomicAlnum = false;
+    bool separateSpaces = false;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("--input", o->inputs, "Text files to learn from")
@@ -80,6 +81,9 @@ void addTrain(CLI::App &parent) {
                 "Never merge an ASCII letter or digit with another (a "
                 "space may still join one): for spelling and arithmetic "
                 "tasks");
+  cmd->add_flag("--separate-spaces", o->separateSpaces,
+                "Never merge a space with an ASCII letter or digit: a "
+                "letter is the same token in a word and spelled out");
   cmd->callback([o] {
     tokenizer::BpeTrainer trainer;
     for (const std::string &in : o->inputs) {
@@ -91,6 +95,7 @@ void addTrain(CLI::App &parent) {
     tokenizer::TrainOptions opts;
     opts.vocabSize = o->vocabSize;
     opts.atomicAlnum = o->atomicAlnum;
+    opts.separateSpaces = o->separateSpaces;
     opts.progress = [](const char *stage, std::size_t done, std::size_t all) {
       std::cerr << "\r" << stage << " " << done << "/" << all << std::flush;
     };

@@ -119,6 +119,19 @@ TEST(GgufExport, F16KeepsNormsAndBiasesInF32) {
             f.findTensor("token_embd.weight")->data);
 }
 
+TEST(GgufExport, RefusesARopeModel) {
+  ModelBundle m = tinyBundle(true, 21);
+  m.config.rope = true;
+  m.params.erase("wpe.weight");
+  try {
+    gpt2ToGguf(m, GgufDType::F32, "tiny");
+    FAIL() << "exported a rope model";
+  } catch (const InteropError &e) {
+    EXPECT_NE(std::string(e.what()).find("rotary positions"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(GgufRoundTrip, F32IsBitExact) {
   for (bool tied : {true, false}) {
     SCOPED_TRACE(tied ? "tied" : "untied");

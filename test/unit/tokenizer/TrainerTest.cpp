@@ -84,6 +84,43 @@ TEST(Trainer, AtomicAlnumNeverJoinsLettersOrDigits) {
   EXPECT_EQ(t.encode("12345").size(), 5u);
 }
 
+// --separate-spaces (with --atomic-alnum): a space never joins a letter or
+// digit either, so `m` is the same token in "melon", " melon" and "m e".
+TEST(Trainer, SeparateSpacesKeepsLettersIdentical) {
+  std::string text = io::readFile(std::string(testing::sharedDataDir()) +
+                                  "/tinyshakespeare.txt")
+                         .substr(0, 100000);
+  BpeTrainer trainer;
+  trainer.addText(text, 1);
+  TrainOptions opts;
+  opts.vocabSize = 600;
+  opts.atomicAlnum = true;
+  opts.separateSpaces = true;
+  Tokenizer t = trainer.train(opts);
+  ASSERT_GT(t.merges().size(), 5u); // punctuation, newlines still merge
+  auto alnum = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+           (c >= 'A' && c <= 'Z');
+  };
+  for (TokenId id = 0; id < t.mergeableSize(); ++id) {
+    std::string b = t.model().bytes(id);
+    for (std::size_t i = 0; i + 1 < b.size(); ++i)
+      ASSERT_FALSE((b[i] == ' ' && alnum(b[i + 1])) ||
+                   (alnum(b[i]) && b[i + 1] == ' '))
+          << "token '" << b << "'";
+  }
+  EXPECT_EQ(t.decode(t.encode(text)), text);
+  std::vector<TokenId> word = t.encode("melon"), spaced = t.encode(" melon"),
+                       spelled = t.encode("m e l o n");
+  ASSERT_EQ(word.size(), 5u);
+  ASSERT_EQ(spaced.size(), 6u);
+  ASSERT_EQ(spelled.size(), 9u);
+  for (std::size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(spaced[i + 1], word[i]);
+    EXPECT_EQ(spelled[2 * i], word[i]);
+  }
+}
+
 TEST(Trainer, VocabSizeIsRespected) {
   std::string text = io::readFile(std::string(testing::sharedDataDir()) +
                                   "/tinyshakespeare.txt")
