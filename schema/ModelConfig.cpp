@@ -91,7 +91,9 @@ void validateModelConfig(const ModelConfig &c, const std::string &source) {
     fail(source, "position_encoding 'rope' needs an even head size, got "
                  "d_model / n_head = " +
                      std::to_string(c.headDim()));
-  if (!(c.rope_theta > 1.0) || !std::isfinite(c.rope_theta))
+  // The compiler stores theta as f32: check the value it will see.
+  const float theta = static_cast<float>(c.rope_theta);
+  if (!(theta > 1.0f) || !std::isfinite(theta))
     fail(source, "field 'rope_theta' must be a finite number > 1");
 }
 
@@ -218,10 +220,13 @@ std::string modelConfigToJson(const ModelConfig &c) {
             {"d_model", c.d_model},
             {"d_ff", c.d_ff},
             {"layernorm_eps", c.layernorm_eps},
-            {"tie_embeddings", c.tie_embeddings},
-            {"position_encoding", c.rope ? "rope" : "learned"}};
-  if (c.rope)
+            {"tie_embeddings", c.tie_embeddings}};
+  // Written only for rope: a learned-position config keeps the bytes (and
+  // artifact cache keys) it had before the option existed.
+  if (c.rope) {
+    j["position_encoding"] = "rope";
     j["rope_theta"] = c.rope_theta;
+  }
   return j.dump(2);
 }
 

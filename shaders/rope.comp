@@ -36,8 +36,9 @@ void main() {
     uint b = r / p.T, t = r - b * p.T;
     float pos = float(int(t) + (p.hasStart != 0 ? p.start.v[b] : 0));
     float freq = exp2(-2.0 * float(i) / float(p.headDim) * p.log2Theta);
-    // Reduce the angle to turns first: sin/cos are exact only near zero.
-    float turns = fract(pos * freq * 0.15915494309189535);
+    // Reduce the angle to [-pi, pi) first: Vulkan bounds sin/cos error only
+    // there.
+    float turns = fract(pos * freq * 0.15915494309189535 + 0.5) - 0.5;
     float angle = turns * 6.283185307179586;
     float c = cos(angle), s = p.direction * sin(angle);
     uint a = base + head * p.headDim + i;

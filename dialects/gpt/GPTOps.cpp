@@ -66,6 +66,17 @@ LogicalResult EmbeddingOp::verify() {
   return sameElementType(*this, getTable(), "table", getResult(), "result");
 }
 
+/// An optional per-sequence start position: [batch] when present.
+static LogicalResult verifyStart(Operation *op, Value start, int64_t batch) {
+  if (!start)
+    return success();
+  auto type = cast<RankedTensorType>(start.getType());
+  if (type.getRank() != 1 || !dimsCompatible(type.getDimSize(0), batch))
+    return op->emitOpError()
+           << "start must be [batch], got " << formatShape(type.getShape());
+  return success();
+}
+
 LogicalResult PositionEmbeddingOp::verify() {
   auto table = ranked(getTable()), ids = ranked(getIds());
   if (table.getRank() != 2)
@@ -74,13 +85,8 @@ LogicalResult PositionEmbeddingOp::verify() {
   if (ids.getRank() != 2)
     return emitOpError() << "ids must be rank 2 [batch, seq], got rank "
                          << ids.getRank();
-  if (getStart()) {
-    auto start = ranked(getStart());
-    if (start.getRank() != 1 ||
-        !dimsCompatible(start.getDimSize(0), ids.getDimSize(0)))
-      return emitOpError() << "start must be [batch], got "
-                           << formatShape(start.getShape());
-  }
+  if (failed(verifyStart(*this, getStart(), ids.getDimSize(0))))
+    return failure();
   int64_t seq = ids.getDimSize(1), context = table.getDimSize(0);
   if (!ShapedType::isDynamic(seq) && !ShapedType::isDynamic(context) &&
       seq > context)
@@ -112,13 +118,8 @@ LogicalResult RopeOp::verify() {
   if (!(getTheta().convertToFloat() > 1.0f) ||
       !std::isfinite(getTheta().convertToFloat()))
     return emitOpError() << "theta must be a finite number > 1";
-  if (getStart()) {
-    auto start = ranked(getStart());
-    if (start.getRank() != 1 ||
-        !dimsCompatible(start.getDimSize(0), input.getDimSize(0)))
-      return emitOpError() << "start must be [batch], got "
-                           << formatShape(start.getShape());
-  }
+  if (failed(verifyStart(*this, getStart(), input.getDimSize(0))))
+    return failure();
   if (failed(
           expectShape(*this, "result", ranked(getResult()), input.getShape())))
     return failure();
